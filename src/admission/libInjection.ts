@@ -1,0 +1,217 @@
+/** The library-injection webhook (`/injectlib`): tracing libraries copied in by init containers (SPEC §5). */
+import {
+  ANNOTATION_PREFIX,
+  LIB_INIT_COMMAND,
+  LIB_LANGUAGES,
+  LIB_MOUNT_PATH,
+  LIB_VOLUME,
+  POD_SECURITY_ENFORCE_LABEL,
+  type LibLanguage,
+  type TetherConfig,
+} from '../config/index.js';
+import type { Container, Pod } from './pod.js';
+import { PodPatchBuilder } from './podPatch.js';
+import type { Decision, MutationContext, MutationResult } from './types.js';
+
+/** How a language's tracer is switched on in the application containers. */
+type EnvEdit =
+  | { readonly kind: 'append'; readonly name: string; readonly fragment: string } // space-separated option lists
+  | { readonly kind: 'prependPath'; readonly name: string; readonly entry: string } // colon-separated paths
+  | { readonly kind: 'set'; readonly name: string; readonly value: string }; // only when absent
+
+const LANGUAGE_ENV: Record<LibLanguage, readonly EnvEdit[]> = {
+  java: [{ kind: 'append', name: 'JAVA_TOOL_OPTIONS', fragment: `-javaagent:${LIB_MOUNT_PATH}/dd-java-agent.jar` }],
+  js: [{ kind: 'append', name: 'NODE_OPTIONS', fragment: `--require=${LIB_MOUNT_PATH}/node_modules/dd-trace/init` }],
+  python: [{ kind: 'prependPath', name: 'PYTHONPATH', entry: `${LIB_MOUNT_PATH}/` }],
+  dotnet: [
+    { kind: 'set', name: 'CORECLR_ENABLE_PROFILING', value: '1' },
+    { kind: 'set', name: 'CORECLR_PROFILER', value: '{846F5F1C-F9AE-4B07-969E-05C26BC060D8}' },
+    { kind: 'set', name: 'CORECLR_PROFILER_PATH', value: `${LIB_MOUNT_PATH}/Datadog.Trace.ClrProfiler.Native.so` },
+    { kind: 'set', name: 'DD_DOTNET_TRACER_HOME', value: LIB_MOUNT_PATH },
+  ],
+  ruby: [{ kind: 'append', name: 'RUBYOPT', fragment: `-r${LIB_MOUNT_PATH}/auto_inject` }],
+};
+
+/** The context `restricted` Pod Security demands, used when none is configured in such a namespace. */
+export const RESTRICTED_SECURITY_CONTEXT = Object.freeze({
+  allowPrivilegeEscalation: false,
+  runAsNonRoot: true,
+  seccompProfile: { type: 'RuntimeDefault' },
+  capabilities: { drop: ['ALL'] },
+});
+
+export const libInitContainerName = (lang: LibLanguage) => `datadog-lib-${lang}-init`;
+
+/** An image tag as the OCI distribution spec allows it. */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const ANNOTATION = new RegExp(
+  `^${ANNOTATION_PREFIX.replaceAll('.', '\\.')}(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?)\\.)?(${LIB_LANGUAGES.join('|')})-lib\\.(version|custom-image)$`,
+);
+
+/** One language to inject: its image and the application containers that get it. */
+interface LibRequest {
+  readonly lang: LibLanguage;
+  readonly image: string;
+  /** undefined = every application container. */
+  readonly containers?: ReadonlySet<string>;
+}
+
+interface Requested {
+  image?: string;
+  source?: string;
+  /** A custom image outranks a version at the same scope. */
+  custom?: boolean;
+}
+
+/** Reads the library annotations into one request per language, with decisions for anything ignored. */
+export function libRequests(pod: Pod, config: TetherConfig, decisions: Decision[]): LibRequest[] {
+  const annotations = pod.metadata?.annotations ?? {};
+  const registry = config['admission_controller.auto_instrumentation.container_registry'].replace(/\/+$/, '');
+  const containerNames = new Set(pod.spec.containers.map((c) => c.name));
+  // lang → scope ('' = pod-level, else container name) → requested image
+  const byLang = new Map<LibLanguage, Map<string, Requested>>();
+  const note = (what: string, detail: string) => decisions.push({ webhook: 'lib', outcome: 'skipped', what, detail, warning: true });
+
+  for (const key of Object.keys(annotations).sort()) {
+    const m = ANNOTATION.exec(key);
+    if (!m) continue;
+    const container = m[1] ?? '';
+    const lang = m[3] as LibLanguage;
+    const custom = m[4] === 'custom-image';
+    const value = (annotations[key] as string).trim();
+    if (container && !containerNames.has(container)) {
+      note(`annotation ${key}`, `the pod has no container named ${container}`);
+      continue;
+    }
+    if (custom ? value === '' || /\s/.test(value) : !IMAGE_TAG.test(value)) {
+      note(`annotation ${key}`, `${JSON.stringify(value)} is not a valid ${custom ? 'image reference' : 'image tag'}`);
+      continue;
+    }
+    const image = custom ? value : `${registry}/dd-lib-${lang}-init:${value}`;
+    const scopes = byLang.get(lang) ?? new Map<string, Requested>();
+    byLang.set(lang, scopes);
+    const prev = scopes.get(container);
+    if (!prev || (custom && !prev.custom)) scopes.set(container, { image, source: key, custom });
+  }
+
+  const requests: LibRequest[] = [];
+  for (const lang of LIB_LANGUAGES) {
+    const scopes = byLang.get(lang);
+    if (!scopes) continue;
+    const images = new Set([...scopes.values()].map((r) => r.image));
+    if (images.size > 1) {
+      // One emptyDir holds one copy of a language's library: two versions would overwrite each other.
+      note(`library ${lang}`, `the annotations ask for different images (${[...images].join(', ')}); one pod can hold one ${lang} library`);
+      continue;
+    }
+    const image = [...images][0] as string;
+    const containers = scopes.has('') ? undefined : new Set(scopes.keys());
+    requests.push({ lang, image, ...(containers ? { containers } : {}) });
+  }
+  return requests;
+}
+
+function initSecurityContext(ctx: MutationContext): Record<string, unknown> | undefined {
+  const configured = ctx.config['admission_controller.auto_instrumentation.init_security_context'];
+  if (configured) return configured;
+  if (ctx.namespaceLabels?.[POD_SECURITY_ENFORCE_LABEL] === 'restricted') return structuredClone(RESTRICTED_SECURITY_CONTEXT) as Record<string, unknown>;
+  return undefined;
+}
+
+/** Whether this pod needs its namespace's labels (the init containers' default security context). */
+export function libNeedsNamespaceLabels(pod: Pod, config: TetherConfig): boolean {
+  if (config['admission_controller.auto_instrumentation.init_security_context']) return false;
+  return libRequests(pod, config, []).length > 0;
+}
+
+type PlannedEdit = { index: number; container: Container } & ({ set: { envIndex: number; value: string } } | { add: { name: string; value: string } });
+
+/**
+ * Plans the env edits for one language in the target containers, or returns the reason the language
+ * must be skipped (a variable set with valueFrom cannot be extended).
+ */
+function planEnv(b: PodPatchBuilder, lang: LibLanguage, targets: number[], decisions: Decision[]): PlannedEdit[] | string {
+  const planned: PlannedEdit[] = [];
+  for (const index of targets) {
+    const container = b.containers('containers')[index] as Container;
+    for (const edit of LANGUAGE_ENV[lang]) {
+      const found = b.env('containers', index, edit.name);
+      if (found && found.env.valueFrom !== undefined && found.env.valueFrom !== null) {
+        if (edit.kind === 'set') continue;
+        return `container ${container.name} sets ${edit.name} with valueFrom, which cannot be extended`;
+      }
+      const current = found?.env.value ?? '';
+      let next: string | undefined;
+      switch (edit.kind) {
+        case 'append':
+          next = current.split(/\s+/).includes(edit.fragment) ? undefined : current.trim() === '' ? edit.fragment : `${current} ${edit.fragment}`;
+          break;
+        case 'prependPath':
+          next = current.split(':').includes(edit.entry) ? undefined : current === '' ? edit.entry : `${edit.entry}:${current}`;
+          break;
+        case 'set':
+          if (found && current !== edit.value) {
+            decisions.push({ webhook: 'lib', outcome: 'skipped', what: `env var ${edit.name}`, container: container.name, detail: 'already set by the pod; kept' });
+          }
+          next = found ? undefined : edit.value;
+          break;
+      }
+      if (next === undefined) continue;
+      if (found && found.index >= 0) planned.push({ index, container, set: { envIndex: found.index, value: next } });
+      else planned.push({ index, container, add: { name: edit.name, value: next } });
+    }
+  }
+  return planned;
+}
+
+export function injectLibraries(pod: Pod, ctx: MutationContext): MutationResult {
+  const decisions: Decision[] = [];
+  const requests = libRequests(pod, ctx.config, decisions);
+  if (requests.length === 0) return { patch: [], decisions };
+  const b = new PodPatchBuilder(pod);
+  const cfg = ctx.config;
+  const cpu = cfg['admission_controller.auto_instrumentation.init_resources.cpu'];
+  const memory = cfg['admission_controller.auto_instrumentation.init_resources.memory'];
+  const securityContext = initSecurityContext(ctx);
+
+  for (const req of requests) {
+    const name = libInitContainerName(req.lang);
+    if (b.hasInitContainer(name)) {
+      decisions.push({ webhook: 'lib', outcome: 'skipped', what: `init container ${name}`, detail: 'already present' });
+      continue;
+    }
+    const targets = pod.spec.containers.flatMap((c, i) => (!req.containers || req.containers.has(c.name) ? [i] : []));
+    const plan = planEnv(b, req.lang, targets, decisions);
+    if (typeof plan === 'string') {
+      decisions.push({ webhook: 'lib', outcome: 'skipped', what: `library ${req.lang}`, detail: plan, warning: true });
+      continue;
+    }
+    b.prependInitContainer({
+      name,
+      image: req.image,
+      command: [...LIB_INIT_COMMAND],
+      resources: { requests: { cpu, memory }, limits: { cpu, memory } },
+      volumeMounts: [{ name: LIB_VOLUME, mountPath: LIB_MOUNT_PATH }],
+      ...(securityContext ? { securityContext } : {}),
+    });
+    decisions.push({ webhook: 'lib', outcome: 'injected', what: `init container ${name}`, detail: `image ${req.image}` });
+    if (!b.hasVolume(LIB_VOLUME)) {
+      b.addVolume({ name: LIB_VOLUME, emptyDir: {} });
+      decisions.push({ webhook: 'lib', outcome: 'injected', what: `volume ${LIB_VOLUME}` });
+    }
+    for (const index of targets) {
+      const c = pod.spec.containers[index] as Container;
+      if (b.mounts('containers', index, LIB_VOLUME, LIB_MOUNT_PATH)) continue;
+      b.addMount('containers', index, { name: LIB_VOLUME, mountPath: LIB_MOUNT_PATH });
+      decisions.push({ webhook: 'lib', outcome: 'injected', what: `volume mount ${LIB_VOLUME} at ${LIB_MOUNT_PATH}`, container: c.name });
+    }
+    for (const p of plan) {
+      if ('set' in p) b.setEnvValue('containers', p.index, p.set.envIndex, p.set.value);
+      else b.prependEnv('containers', p.index, { name: p.add.name, value: p.add.value });
+      const what = `env var ${'set' in p ? (p.container.env?.[p.set.envIndex]?.name ?? '') : p.add.name}`;
+      decisions.push({ webhook: 'lib', outcome: 'injected', what, container: p.container.name });
+    }
+  }
+  return { patch: b.ops(), decisions };
+}
+

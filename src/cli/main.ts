@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/** The `tether` command: parses flags and hands over to one module per subcommand. */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/index.js';
+import { registerInject } from './inject.js';
+import { registerServe } from './serve.js';
+import { CliError } from './errors.js';
+
+const program = new Command()
+  .name('tether')
+  .description('Open cluster agent for Kubernetes observability: admission webhook, offline inject, cluster agent')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerInject(program);
+registerServe(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0.
+    process.exitCode = e.exitCode;
+  } else if (e instanceof ConfigError || e instanceof CliError) {
+    process.stderr.write(`tether: ${e.message}\n`);
+    process.exitCode = e instanceof CliError ? e.exitCode : 2;
+  } else {
+    process.stderr.write(`tether: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 70;
+  }
+}

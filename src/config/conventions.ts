@@ -1,0 +1,55 @@
+/**
+ * The public conventions Tether shares with the agent stack it implements: label, annotation,
+ * environment-variable and object names that tracers, node agents and the seeds' troubleshooting
+ * steps rely on. They are protocol, not configuration: changing one breaks compatibility.
+ */
+
+/** Opt-in label read from the pod (never from its owner). */
+export const ENABLED_LABEL = 'admission.datadoghq.com/enabled';
+/** Per-pod override of `admission_controller.inject_config.mode`. */
+export const CONFIG_MODE_LABEL = 'admission.datadoghq.com/config.mode';
+/** Prefix of the library-injection annotations (`<prefix><lang>-lib.version`, ...). */
+export const ANNOTATION_PREFIX = 'admission.datadoghq.com/';
+
+/** Unified service tagging: pod (or owner) label → environment variable. */
+export const UNIFIED_SERVICE_TAGS = [
+  { label: 'tags.datadoghq.com/env', env: 'DD_ENV' },
+  { label: 'tags.datadoghq.com/service', env: 'DD_SERVICE' },
+  { label: 'tags.datadoghq.com/version', env: 'DD_VERSION' },
+] as const;
+
+export const ENV_AGENT_HOST = 'DD_AGENT_HOST';
+export const ENV_ENTITY_ID = 'DD_ENTITY_ID';
+export const ENV_TRACE_AGENT_URL = 'DD_TRACE_AGENT_URL';
+export const ENV_DOGSTATSD_URL = 'DD_DOGSTATSD_URL';
+
+/** Socket-mode volume names. */
+export const SOCKET_DIR_VOLUME = 'datadog';
+export const TRACE_SOCKET_VOLUME = 'datadog-trace-agent';
+export const DOGSTATSD_SOCKET_VOLUME = 'datadog-dogstatsd';
+
+/** Library injection: the shared emptyDir and where it is mounted. */
+export const LIB_VOLUME = 'datadog-auto-instrumentation';
+export const LIB_MOUNT_PATH = '/datadog-lib';
+export const LIB_INIT_COMMAND = ['sh', 'copy-lib.sh', LIB_MOUNT_PATH] as const;
+
+/** Pod Security admission label whose `restricted` value changes the init containers' default context. */
+export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+
+/** Namespaces whose pods Tether never mutates (besides its own). */
+export const NEVER_MUTATED_NAMESPACES = ['kube-system'] as const;
+
+/** The three webhooks: entry-name suffix (SPEC §4) and config section. */
+export const WEBHOOK_KINDS = ['config', 'tags', 'lib'] as const;
+export type WebhookKind = (typeof WEBHOOK_KINDS)[number];
+export const WEBHOOK_ENTRY_SUFFIX: Record<WebhookKind, string> = {
+  config: 'config',
+  tags: 'tags',
+  lib: 'auto.instrumentation',
+};
+
+export const INJECTION_MODES = ['hostip', 'service', 'socket'] as const;
+export type InjectionMode = (typeof INJECTION_MODES)[number];
+
+export const LIB_LANGUAGES = ['java', 'js', 'python', 'dotnet', 'ruby'] as const;
+export type LibLanguage = (typeof LIB_LANGUAGES)[number];

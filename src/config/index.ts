@@ -1,0 +1,3 @@
+export * from './conventions.js';
+export * from './schema.js';
+export * from './load.js';

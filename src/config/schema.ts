@@ -1,0 +1,212 @@
+/**
+ * Every configuration key Tether reads, with its default and validation, defined once (SPEC §2).
+ * Keys are snake_case dotted names; `DD_` + upper-cased key with dots as underscores is the
+ * environment variable that sets the same key.
+ */
+import { INJECTION_MODES, type InjectionMode } from './conventions.js';
+
+/** A parser turns a raw value (from YAML or from an environment string) into a typed value or says what it expected. */
+export interface KeySpec<T> {
+  /** The value used when neither the file nor the environment sets the key; `undefined` = unset. */
+  readonly default: T | undefined;
+  /** What a valid value looks like, for error messages and docs. */
+  readonly expected: string;
+  /** `fromEnv` = the raw value is an environment string and may need converting. Throws `InvalidValue`. */
+  parse(raw: unknown, fromEnv: boolean): T;
+  /** Secrets are never echoed back in errors or logs. */
+  readonly secret?: boolean;
+  readonly doc: string;
+}
+
+export class InvalidValue extends Error {}
+
+// Limits that other modules enforce too: defined here, imported there.
+export const AUTH_TOKEN_MIN_LENGTH = 32;
+export const TIMEOUT_SECONDS_RANGE = [1, 30] as const;
+export const DEFAULT_PORT = 8000;
+/** Namespace of objects that do not name one, as kubectl assumes. */
+export const DEFAULT_NAMESPACE = 'default';
+/**
+ * Offline `inject` has no service account to say where the cluster agent runs: it assumes the usual
+ * dedicated namespace, so that manifests for `default` are mutated (Tether never mutates its own namespace).
+ */
+export const OFFLINE_TETHER_NAMESPACE = 'datadog';
+
+function bool(def: boolean, doc: string): KeySpec<boolean> & { readonly default: boolean } {
+  return {
+    default: def,
+    expected: 'a boolean (true or false)',
+    doc,
+    parse(raw, fromEnv) {
+      if (typeof raw === 'boolean') return raw;
+      if (fromEnv && typeof raw === 'string') {
+        const v = raw.trim().toLowerCase();
+        if (v === 'true' || v === '1') return true;
+        if (v === 'false' || v === '0') return false;
+      }
+      throw new InvalidValue();
+    },
+  };
+}
+
+function int<D extends number | undefined>(def: D, min: number, max: number, doc: string): KeySpec<number> & { readonly default: D } {
+  return {
+    default: def,
+    expected: `an integer from ${min} to ${max}`,
+    doc,
+    parse(raw, fromEnv) {
+      const n = typeof raw === 'number' ? raw : fromEnv && typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || n < min || n > max) throw new InvalidValue();
+      return n;
+    },
+  };
+}
+
+function str<D extends string | undefined>(
+  def: D,
+  doc: string,
+  check?: { test: (s: string) => boolean; expected: string },
+): KeySpec<string> & { readonly default: D } {
+  return {
+    default: def,
+    expected: check?.expected ?? 'a non-empty string',
+    doc,
+    parse(raw) {
+      if (typeof raw !== 'string' || raw.trim() === '') throw new InvalidValue();
+      if (check && !check.test(raw)) throw new InvalidValue();
+      return raw;
+    },
+  };
+}
+
+/** An enumeration compared case-insensitively and normalised to its canonical spelling. */
+function oneOf<const T extends string>(def: T, values: readonly T[], doc: string): KeySpec<T> & { readonly default: T } {
+  return {
+    default: def,
+    expected: `one of ${values.join(', ')} (case-insensitive)`,
+    doc,
+    parse(raw) {
+      if (typeof raw !== 'string') throw new InvalidValue();
+      const found = values.find((v) => v.toLowerCase() === raw.trim().toLowerCase());
+      if (found === undefined) throw new InvalidValue();
+      return found;
+    },
+  };
+}
+
+/** Kubernetes resource quantity (e.g. `50m`, `20Mi`, `1.5`). */
+const QUANTITY = /^[+]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
+/** DNS-1123 label: what a Service or Secret name must be. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** DNS-1123 subdomain: what a MutatingWebhookConfiguration name must be. */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const URL_PATH = /^\/[A-Za-z0-9._~\-/]*$/;
+
+const dnsLabel = { test: (s: string) => DNS_LABEL.test(s), expected: 'a DNS-1123 label (lower-case letters, digits and -, at most 63)' };
+const dnsSubdomain = { test: (s: string) => DNS_SUBDOMAIN.test(s), expected: 'a DNS-1123 subdomain' };
+const urlPath = { test: (s: string) => URL_PATH.test(s), expected: 'an absolute URL path such as /injectconfig' };
+const quantity = { test: (s: string) => QUANTITY.test(s.trim()), expected: 'a Kubernetes quantity such as 50m or 20Mi' };
+const unixUrl = { test: (s: string) => /^unix:\/\/\/.+/.test(s), expected: 'a unix:///absolute/path URL' };
+const absPath = { test: (s: string) => s.startsWith('/'), expected: 'an absolute path' };
+
+/** A JSON object (a SecurityContext): given as an object in YAML or as a JSON string. */
+function jsonObject(doc: string): KeySpec<Record<string, unknown>> & { readonly default: undefined } {
+  return {
+    default: undefined,
+    expected: 'a JSON object (a Kubernetes SecurityContext)',
+    doc,
+    parse(raw) {
+      let v = raw;
+      if (typeof raw === 'string') {
+        try {
+          v = JSON.parse(raw);
+        } catch {
+          throw new InvalidValue();
+        }
+      }
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidValue();
+      return v as Record<string, unknown>;
+    },
+  };
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const AC = 'admission_controller';
+
+/** The table of keys. Order is the documentation order. */
+export const SCHEMA = {
+  log_level: oneOf<LogLevel>('info', LOG_LEVELS, 'log level; debug shows every injection decision'),
+  kube_resources_namespace: str(undefined, "Tether's namespace (default: the service account's namespace, else `default`)", dnsLabel),
+
+  [`${AC}.enabled`]: bool(true, 'run the admission controller at all'),
+  [`${AC}.port`]: int(DEFAULT_PORT, 1, 65535, 'HTTPS port of the webhook server'),
+  [`${AC}.service_name`]: str('datadog-admission-controller', 'Service in front of the webhook (port 443 → port)', dnsLabel),
+  [`${AC}.webhook_name`]: str('datadog-webhook', 'the MutatingWebhookConfiguration', dnsSubdomain),
+  [`${AC}.certificate.secret_name`]: str('webhook-certificate', 'Secret holding cert.pem / key.pem', dnsSubdomain),
+  [`${AC}.certificate.validity_bound`]: int(8760, 1, 100 * 8760, 'certificate lifetime, hours'),
+  [`${AC}.certificate.expiration_threshold`]: int(720, 0, 100 * 8760, 'renew when less than this many hours are left'),
+  [`${AC}.mutate_unlabelled`]: bool(false, 'mutate pods without the opt-in label'),
+  [`${AC}.failure_policy`]: oneOf('Ignore', ['Ignore', 'Fail'] as const, 'webhook failurePolicy'),
+  [`${AC}.reinvocation_policy`]: oneOf('IfNeeded', ['IfNeeded', 'Never'] as const, 'webhook reinvocationPolicy'),
+  [`${AC}.timeout_seconds`]: int(10, TIMEOUT_SECONDS_RANGE[0], TIMEOUT_SECONDS_RANGE[1], 'webhook timeoutSeconds'),
+  [`${AC}.add_aks_selectors`]: bool(false, "add the namespace selectors AKS's admissions enforcer expects"),
+
+  [`${AC}.inject_config.enabled`]: bool(true, 'config webhook'),
+  [`${AC}.inject_config.endpoint`]: str('/injectconfig', 'config webhook path', urlPath),
+  [`${AC}.inject_config.mode`]: oneOf<InjectionMode>('hostip', INJECTION_MODES, 'how pods reach their node agent'),
+  [`${AC}.inject_config.local_service_name`]: str('datadog', 'node-local agent Service for service mode', dnsLabel),
+  [`${AC}.inject_config.socket_path`]: str('/var/run/datadog', 'host directory with the agent sockets', absPath),
+  [`${AC}.inject_config.trace_agent_socket`]: str('unix:///var/run/datadog/apm.socket', 'trace agent socket URL', unixUrl),
+  [`${AC}.inject_config.dogstatsd_socket`]: str('unix:///var/run/datadog/dsd.socket', 'DogStatsD socket URL', unixUrl),
+  [`${AC}.inject_config.type_socket_volumes`]: bool(false, 'one Socket hostPath volume per socket instead of one directory'),
+
+  [`${AC}.inject_tags.enabled`]: bool(true, 'tags webhook'),
+  [`${AC}.inject_tags.endpoint`]: str('/injecttags', 'tags webhook path', urlPath),
+  [`${AC}.inject_tags.pod_owners_cache_validity`]: int(10, 0, 24 * 60, 'owner cache TTL, minutes'),
+
+  [`${AC}.auto_instrumentation.enabled`]: bool(true, 'library-injection webhook'),
+  [`${AC}.auto_instrumentation.endpoint`]: str('/injectlib', 'library-injection webhook path', urlPath),
+  [`${AC}.auto_instrumentation.container_registry`]: str('gcr.io/datadoghq', 'registry of the library images'),
+  [`${AC}.auto_instrumentation.init_resources.cpu`]: str('50m', 'init container CPU request = limit', quantity),
+  [`${AC}.auto_instrumentation.init_resources.memory`]: str('20Mi', 'init container memory request = limit', quantity),
+  [`${AC}.auto_instrumentation.init_security_context`]: jsonObject('SecurityContext of the library init containers'),
+
+  'cluster_agent.auth_token': {
+    ...str(undefined, 'shared token node agents present to the cluster agent'),
+    expected: `a string of at least ${AUTH_TOKEN_MIN_LENGTH} characters`,
+    secret: true,
+    parse(raw: unknown): string {
+      if (typeof raw !== 'string') throw new InvalidValue();
+      if (raw.length < AUTH_TOKEN_MIN_LENGTH) {
+        // The seeds' wording, so searching the error finds the fix; the length is not a secret, the token is.
+        throw new InvalidValue(
+          `cluster agent authentication token length must be at least ${AUTH_TOKEN_MIN_LENGTH}, currently: ${raw.length}`,
+        );
+      }
+      return raw;
+    },
+  } satisfies KeySpec<string>,
+  'cluster_agent.cmd_port': int(5005, 1, 65535, 'HTTPS port of the cluster agent API'),
+  kubelet_tls_verify: bool(true, "node agent verifies the kubelet's certificate"),
+  kubelet_auth_token_path: str('/var/run/secrets/kubernetes.io/serviceaccount/token', 'kubelet bearer token file, re-read every minute', absPath),
+  kubelet_client_ca: str(undefined, "CA that signed the kubelet's certificate (default: the service account's ca.crt)", absPath),
+} as const satisfies Record<string, KeySpec<unknown>>;
+
+export type ConfigKey = keyof typeof SCHEMA;
+type ValueOf<S> = S extends KeySpec<infer T> ? T : never;
+
+/** The validated configuration: every key, typed; keys without a default and unset are `undefined`. */
+export type TetherConfig = {
+  readonly [K in ConfigKey]: (typeof SCHEMA)[K]['default'] extends undefined
+    ? ValueOf<(typeof SCHEMA)[K]> | undefined
+    : ValueOf<(typeof SCHEMA)[K]>;
+};
+
+export const CONFIG_KEYS = Object.keys(SCHEMA) as ConfigKey[];
+
+/** `admission_controller.add_aks_selectors` ⇒ `DD_ADMISSION_CONTROLLER_ADD_AKS_SELECTORS`. */
+export function envVarFor(key: string): string {
+  return 'DD_' + key.toUpperCase().replaceAll('.', '_');
+}
