@@ -13,6 +13,7 @@ import {
   type TetherConfig,
 } from '../config/index.js';
 import { injectEnvEverywhere } from './envInjection.js';
+import { isLibInitContainer } from './libInjection.js';
 import type { EnvVar, Pod } from './pod.js';
 import { PodPatchBuilder } from './podPatch.js';
 import type { Decision, MutationContext, MutationResult } from './types.js';
@@ -81,7 +82,7 @@ export function injectConfig(pod: Pod, ctx: MutationContext): MutationResult {
       }
       for (const list of ['containers', 'initContainers'] as const) {
         b.containers(list).forEach((c, i) => {
-          if (b.mounts(list, i, v.name, v.path)) return;
+          if (isLibInitContainer(c) || b.mounts(list, i, v.name, v.path)) return;
           b.addMount(list, i, { name: v.name, mountPath: v.path, readOnly: true });
           decisions.push({ webhook: 'config', outcome: 'injected', what: `volume mount ${v.name} at ${v.path}`, container: c.name });
         });

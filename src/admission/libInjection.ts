@@ -42,6 +42,16 @@ export const RESTRICTED_SECURITY_CONTEXT = Object.freeze({
 
 export const libInitContainerName = (lang: LibLanguage) => `datadog-lib-${lang}-init`;
 
+const LIB_INIT_NAMES: ReadonlySet<string> = new Set(LIB_LANGUAGES.map(libInitContainerName));
+
+/**
+ * Tether's own library init containers only copy files: the config and tags webhooks leave them alone,
+ * so the webhooks' result does not depend on their order or on reinvocation.
+ */
+export function isLibInitContainer(c: Container): boolean {
+  return LIB_INIT_NAMES.has(c.name);
+}
+
 /** An image tag as the OCI distribution spec allows it. */
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const ANNOTATION = new RegExp(

@@ -1,6 +1,116 @@
-/** `tether serve`: the webhook server alone (SPEC §6). */
+/**
+ * `tether serve`: the admission webhook server alone (SPEC §6), from certificate files, without a cluster
+ * connection (owner and namespace labels are then unknown). Flags and wiring only; the server is
+ * `server/`.
+ */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { InvalidCertificate } from '../certs/index.js';
+import { DEFAULT_NAMESPACE, DEFAULT_PORT, loadConfig, type TetherConfig } from '../config/index.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { DEFAULT_LISTEN_HOST, startWebhookServer, type WebhookServer } from '../server/index.js';
+import { CliError } from './errors.js';
+
+interface ServeFlags {
+  tlsCert: string;
+  tlsKey: string;
+  port?: string;
+  host: string;
+  config?: string;
+  namespace?: string;
+}
+
+/** Where Kubernetes tells a pod its namespace; used when `serve` runs in a pod and no namespace is given. */
+const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function tetherNamespace(flags: ServeFlags, config: TetherConfig): string {
+  if (flags.namespace) return flags.namespace;
+  if (config.kube_resources_namespace) return config.kube_resources_namespace;
+  try {
+    const ns = readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim();
+    if (ns) return ns;
+  } catch {
+    // Not in a pod: fall through.
+  }
+  return DEFAULT_NAMESPACE;
+}
+
+/** `--port 0` asks for a free port (tests, local runs); the config schema itself only allows real ports. */
+function portOverride(flag: string | undefined): { override?: string; listen?: number } {
+  if (flag === undefined) return {};
+  if (/^\s*0+\s*$/.test(flag)) return { listen: 0 };
+  return { override: flag };
+}
+
+/** Resolves once a SIGTERM or SIGINT has been handled and the server has drained. */
+function untilSignalled(server: WebhookServer, log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: closing every connection now');
+        void server.close({ drainMs: 0 });
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'shutting down: letting in-flight admission requests finish');
+      server.close().then(
+        () => {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          log.info('webhook server stopped');
+          resolve();
+        },
+        (e: unknown) => {
+          log.error({ err: e }, 'error while shutting down');
+          resolve();
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
 
 export function registerServe(program: Command): void {
-  program.command('serve').description('run the admission webhook server alone (no cluster needed)');
+  program
+    .command('serve')
+    .description('run the admission webhook server alone, with a certificate from files (no cluster needed)')
+    .requiredOption('--tls-cert <file>', 'PEM certificate served (reloaded when the file changes)')
+    .requiredOption('--tls-key <file>', 'PEM private key of the certificate')
+    .option('--port <port>', `HTTPS port (default: admission_controller.port, ${DEFAULT_PORT}); 0 picks a free port`)
+    .option('--host <address>', 'address to listen on', DEFAULT_LISTEN_HOST)
+    .option('--config <file>', 'Tether configuration file (YAML); DD_* environment variables apply too')
+    .option('-n, --namespace <ns>', "Tether's own namespace, whose pods are never mutated (default: kube_resources_namespace, else the pod's, else default)")
+    .action(async (flags: ServeFlags) => {
+      const port = portOverride(flags.port);
+      const config = loadConfig({
+        configPath: flags.config,
+        env: process.env,
+        overrides: { 'admission_controller.port': [port.override, '--port'] },
+      });
+      const log = createLogger(config.log_level);
+      const namespace = tetherNamespace(flags, config);
+      let server: WebhookServer;
+      try {
+        server = await startWebhookServer({
+          config,
+          tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey },
+          host: flags.host,
+          ...(port.listen !== undefined ? { port: port.listen } : {}),
+          logger: log,
+          tetherNamespace: namespace,
+        });
+      } catch (e) {
+        if (e instanceof InvalidCertificate) throw new CliError(`--tls-cert ${flags.tlsCert} / --tls-key ${flags.tlsKey}: ${e.message}`, 1);
+        const err = e as NodeJS.ErrnoException;
+        if (err.syscall === 'listen') throw new CliError(`cannot listen on ${flags.host}:${port.listen ?? config['admission_controller.port']}: ${err.message}`, 1);
+        throw e;
+      }
+      log.info(
+        { url: server.url, port: server.port, endpoints: Object.fromEntries([...server.routes].map(([path, kind]) => [kind, path])), tetherNamespace: namespace },
+        `Tether webhook server listening on ${server.url}`,
+      );
+      await untilSignalled(server, log);
+    });
 }

@@ -1,3 +1,4 @@
 export * from './conventions.js';
 export * from './schema.js';
 export * from './load.js';
+export * from './limits.js';

@@ -133,7 +133,7 @@ function readYamlKeys(path: string, text: string, problems: ConfigProblem[]): Ma
   };
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
-      const line = err.linePos?.[0]?.line;
+      const line = lines.linePos(err.pos[0]).line;
       problems.push({ key: '(file)', source: `file ${path}${line ? `:${line}` : ''}`, message: `not valid YAML: ${err.message.split('\n')[0]}` });
     }
     return found;

@@ -54,7 +54,7 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
   // Everything is validated before anything is written: bad input yields no partial output.
   const values = docs.map((doc, i) => {
     const err = doc.errors[0];
-    if (err) throw new InjectInputError(i, err.linePos?.[0]?.line ?? lineOf(doc.range[0]), `not valid YAML or JSON: ${err.message.split('\n')[0]}`);
+    if (err) throw new InjectInputError(i, lineOf(err.pos[0]), `not valid YAML or JSON: ${err.message.split('\n')[0]}`);
     if (doc.contents === null) return undefined;
     if (!isMap(doc.contents)) throw new InjectInputError(i, lineOf(doc.contents.range?.[0]), 'expected an object (a Kubernetes manifest)');
     return doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;

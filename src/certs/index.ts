@@ -1,0 +1,3 @@
+export * from './generate.js';
+export * from './digest.js';
+export * from './inspect.js';

@@ -1,0 +1,59 @@
+/**
+ * Limits of the webhook server (SPEC §6): sizes, timeouts and counts that protect it from slow, large or
+ * too many requests. They are not user settings (the API server's behaviour is fixed), so they live here
+ * as constants, each defined once; `server/` and the tests import them.
+ */
+
+/** Largest AdmissionReview body accepted. The API server caps objects at about 1.5 MiB in etcd; a
+ * review carries the object (and, on UPDATE, the old object), so 3 MiB leaves room without inviting abuse. */
+export const MAX_REVIEW_BODY_BYTES = 3 * 1024 * 1024;
+
+/**
+ * A rejected body (413, 415, 405...) up to this size is still read and thrown away, so the client gets
+ * to read our answer instead of a connection reset while it is still sending; beyond it the connection
+ * is cut.
+ */
+export const MAX_DISCARDED_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Time to receive a request's headers (slowloris protection); Node requires it below `REQUEST_TIMEOUT_MS`. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
+/** Time to receive a whole request. The API server gives up after `timeout_seconds` (at most 30 s) anyway. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Idle keep-alive sockets are closed after this. The API server reuses connections to a webhook; Go's
+ * transport drops idle ones after 90 s, and a shorter server side timeout is the usual, safe arrangement.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 60_000;
+
+/** TLS handshakes that do not finish within this are dropped (Node's default is 120 s). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Lowest TLS version offered; TLS 1.3 is negotiated whenever the client supports it. */
+export const TLS_MIN_VERSION = 'TLSv1.2' as const;
+
+/** Headers per request: an AdmissionReview POST carries about ten. */
+export const MAX_HEADERS_COUNT = 64;
+
+/** Simultaneous connections; the API server opens a few per replica, so this only stops floods. */
+export const MAX_CONNECTIONS = 1024;
+
+/**
+ * On shutdown, in-flight reviews get this long to finish before their connections are cut. Below the
+ * Kubernetes default grace period (30 s), so the process exits on its own before it is killed.
+ */
+export const SHUTDOWN_DRAIN_MS = 20_000;
+
+/**
+ * Outside facts (owner labels, namespace labels) must be resolved before the API server's webhook
+ * timeout: the budget is `timeout_seconds` minus this margin (for decoding, mutating, answering and the
+ * network), capped by `FACTS_BUDGET_MAX_MS`, and never below `FACTS_BUDGET_MIN_MS`.
+ */
+export const FACTS_BUDGET_MARGIN_MS = 500;
+/** Waiting longer for an owner than this only delays every pod creation; answer without its tags instead. */
+export const FACTS_BUDGET_MAX_MS = 5_000;
+export const FACTS_BUDGET_MIN_MS = 100;
+
+/** How often certificate files are checked for a new pair (Secret volumes are updated by symlink swap). */
+export const CERT_POLL_INTERVAL_MS = 2_000;

@@ -1,0 +1,93 @@
+/**
+ * Outside facts the admission core needs for some pods (the owner's labels for the tags webhook, the
+ * namespace's labels for the library init containers), resolved before the mutation under a time budget:
+ * the API server stops waiting after the webhook's `timeout_seconds`, and an answer without the owner's
+ * tags (with a warning) is better than no answer.
+ */
+import type { NeededFacts, OwnerFact, OwnerReference, StringMap } from '../admission/index.js';
+import { FACTS_BUDGET_MARGIN_MS, FACTS_BUDGET_MAX_MS, FACTS_BUDGET_MIN_MS } from '../config/limits.js';
+
+/**
+ * Where facts come from; the cluster agent implements it over the API server (with the owner cache).
+ * Implementations should stop work when `signal` aborts; the server stops waiting then either way.
+ */
+export interface FactResolver {
+  /** The pod's owner (for a ReplicaSet, normally its Deployment) with its labels, or why it could not be read. */
+  owner(namespace: string, ownerRef: OwnerReference, signal: AbortSignal): Promise<OwnerFact>;
+  /** The namespace's labels, or `undefined` when unknown. */
+  namespaceLabels(namespace: string, signal: AbortSignal): Promise<StringMap | undefined>;
+}
+
+export interface ResolvedFacts {
+  readonly owner?: OwnerFact;
+  readonly namespaceLabels?: StringMap;
+  /** Facts that were needed but could not be had, in words (for logs and admission warnings). */
+  readonly problems: readonly string[];
+}
+
+/** Time allowed for facts, from the webhook's timeout (see `config/limits.ts`). */
+export function factsBudgetMs(timeoutSeconds: number): number {
+  return Math.max(FACTS_BUDGET_MIN_MS, Math.min(timeoutSeconds * 1000 - FACTS_BUDGET_MARGIN_MS, FACTS_BUDGET_MAX_MS));
+}
+
+class OutOfTime extends Error {}
+
+/** Rejects with `OutOfTime` when `signal` aborts; removes its listener once `p` settles. */
+function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new OutOfTime());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new OutOfTime());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function why(e: unknown, budgetMs: number, parent?: AbortSignal): string {
+  if (e instanceof OutOfTime) return parent?.aborted ? 'the request was cancelled' : `no answer within ${budgetMs} ms`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Resolves what `needed` asks for, in parallel, within `budgetMs`. Never throws: a fact that times out or
+ * fails becomes `{ found: false, reason }` (owner) or `undefined` (namespace labels) plus a problem.
+ * Without a resolver (e.g. `tether serve` outside a cluster) facts are simply unknown.
+ */
+export async function resolveFacts(
+  needed: NeededFacts,
+  namespace: string,
+  resolver: FactResolver | undefined,
+  budgetMs: number,
+  parent?: AbortSignal,
+): Promise<ResolvedFacts> {
+  if (!resolver || (needed.owner === undefined && !needed.namespaceLabels)) return { problems: [] };
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new OutOfTime()), budgetMs);
+  const onParentAbort = () => controller.abort(new OutOfTime());
+  parent?.addEventListener('abort', onParentAbort, { once: true });
+  if (parent?.aborted) controller.abort(new OutOfTime());
+  const signal = controller.signal;
+  const problems: string[] = [];
+  try {
+    const [owner, namespaceLabels] = await Promise.all([
+      needed.owner === undefined
+        ? undefined
+        : within(Promise.resolve().then(() => resolver.owner(namespace, needed.owner as OwnerReference, signal)), signal).catch((e: unknown): OwnerFact => {
+            const reason = why(e, budgetMs, parent);
+            problems.push(`owner ${needed.owner?.kind}/${needed.owner?.name}: ${reason}`);
+            return { found: false, reason };
+          }),
+      !needed.namespaceLabels
+        ? undefined
+        : within(Promise.resolve().then(() => resolver.namespaceLabels(namespace, signal)), signal).catch((e: unknown) => {
+            problems.push(`labels of namespace ${namespace}: ${why(e, budgetMs, parent)}`);
+            return undefined;
+          }),
+    ]);
+    return { ...(owner ? { owner } : {}), ...(namespaceLabels ? { namespaceLabels } : {}), problems };
+  } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener('abort', onParentAbort);
+    // Tell a resolver still working (e.g. the other fact finished first) that nobody is waiting any more.
+    controller.abort(new OutOfTime());
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Prometheus metrics of one webhook server (SPEC §6). Each server has its own Registry rather than
+ * prom-client's global one, so several servers (tests, `tether start` next to other components) never
+ * collide on metric names.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { WebhookKind } from '../config/index.js';
+
+/**
+ * What happened to one admission request:
+ * - `mutated`: answered with a patch; `unchanged`: the pod was selected but needed nothing (reinvocation,
+ *   already injected); `skipped`: not a pod create, or the pod is not selected (SPEC §3);
+ * - `error`: answered `allowed: true` without a patch because of a problem on our side or an object we
+ *   could not read (fail open); `rejected`: not answered with a review (400, 405, 413, 415).
+ */
+export const ADMISSION_OUTCOMES = ['mutated', 'unchanged', 'skipped', 'error', 'rejected'] as const;
+export type AdmissionOutcome = (typeof ADMISSION_OUTCOMES)[number];
+
+/** Sub-millisecond buckets too: a mutation without outside facts takes well under 1 ms. */
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface ServerMetrics {
+  readonly registry: Registry;
+  observeRequest(webhook: WebhookKind, outcome: AdmissionOutcome, seconds: number): void;
+  /** Counts things injected (an env var, a volume, an init container...), from the core's decisions. */
+  addMutations(webhook: WebhookKind, count: number): void;
+  setCertificateExpiry(notAfter: Date): void;
+}
+
+export function createServerMetrics(webhooks: readonly WebhookKind[]): ServerMetrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'tether_admission_requests_total',
+    help: 'Admission requests answered, per webhook and outcome (mutated, unchanged, skipped, error, rejected).',
+    labelNames: ['webhook', 'outcome'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'tether_admission_request_duration_seconds',
+    help: 'Time from receiving an admission request to having answered it, per webhook.',
+    labelNames: ['webhook'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const mutations = new Counter({
+    name: 'tether_admission_mutations_total',
+    help: 'Things injected into pods (environment variables, volumes, mounts, init containers), per webhook.',
+    labelNames: ['webhook'] as const,
+    registers: [registry],
+  });
+  const expiry = new Gauge({
+    name: 'tether_certificate_expiry_timestamp_seconds',
+    help: 'Expiry (notAfter) of the certificate the webhook server presents, as a Unix timestamp.',
+    registers: [registry],
+  });
+  // Series exist from the start, so dashboards and alerts see 0 rather than "no data".
+  for (const webhook of webhooks) {
+    for (const outcome of ADMISSION_OUTCOMES) requests.inc({ webhook, outcome }, 0);
+    mutations.inc({ webhook }, 0);
+  }
+  return {
+    registry,
+    observeRequest(webhook, outcome, seconds) {
+      requests.inc({ webhook, outcome });
+      duration.observe({ webhook }, seconds);
+    },
+    addMutations(webhook, count) {
+      if (count > 0) mutations.inc({ webhook }, count);
+    },
+    setCertificateExpiry(notAfter) {
+      expiry.set(notAfter.getTime() / 1000);
+    },
+  };
+}

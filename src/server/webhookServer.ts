@@ -1,0 +1,168 @@
+/**
+ * The webhook server (SPEC §6), assembled: HTTPS with Tether's limits, the certificate (from files,
+ * reloaded when they change, or set directly by the cluster agent from its Secret), routes for the enabled
+ * webhooks, a metrics registry of its own, and graceful shutdown.
+ */
+import { createSecureContext } from 'node:tls';
+import { checkKeyPair, InvalidCertificate, type CertificateInfo } from '../certs/index.js';
+import { ConfigError, type TetherConfig, type WebhookKind } from '../config/index.js';
+import { SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../config/limits.js';
+import { enabledWebhooks, webhookEndpoint, WEBHOOKS } from '../admission/index.js';
+import type { Logger } from '../logging/logger.js';
+import type { FactResolver } from './facts.js';
+import { createHttpsServer, createRequestListener } from './httpServer.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { trackRequests } from './shutdown.js';
+import { readCertificateFiles, watchCertificateFiles, type CertificateFiles, type CertificateWatcher, type PemPair } from './tlsReloader.js';
+
+export interface WebhookServerOptions {
+  readonly config: TetherConfig;
+  /**
+   * Files (watched, reloaded on change), PEM text, or nothing: then the server accepts no TLS handshake
+   * and `/readyz` is 503 until `setCertificate` is called.
+   */
+  readonly tls?: CertificateFiles | PemPair;
+  /** Default `DEFAULT_LISTEN_HOST` (every interface). */
+  readonly host?: string;
+  /** Default `admission_controller.port`; 0 picks a free port (see `WebhookServer.port`). */
+  readonly port?: number;
+  readonly logger: Logger;
+  /** Tether's own namespace, whose pods are never mutated. */
+  readonly tetherNamespace: string;
+  /** Owner and namespace labels; without it, those facts are unknown. */
+  readonly facts?: FactResolver;
+  /** How often certificate files are checked; default `CERT_POLL_INTERVAL_MS`. */
+  readonly certPollIntervalMs?: number;
+  /** Overrides the facts budget derived from `timeout_seconds` (tests). */
+  readonly factsBudgetMs?: number;
+}
+
+export interface WebhookServer {
+  /** e.g. `https://127.0.0.1:8000`. */
+  readonly url: string;
+  /** The port actually listened on. */
+  readonly port: number;
+  /** Endpoint path → webhook served there. */
+  readonly routes: ReadonlyMap<string, WebhookKind>;
+  readonly metrics: ServerMetrics;
+  /**
+   * Validates the pair and serves it to new connections (existing ones keep theirs); throws
+   * `InvalidCertificate` and keeps the old one. With certificate files, their next change replaces it again.
+   */
+  setCertificate(certPem: string, keyPem: string): CertificateInfo;
+  /** The certificate being served, if any. */
+  certificate(): CertificateInfo | undefined;
+  /** Checks the certificate files now instead of at the next poll (no-op without files). */
+  reloadCertificateFiles(): Promise<void>;
+  /** Stops accepting, lets in-flight reviews finish within `drainMs` (default `SHUTDOWN_DRAIN_MS`). */
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
+
+/** Every IPv4 interface: the API server reaches the webhook through a Service, on the pod's IP. */
+export const DEFAULT_LISTEN_HOST = '0.0.0.0';
+
+const isFiles = (t: CertificateFiles | PemPair): t is CertificateFiles => 'certFile' in t;
+
+/** Endpoint → webhook for the enabled webhooks; two webhooks on one path is a `ConfigError`. */
+export function webhookRoutes(config: TetherConfig): Map<string, WebhookKind> {
+  const routes = new Map<string, WebhookKind>();
+  for (const { kind } of enabledWebhooks(config)) {
+    const path = webhookEndpoint(kind, config);
+    const other = routes.get(path);
+    if (other) {
+      const key = `admission_controller.${WEBHOOKS[kind].section}.endpoint`;
+      throw new ConfigError([{ key, source: 'configuration', message: `${path} is already the endpoint of the ${other} webhook; give each webhook its own` }]);
+    }
+    routes.set(path, kind);
+  }
+  return routes;
+}
+
+/** Validated the way the server will use it: our checks (clear messages), then OpenSSL's own. */
+function validatePair(pair: PemPair): CertificateInfo {
+  const info = checkKeyPair(pair.certPem, pair.keyPem);
+  try {
+    createSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: TLS_MIN_VERSION });
+  } catch (e) {
+    throw new InvalidCertificate(`the TLS library refuses the certificate or key: ${(e as Error).message}`);
+  }
+  return info;
+}
+
+export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
+  const log = opts.logger;
+  const routes = webhookRoutes(opts.config);
+  const metrics = createServerMetrics([...routes.values()]);
+
+  const initial = opts.tls ? (isFiles(opts.tls) ? await readCertificateFiles(opts.tls) : opts.tls) : undefined;
+  let current = initial ? validatePair(initial) : undefined;
+
+  const listener = createRequestListener({
+    config: opts.config,
+    tetherNamespace: opts.tetherNamespace,
+    logger: log,
+    metrics,
+    routes,
+    // Not ready while draining either, so that probes stop routing new reviews here.
+    isReady: () => current !== undefined && !drainer.closing(),
+    ...(opts.facts ? { facts: opts.facts } : {}),
+    ...(opts.factsBudgetMs !== undefined ? { factsBudgetMs: opts.factsBudgetMs } : {}),
+  });
+  const server = createHttpsServer(listener, initial);
+  const drainer = trackRequests(server);
+  if (current) metrics.setCertificateExpiry(current.notAfter);
+
+  // Failed handshakes (an old TLS version, a client that does not trust us) are the client's problem.
+  server.on('tlsClientError', (e: Error) => log.debug({ problem: e.message }, 'TLS handshake failed'));
+
+  const setCertificate = (certPem: string, keyPem: string): CertificateInfo => {
+    const info = validatePair({ certPem, keyPem });
+    server.setSecureContext({ cert: certPem, key: keyPem, minVersion: TLS_MIN_VERSION });
+    current = info;
+    metrics.setCertificateExpiry(info.notAfter);
+    if (info.notAfter.getTime() < Date.now()) log.warn({ notAfter: info.notAfter.toISOString() }, 'the webhook certificate has expired; the API server will refuse it');
+    return info;
+  };
+
+  let watcher: CertificateWatcher | undefined;
+  if (opts.tls && initial && isFiles(opts.tls)) {
+    watcher = watchCertificateFiles(opts.tls, {
+      current: initial,
+      apply: (pair) => setCertificate(pair.certPem, pair.keyPem),
+      logger: log,
+      ...(opts.certPollIntervalMs !== undefined ? { intervalMs: opts.certPollIntervalMs } : {}),
+    });
+  }
+
+  const host = opts.host ?? DEFAULT_LISTEN_HOST;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? opts.config['admission_controller.port'], host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    watcher?.stop();
+    throw e;
+  }
+  server.on('error', (e) => log.error({ err: e }, 'webhook server error'));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  return {
+    url,
+    port,
+    routes,
+    metrics,
+    setCertificate,
+    certificate: () => current,
+    reloadCertificateFiles: () => watcher?.check() ?? Promise.resolve(),
+    async close(closeOpts = {}) {
+      watcher?.stop();
+      await drainer.close(closeOpts.drainMs ?? SHUTDOWN_DRAIN_MS);
+    },
+  };
+}
