@@ -5,7 +5,7 @@
  * The webhook chain's JSON Patch is applied to the parsed YAML document itself, not to a re-serialised
  * copy, so comments, key order and formatting of everything Tether did not touch are kept.
  */
-import { Document, isMap, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { POD_SECURITY_ENFORCE_LABEL, type TetherConfig } from '../config/index.js';
 import { asPod, InvalidObject, type Pod, type StringMap } from '../admission/pod.js';
 import { parsePointer, type JsonPatchOp } from '../admission/jsonpatch.js';
@@ -55,7 +55,8 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
   const values = docs.map((doc, i) => {
     const err = doc.errors[0];
     if (err) throw new InjectInputError(i, lineOf(err.pos[0]), `not valid YAML or JSON: ${err.message.split('\n')[0]}`);
-    if (doc.contents === null) return undefined;
+    // An empty document (`---` with nothing after it) holds nothing, as kubectl sees it.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return undefined;
     if (!isMap(doc.contents)) throw new InjectInputError(i, lineOf(doc.contents.range?.[0]), 'expected an object (a Kubernetes manifest)');
     return doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
   });

@@ -1,0 +1,110 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse, parseAllDocuments } from 'yaml';
+import { injectDocuments, InjectInputError } from '../../../src/inject/documents.js';
+import { runWebhookChain, type Pod } from '../../../src/admission/index.js';
+import { ctx, testConfig } from '../fixtures.js';
+
+const opts = (values = {}) => ({ config: testConfig(values), namespace: 'default', tetherNamespace: 'datadog' });
+const docs = (out: string) => parseAllDocuments(out).map((d) => d.toJS());
+
+const DEPLOYMENT = `# the web tier
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web # keep me
+  labels:
+    tags.datadoghq.com/env: prod
+spec:
+  template:
+    metadata:
+      labels:
+        admission.datadoghq.com/enabled: "true"
+    spec:
+      containers:
+        - name: app
+          image: app:1
+`;
+
+describe('offline inject', () => {
+  test('a Deployment template is mutated as its pods would be, with the Deployment as owner, comments kept', () => {
+    const r = injectDocuments(DEPLOYMENT, opts());
+    assert.match(r.output, /^# the web tier\n/);
+    assert.match(r.output, /name: web # keep me/);
+    const [d] = docs(r.output);
+    const env = d.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
+    // The tags webhook runs after the config webhook and prepends too.
+    assert.deepEqual(env, ['DD_ENV', 'DD_AGENT_HOST', 'DD_ENTITY_ID']);
+    // The same result as the chain on the template as a pod, with the Deployment's labels as the owner's.
+    const template = parse(DEPLOYMENT).spec.template as Pod;
+    const chain = runWebhookChain(template, ctx({}, { namespace: 'default', owner: { found: true, kind: 'Deployment', name: 'web', labels: { 'tags.datadoghq.com/env': 'prod' } } }));
+    assert.deepEqual(d.spec.template, chain.pod);
+  });
+
+  test('every workload kind and a List; other documents pass through unchanged', () => {
+    const tpl = { metadata: { labels: { 'admission.datadoghq.com/enabled': 'true' } }, spec: { containers: [{ name: 'c', image: 'i' }] } };
+    const input = [
+      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 's' }, spec: { template: tpl } },
+      { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'd' }, spec: { template: tpl } },
+      { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'r' }, spec: { template: tpl } },
+      { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j' }, spec: { template: tpl } },
+      { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'cj' }, spec: { jobTemplate: { spec: { template: tpl } } } },
+      { apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: tpl.metadata.labels }, spec: tpl.spec }] },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { 'DD_AGENT_HOST': 'x' } },
+    ];
+    const out = docs(injectDocuments(input.map((d) => JSON.stringify(d)).join('\n---\n'), opts()).output);
+    const firstEnv = (pod: { spec: { containers: { env?: { name: string }[] }[] } }) => pod.spec.containers[0]?.env?.[0]?.name;
+    assert.equal(out.length, 7);
+    for (const i of [0, 1, 2, 3]) assert.equal(firstEnv(out[i].spec.template), 'DD_AGENT_HOST', input[i]!.kind);
+    assert.equal(firstEnv(out[4].spec.jobTemplate.spec.template), 'DD_AGENT_HOST');
+    assert.equal(firstEnv(out[5].items[0]), 'DD_AGENT_HOST');
+    assert.deepEqual(out[6], input[6]);
+  });
+
+  test('JSON input comes out as block YAML', () => {
+    const r = injectDocuments('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}', opts());
+    assert.equal(r.output, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
+  });
+
+  test("a Namespace document's Pod Security level applies to pods in that namespace", () => {
+    const input = `apiVersion: v1
+kind: Namespace
+metadata: {name: secure, labels: {pod-security.kubernetes.io/enforce: restricted}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  namespace: secure
+  labels: {admission.datadoghq.com/enabled: "true"}
+  annotations: {admission.datadoghq.com/java-lib.version: v1}
+spec:
+  containers: [{name: app, image: app}]
+`;
+    const [, p] = docs(injectDocuments(input, opts()).output);
+    assert.equal(p.spec.initContainers[0].securityContext.runAsNonRoot, true);
+  });
+
+  test("the namespace flag applies to documents without one; Tether's own namespace is never mutated", () => {
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {admission.datadoghq.com/enabled: "true"}}\nspec: {containers: [{name: a}]}\n';
+    assert.equal(injectDocuments(pod, { ...opts(), namespace: 'datadog' }).output.includes('DD_AGENT_HOST'), false);
+    assert.equal(injectDocuments(pod, opts()).output.includes('DD_AGENT_HOST'), true);
+  });
+
+  test('bad input names the document index and line', () => {
+    const cases: [string, RegExp][] = [
+      ['a: 1\n---\nb: [\n', /^document 1 \(line \d\): not valid YAML or JSON/],
+      ['a: 1\n---\n- x\n', /^document 1 \(line 3\): expected an object/],
+      ['a: 1\n---\n---\n"just a string"\n', /^document 2 \(line 4\): expected an object/],
+      ['apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{image: x}]}\n', /^document 0 \(line 1\): the document is not a valid pod: pod\.spec\.containers\[0\]\.name: expected a non-empty string/],
+    ];
+    for (const [text, re] of cases) {
+      assert.throws(() => injectDocuments(text, opts()), (e: unknown) => e instanceof InjectInputError && re.test(e.message), text);
+    }
+  });
+
+  test('an empty stream gives empty output', () => {
+    assert.equal(injectDocuments('', opts()).output, '');
+    assert.equal(injectDocuments('# only a comment\n', opts()).output, '');
+  });
+});
