@@ -13,6 +13,8 @@ import type { Decision } from '../admission/types.js';
 import { runWebhookChain } from '../admission/webhooks.js';
 import { podTemplatesOf } from '../admission/workloads.js';
 
+const YAML_VERSION = '1.1';
+
 export interface InjectOptions {
   readonly config: TetherConfig;
   /** Namespace for documents that do not set one. */
@@ -47,7 +49,9 @@ export interface InjectResult {
 
 export function injectDocuments(text: string, opts: InjectOptions): InjectResult {
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  // YAML 1.1, as kubectl reads manifests: a tag value such as `on` or `0777` must come out quoted,
+  // or kubectl would read a boolean or a number where Kubernetes wants a string.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, version: YAML_VERSION });
   if (!Array.isArray(docs)) return { output: '', templates: [] }; // an empty stream
   const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lines.linePos(offset).line);
 
@@ -67,7 +71,7 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
   values.forEach((value, i) => {
     if (value === undefined) return;
     // JSON input (a flow mapping) is written back as block YAML; YAML input keeps its own layout.
-    const doc = isMap(docs[i]?.contents) && (docs[i]?.contents as { flow?: boolean }).flow ? new Document(value) : (docs[i] as Document);
+    const doc = isMap(docs[i]?.contents) && (docs[i]?.contents as { flow?: boolean }).flow ? new Document(value, { version: YAML_VERSION }) : (docs[i] as Document);
     out.push(doc);
     const docNamespace = stringAt(value, ['metadata', 'namespace']) ?? opts.namespace;
     for (const ref of podTemplatesOf(value)) {

@@ -61,6 +61,13 @@ describe('offline inject', () => {
     assert.deepEqual(out[6], input[6]);
   });
 
+  test('values YAML 1.1 (kubectl) would not read as strings are quoted', () => {
+    const input = DEPLOYMENT.replace('tags.datadoghq.com/env: prod', 'tags.datadoghq.com/env: "on"\n    tags.datadoghq.com/version: "0777"');
+    const r = injectDocuments(input, opts());
+    assert.match(r.output, /- name: DD_ENV\n\s+value: "on"/);
+    assert.match(r.output, /- name: DD_VERSION\n\s+value: "0777"/);
+  });
+
   test('JSON input comes out as block YAML', () => {
     const r = injectDocuments('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}', opts());
     assert.equal(r.output, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
