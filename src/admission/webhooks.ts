@@ -14,38 +14,29 @@ import type { Decision, MutationContext, MutationResult } from './types.js';
 
 export interface Webhook {
   readonly kind: WebhookKind;
-  /** `admission_controller.<section>` of this webhook's settings. */
-  readonly section: string;
+  /** The settings that switch this webhook on and give its path. */
+  readonly enabledKey: 'admission_controller.inject_config.enabled' | 'admission_controller.inject_tags.enabled' | 'admission_controller.auto_instrumentation.enabled';
+  readonly endpointKey: 'admission_controller.inject_config.endpoint' | 'admission_controller.inject_tags.endpoint' | 'admission_controller.auto_instrumentation.endpoint';
   readonly mutate: (pod: Pod, ctx: MutationContext) => MutationResult;
 }
 
 export const WEBHOOKS: Readonly<Record<WebhookKind, Webhook>> = {
-  config: { kind: 'config', section: 'inject_config', mutate: injectConfig },
-  tags: { kind: 'tags', section: 'inject_tags', mutate: injectTags },
-  lib: { kind: 'lib', section: 'auto_instrumentation', mutate: injectLibraries },
+  config: { kind: 'config', enabledKey: 'admission_controller.inject_config.enabled', endpointKey: 'admission_controller.inject_config.endpoint', mutate: injectConfig },
+  tags: { kind: 'tags', enabledKey: 'admission_controller.inject_tags.enabled', endpointKey: 'admission_controller.inject_tags.endpoint', mutate: injectTags },
+  lib: {
+    kind: 'lib',
+    enabledKey: 'admission_controller.auto_instrumentation.enabled',
+    endpointKey: 'admission_controller.auto_instrumentation.endpoint',
+    mutate: injectLibraries,
+  },
 };
 
 export function webhookEnabled(kind: WebhookKind, config: TetherConfig): boolean {
-  if (!config['admission_controller.enabled']) return false;
-  switch (kind) {
-    case 'config':
-      return config['admission_controller.inject_config.enabled'];
-    case 'tags':
-      return config['admission_controller.inject_tags.enabled'];
-    case 'lib':
-      return config['admission_controller.auto_instrumentation.enabled'];
-  }
+  return config['admission_controller.enabled'] && config[WEBHOOKS[kind].enabledKey];
 }
 
 export function webhookEndpoint(kind: WebhookKind, config: TetherConfig): string {
-  switch (kind) {
-    case 'config':
-      return config['admission_controller.inject_config.endpoint'];
-    case 'tags':
-      return config['admission_controller.inject_tags.endpoint'];
-    case 'lib':
-      return config['admission_controller.auto_instrumentation.endpoint'];
-  }
+  return config[WEBHOOKS[kind].endpointKey];
 }
 
 /** `datadog-webhook` + `auto.instrumentation` → `datadog.webhook.auto.instrumentation` (the names the seeds show). */

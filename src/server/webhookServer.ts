@@ -70,7 +70,7 @@ export function webhookRoutes(config: TetherConfig): Map<string, WebhookKind> {
     const path = webhookEndpoint(kind, config);
     const other = routes.get(path);
     if (other) {
-      const key = `admission_controller.${WEBHOOKS[kind].section}.endpoint`;
+      const key = WEBHOOKS[kind].endpointKey;
       throw new ConfigError([{ key, source: 'configuration', message: `${path} is already the endpoint of the ${other} webhook; give each webhook its own` }]);
     }
     routes.set(path, kind);
