@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 /** The `tether` command: parses flags and hands over to one module per subcommand. */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { registerInject } from './inject.js';
 import { registerServe } from './serve.js';
 import { CliError } from './errors.js';
 
+/** The version is package.json's (dist/src/cli/main.js → the package root), stated nowhere else. */
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('tether')
   .description('Open cluster agent for Kubernetes observability: admission webhook, offline inject, cluster agent')
-  .version('0.1.0')
+  .version(version)
   .showHelpAfterError()
   .exitOverride();
 
