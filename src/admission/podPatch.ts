@@ -73,10 +73,6 @@ export class PodPatchBuilder {
     this.initContainers.push(container);
   }
 
-  get isEmpty(): boolean {
-    return this.ops().length === 0;
-  }
-
   ops(): JsonPatchOp[] {
     const ops: JsonPatchOp[] = [];
     for (const list of ['containers', 'initContainers'] as const) {

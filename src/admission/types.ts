@@ -41,5 +41,3 @@ export interface MutationContext {
   /** Labels of the pod's namespace, when known (Pod Security level for the init containers). */
   readonly namespaceLabels?: StringMap;
 }
-
-export const NO_MUTATION: MutationResult = Object.freeze({ patch: [], decisions: [] });
