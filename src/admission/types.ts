@@ -1,7 +1,7 @@
 /** What the pure admission core takes in and hands back. */
 import type { TetherConfig, WebhookKind } from '../config/index.js';
 import type { JsonPatchOp } from './jsonpatch.js';
-import type { StringMap } from './pod.js';
+import type { OwnerReference, StringMap } from './pod.js';
 
 /**
  * One thing a webhook did or chose not to do, for the debug log and for `inject --explain`.
@@ -40,4 +40,17 @@ export interface MutationContext {
   readonly owner?: OwnerFact;
   /** Labels of the pod's namespace, when known (Pod Security level for the init containers). */
   readonly namespaceLabels?: StringMap;
+}
+
+/**
+ * Where the outside facts come from; the cluster agent implements it over the API server (`kube/`, with
+ * the owner cache). Implementations should stop work when `signal` aborts; the webhook server stops
+ * waiting then either way. Defined here, with the facts it returns, so that `kube/` implements it
+ * without depending on `server/`.
+ */
+export interface FactResolver {
+  /** The pod's owner (for a ReplicaSet, normally its Deployment) with its labels, or why it could not be read. */
+  owner(namespace: string, ownerRef: OwnerReference, signal: AbortSignal): Promise<OwnerFact>;
+  /** The namespace's labels, or `undefined` when unknown. */
+  namespaceLabels(namespace: string, signal: AbortSignal): Promise<StringMap | undefined>;
 }

@@ -3,10 +3,10 @@
  * connection (owner and namespace labels are then unknown). Flags and wiring only; the server is
  * `server/`.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidCertificate } from '../certs/index.js';
-import { DEFAULT_NAMESPACE, DEFAULT_PORT, loadConfig, type TetherConfig } from '../config/index.js';
+import { DEFAULT_PORT, loadConfig } from '../config/index.js';
+import { resolveTetherNamespace } from '../kube/namespace.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST, startWebhookServer, type WebhookServer } from '../server/index.js';
 import { CliError } from './errors.js';
@@ -18,21 +18,6 @@ interface ServeFlags {
   host: string;
   config?: string;
   namespace?: string;
-}
-
-/** Where Kubernetes tells a pod its namespace; used when `serve` runs in a pod and no namespace is given. */
-const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-function tetherNamespace(flags: ServeFlags, config: TetherConfig): string {
-  if (flags.namespace) return flags.namespace;
-  if (config.kube_resources_namespace) return config.kube_resources_namespace;
-  try {
-    const ns = readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim();
-    if (ns) return ns;
-  } catch {
-    // Not in a pod: fall through.
-  }
-  return DEFAULT_NAMESPACE;
 }
 
 /** `--port 0` asks for a free port (tests, local runs); the config schema itself only allows real ports. */
@@ -90,7 +75,7 @@ export function registerServe(program: Command): void {
         overrides: { 'admission_controller.port': [port.override, '--port'] },
       });
       const log = createLogger(config.log_level);
-      const namespace = tetherNamespace(flags, config);
+      const namespace = resolveTetherNamespace(flags.namespace, config);
       let server: WebhookServer;
       try {
         server = await startWebhookServer({

@@ -139,6 +139,8 @@ const AC = 'admission_controller';
 export const SCHEMA = {
   log_level: oneOf<LogLevel>('info', LOG_LEVELS, 'log level; debug shows every injection decision'),
   kube_resources_namespace: str(undefined, "Tether's namespace (default: the service account's namespace, else `default`)", dnsLabel),
+  leader_lease_name: str('datadog-leader-election', 'coordination.k8s.io Lease the cluster agent replicas elect their leader with', dnsSubdomain),
+  leader_lease_duration: int(15, 2, 300, 'seconds a leader holds the Lease without renewing it; a new leader takes over after this'),
 
   [`${AC}.enabled`]: bool(true, 'run the admission controller at all'),
   [`${AC}.port`]: int(DEFAULT_PORT, 1, 65535, 'HTTPS port of the webhook server'),

@@ -4,19 +4,10 @@
  * the API server stops waiting after the webhook's `timeout_seconds`, and an answer without the owner's
  * tags (with a warning) is better than no answer.
  */
-import type { NeededFacts, OwnerFact, OwnerReference, StringMap } from '../admission/index.js';
+import type { FactResolver, NeededFacts, OwnerFact, OwnerReference, StringMap } from '../admission/index.js';
 import { FACTS_BUDGET_MARGIN_MS, FACTS_BUDGET_MAX_MS, FACTS_BUDGET_MIN_MS } from '../config/limits.js';
 
-/**
- * Where facts come from; the cluster agent implements it over the API server (with the owner cache).
- * Implementations should stop work when `signal` aborts; the server stops waiting then either way.
- */
-export interface FactResolver {
-  /** The pod's owner (for a ReplicaSet, normally its Deployment) with its labels, or why it could not be read. */
-  owner(namespace: string, ownerRef: OwnerReference, signal: AbortSignal): Promise<OwnerFact>;
-  /** The namespace's labels, or `undefined` when unknown. */
-  namespaceLabels(namespace: string, signal: AbortSignal): Promise<StringMap | undefined>;
-}
+export type { FactResolver };
 
 export interface ResolvedFacts {
   readonly owner?: OwnerFact;

@@ -1,0 +1,57 @@
+/**
+ * Tether's own RBAC (deploy/rbac.yaml) applied to a test control plane, and a client that acts as
+ * Tether's service account (impersonation), so a permission missing from the manifest fails a test.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { impersonatingKubeConfig, type ControlPlane } from '../harness/controlPlane.js';
+
+export const RBAC_MANIFEST = fileURLToPath(new URL('../../../deploy/rbac.yaml', import.meta.url));
+/** The service account deploy/rbac.yaml grants the permissions to. */
+export const SERVICE_ACCOUNT = 'datadog-cluster-agent';
+
+interface ManifestObject extends k8s.KubernetesObject {
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+/** The manifest's objects, moved to `namespace` (objects and service-account subjects alike). */
+export function rbacObjects(namespace: string): ManifestObject[] {
+  return parseAllDocuments(readFileSync(RBAC_MANIFEST, 'utf8'))
+    .map((d) => d.toJSON() as ManifestObject | null)
+    .filter((o): o is ManifestObject => o !== null)
+    .map((o) => {
+      const copy = structuredClone(o);
+      if (copy.metadata?.namespace) copy.metadata.namespace = namespace;
+      // Cluster-scoped objects are shared by every test namespace: give them the namespace's name.
+      if (!copy.metadata?.namespace && copy.metadata?.name) copy.metadata.name = `${copy.metadata.name}-${namespace}`;
+      const ref = (copy as { roleRef?: { kind: string; name: string } }).roleRef;
+      if (ref?.kind === 'ClusterRole') ref.name = `${ref.name}-${namespace}`;
+      for (const s of copy.subjects ?? []) if (s.kind === 'ServiceAccount') s.namespace = namespace;
+      return copy;
+    });
+}
+
+/**
+ * Creates `namespace` and applies deploy/rbac.yaml into it; returns a KubeConfig that impersonates
+ * `system:serviceaccount:<namespace>:datadog-cluster-agent`.
+ */
+export async function applyTetherRbac(cp: ControlPlane, namespace: string): Promise<k8s.KubeConfig> {
+  const admin = cp.kubeConfig();
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  try {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+  } catch (e) {
+    if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
+  }
+  const objects = k8s.KubernetesObjectApi.makeApiClient(admin);
+  for (const o of rbacObjects(namespace)) {
+    try {
+      await objects.create(o);
+    } catch (e) {
+      if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
+    }
+  }
+  return impersonatingKubeConfig(cp, `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
+}
