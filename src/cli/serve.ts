@@ -7,9 +7,10 @@ import type { Command } from 'commander';
 import { InvalidCertificate } from '../certs/index.js';
 import { DEFAULT_PORT, loadConfig } from '../config/index.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST, startWebhookServer, type WebhookServer } from '../server/index.js';
 import { CliError } from './errors.js';
+import { portOverride, untilSignalled } from './signals.js';
 
 interface ServeFlags {
   tlsCert: string;
@@ -18,43 +19,6 @@ interface ServeFlags {
   host: string;
   config?: string;
   namespace?: string;
-}
-
-/** `--port 0` asks for a free port (tests, local runs); the config schema itself only allows real ports. */
-function portOverride(flag: string | undefined): { override?: string; listen?: number } {
-  if (flag === undefined) return {};
-  if (/^\s*0+\s*$/.test(flag)) return { listen: 0 };
-  return { override: flag };
-}
-
-/** Resolves once a SIGTERM or SIGINT has been handled and the server has drained. */
-function untilSignalled(server: WebhookServer, log: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: closing every connection now');
-        void server.close({ drainMs: 0 });
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, 'shutting down: letting in-flight admission requests finish');
-      server.close().then(
-        () => {
-          process.off('SIGTERM', onSignal);
-          process.off('SIGINT', onSignal);
-          log.info('webhook server stopped');
-          resolve();
-        },
-        (e: unknown) => {
-          log.error({ err: e }, 'error while shutting down');
-          resolve();
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
 }
 
 export function registerServe(program: Command): void {
@@ -96,6 +60,6 @@ export function registerServe(program: Command): void {
         { url: server.url, port: server.port, endpoints: Object.fromEntries([...server.routes].map(([path, kind]) => [kind, path])), tetherNamespace: namespace },
         `Tether webhook server listening on ${server.url}`,
       );
-      await untilSignalled(server, log);
+      await untilSignalled((o) => server.close(o), log, 'webhook server');
     });
 }

@@ -53,3 +53,10 @@ export type InjectionMode = (typeof INJECTION_MODES)[number];
 
 export const LIB_LANGUAGES = ['java', 'js', 'python', 'dotnet', 'ruby'] as const;
 export type LibLanguage = (typeof LIB_LANGUAGES)[number];
+
+/** Keys of the webhook certificate Secret's data (SPEC §7): the certificate (also the caBundle) and its key. */
+export const SECRET_CERT_KEY = 'cert.pem';
+export const SECRET_KEY_KEY = 'key.pem';
+
+/** Port of the Service in front of the webhook; it forwards to `admission_controller.port`. */
+export const WEBHOOK_SERVICE_PORT = 443;

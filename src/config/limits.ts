@@ -55,5 +55,44 @@ export const FACTS_BUDGET_MARGIN_MS = 500;
 export const FACTS_BUDGET_MAX_MS = 5_000;
 export const FACTS_BUDGET_MIN_MS = 100;
 
+/**
+ * Facts read from the API server (`kube/facts.ts`). Owners are cached for `pod_owners_cache_validity`;
+ * a failed read (404, 403, unreachable) only for `FACT_FAILURE_CACHE_TTL_MS`, long enough that a burst
+ * of pods does not repeat a doomed read, short enough that a fixed RBAC rule or a recovered API server
+ * is noticed at once. Namespace labels (the Pod Security level) change rarely but matter for security:
+ * one minute. Each cache keeps at most `*_MAX_ENTRIES` entries (least recently used go first) so that a
+ * cluster with very many owners cannot grow the process without bound (an entry is a few hundred bytes).
+ */
+export const OWNER_CACHE_MAX_ENTRIES = 10_000;
+export const NAMESPACE_CACHE_TTL_MS = 60_000;
+export const NAMESPACE_CACHE_MAX_ENTRIES = 10_000;
+export const FACT_FAILURE_CACHE_TTL_MS = 5_000;
+/**
+ * A read nobody waits for any more is aborted at once; this bounds one that a caller without a deadline
+ * waits for, so an API server that accepts connections and never answers cannot collect sockets. Above
+ * `FACTS_BUDGET_MAX_MS`: the webhook's own budget always runs out first.
+ */
+export const FACT_READ_TIMEOUT_MS = 10_000;
+
 /** How often certificate files are checked for a new pair (Secret volumes are updated by symlink swap). */
 export const CERT_POLL_INTERVAL_MS = 2_000;
+
+/**
+ * Controllers (SPEC §7): a failed reconcile is retried after `RECONCILE_BACKOFF_BASE_MS`, doubling per
+ * consecutive failure up to `RECONCILE_BACKOFF_MAX_MS`; every object is reconciled again every
+ * `RESYNC_INTERVAL_MS` even without an event, as a safety net for a missed watch event.
+ */
+export const RECONCILE_BACKOFF_BASE_MS = 200;
+export const RECONCILE_BACKOFF_MAX_MS = 60_000;
+export const RESYNC_INTERVAL_MS = 10 * 60_000;
+/** A watch that failed (API server unreachable, 403) is restarted after this, doubling up to the max. */
+export const WATCH_RETRY_BASE_MS = 500;
+export const WATCH_RETRY_MAX_MS = 30_000;
+
+/**
+ * Leader election timing, as fractions of `leader_lease_duration` (client-go's defaults are 15 s, 10 s
+ * and 2 s): the leader renews every `retry`, gives up leadership when it could not renew for `renew
+ * deadline` (before anyone else may take the Lease), and candidates try every `retry`.
+ */
+export const LEASE_RENEW_DEADLINE_FRACTION = 2 / 3;
+export const LEASE_RETRY_FRACTION = 2 / 15;
