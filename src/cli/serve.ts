@@ -1,11 +1,14 @@
 /**
- * `tether serve`: the admission webhook server alone (SPEC §6), from certificate files, without a cluster
- * connection (owner and namespace labels are then unknown). Flags and wiring only; the server is
- * `server/`.
+ * `tether serve`: the admission webhook server alone (SPEC §6), from certificate files. Without
+ * `--kubeconfig` it has no cluster connection (owner and namespace labels are then unknown); with it,
+ * owners and namespaces are read from that API server (`kube/facts.ts`). Flags and wiring only; the
+ * server is `server/`.
  */
 import type { Command } from 'commander';
 import { InvalidCertificate } from '../certs/index.js';
 import { DEFAULT_PORT, loadConfig } from '../config/index.js';
+import { KubeConfigError, loadKubeConfig, type LoadedKubeConfig } from '../kube/client.js';
+import { createApiFactResolver } from '../kube/facts.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
 import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST, startWebhookServer, type WebhookServer } from '../server/index.js';
@@ -19,17 +22,38 @@ interface ServeFlags {
   host: string;
   config?: string;
   namespace?: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/**
+ * The API server to read owners from: only with an explicit `--kubeconfig` (KUBECONFIG or an in-cluster
+ * account alone do not switch owner lookup on, so a bare `serve` never talks to a cluster by surprise).
+ */
+function clusterConnection(flags: ServeFlags): LoadedKubeConfig | undefined {
+  if (!flags.kubeconfig) {
+    if (flags.context) throw new CliError('--context needs --kubeconfig (owner lookup is off without it)', 1);
+    return undefined;
+  }
+  try {
+    return loadKubeConfig({ kubeconfig: flags.kubeconfig, ...(flags.context ? { context: flags.context } : {}) });
+  } catch (e) {
+    if (e instanceof KubeConfigError) throw new CliError(e.message, 1);
+    throw e;
+  }
 }
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the admission webhook server alone, with a certificate from files (no cluster needed)')
+    .description('run the admission webhook server alone, with a certificate from files (no cluster needed; --kubeconfig adds owner lookup)')
     .requiredOption('--tls-cert <file>', 'PEM certificate served (reloaded when the file changes)')
     .requiredOption('--tls-key <file>', 'PEM private key of the certificate')
     .option('--port <port>', `HTTPS port (default: admission_controller.port, ${DEFAULT_PORT}); 0 picks a free port`)
     .option('--host <address>', 'address to listen on', DEFAULT_LISTEN_HOST)
     .option('--config <file>', 'Tether configuration file (YAML); DD_* environment variables apply too')
+    .option('--kubeconfig <file>', "read pods' owners (tags webhook) and namespaces' labels from this cluster; without it they are unknown")
+    .option('--context <name>', 'kubeconfig context to use instead of its current one')
     .option('-n, --namespace <ns>', "Tether's own namespace, whose pods are never mutated (default: kube_resources_namespace, else the pod's, else default)")
     .action(async (flags: ServeFlags) => {
       const port = portOverride(flags.port);
@@ -40,6 +64,7 @@ export function registerServe(program: Command): void {
       });
       const log = createLogger(config.log_level);
       const namespace = resolveTetherNamespace(flags.namespace, config);
+      const kube = clusterConnection(flags);
       let server: WebhookServer;
       try {
         server = await startWebhookServer({
@@ -49,6 +74,7 @@ export function registerServe(program: Command): void {
           ...(port.listen !== undefined ? { port: port.listen } : {}),
           logger: log,
           tetherNamespace: namespace,
+          ...(kube ? { facts: createApiFactResolver({ kubeConfig: kube.kubeConfig, config, logger: log }) } : {}),
         });
       } catch (e) {
         if (e instanceof InvalidCertificate) throw new CliError(`--tls-cert ${flags.tlsCert} / --tls-key ${flags.tlsKey}: ${e.message}`, 1);
@@ -57,7 +83,13 @@ export function registerServe(program: Command): void {
         throw e;
       }
       log.info(
-        { url: server.url, port: server.port, endpoints: Object.fromEntries([...server.routes].map(([path, kind]) => [kind, path])), tetherNamespace: namespace },
+        {
+          url: server.url,
+          port: server.port,
+          endpoints: Object.fromEntries([...server.routes].map(([path, kind]) => [kind, path])),
+          tetherNamespace: namespace,
+          ownerLookup: kube ? { apiServer: kube.server, kubeconfig: kube.source } : 'off (no --kubeconfig)',
+        },
         `Tether webhook server listening on ${server.url}`,
       );
       await untilSignalled((o) => server.close(o), log, 'webhook server');
