@@ -1,0 +1,2 @@
+/** autocannon ships no type declarations; `loadgen.ts` types the part it uses. */
+declare module 'autocannon';

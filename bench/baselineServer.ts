@@ -1,0 +1,96 @@
+/**
+ * The two baseline webhook servers, each in its own process, on the very HTTPS server Tether uses
+ * (`createHttpsServer`: same TLS versions, timeouts, keep-alive, limits), so that only the handler differs:
+ *
+ * - `noop`: reads the body and answers `allowed: true` without parsing the pod (the uid is picked out of
+ *   the bytes): the cost of TLS, HTTP and moving the body, which no webhook can go below;
+ * - `diff`: parses the review, deep-copies the pod, mutates the copy and diffs the two with
+ *   fast-json-patch (see `diffWebhook.ts`), answering the same AdmissionReview envelope as Tether.
+ *
+ * Usage: node dist/bench/baselineServer.js noop|diff CERT_FILE KEY_FILE
+ * Logs one JSON line `{"msg":"listening","url":...}` on stderr once listening on 127.0.0.1 (free port).
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebhookKind } from '../src/config/index.js';
+import { MAX_REVIEW_BODY_BYTES } from '../src/config/limits.js';
+import { createHttpsServer } from '../src/server/httpServer.js';
+import { readBody } from '../src/server/body.js';
+import { diffPatch } from './diffWebhook.js';
+
+const ROUTES: Readonly<Record<string, WebhookKind>> = { '/injectconfig': 'config', '/injecttags': 'tags', '/injectlib': 'lib' };
+
+function reply(res: ServerResponse, status: number, body: string, type = 'application/json'): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const UID_KEY = Buffer.from('"uid":"');
+
+/** The request's uid without parsing: the API server writes `request.uid` before the object. */
+function uidOf(body: Buffer): string {
+  const at = body.indexOf(UID_KEY);
+  if (at < 0) return '';
+  const start = at + UID_KEY.length;
+  return body.toString('latin1', start, body.indexOf(0x22, start));
+}
+
+function noop(_kind: WebhookKind, body: Buffer): string {
+  return `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uidOf(body))},"allowed":true}}`;
+}
+
+interface Review {
+  apiVersion?: string;
+  request?: { uid?: string; object?: unknown };
+}
+
+function diff(kind: WebhookKind, body: Buffer): string {
+  const review = JSON.parse(body.toString('utf8')) as Review;
+  const request = review.request;
+  if (!request || typeof request.uid !== 'string' || typeof request.object !== 'object' || request.object === null) throw new Error('not an AdmissionReview with a pod');
+  const response: Record<string, unknown> = { uid: request.uid, allowed: true };
+  const patch = diffPatch(kind, request.object);
+  if (patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
+  }
+  return JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response });
+}
+
+const [mode, certFile, keyFile] = process.argv.slice(2);
+if ((mode !== 'noop' && mode !== 'diff') || !certFile || !keyFile) {
+  process.stderr.write('usage: baselineServer.js noop|diff CERT_FILE KEY_FILE\n');
+  process.exit(2);
+}
+const handle = mode === 'noop' ? noop : diff;
+
+const server = createHttpsServer(
+  (req: IncomingMessage, res: ServerResponse) => {
+    const kind = ROUTES[(req.url ?? '/').split('?')[0] ?? '/'];
+    if (!kind || req.method !== 'POST') {
+      req.resume();
+      reply(res, kind ? 405 : 404, 'no\n', 'text/plain');
+      return;
+    }
+    readBody(req, MAX_REVIEW_BODY_BYTES).then(
+      (body) => {
+        try {
+          reply(res, 200, handle(kind, body));
+        } catch (e) {
+          reply(res, 400, `${(e as Error).message}\n`, 'text/plain');
+        }
+      },
+      () => res.destroy(),
+    );
+  },
+  { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') },
+);
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  process.stderr.write(JSON.stringify({ msg: `baseline ${mode} listening`, url: `https://127.0.0.1:${port}` }) + '\n');
+});
+process.on('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+});
