@@ -10,7 +10,10 @@ export type JsonPatchOp =
 
 /** RFC 6901: `~` → `~0`, `/` → `~1` (in that order, so `~1` in a name stays distinct from `/`). */
 export function escapePointerToken(token: string | number): string {
-  return String(token).replaceAll('~', '~0').replaceAll('/', '~1');
+  if (typeof token === 'number') return String(token);
+  // Most tokens (field names) need no escaping: skip the two replacements on the hot path.
+  if (!token.includes('~') && !token.includes('/')) return token;
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 export function pointer(...tokens: readonly (string | number)[]): string {
