@@ -22,6 +22,12 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
+ * How often incomplete requests are checked against `HEADERS_TIMEOUT_MS` and `REQUEST_TIMEOUT_MS`. Node
+ * checks every 30 s by default, which lets a slowloris connection hold a slot for up to 40 s instead of 10.
+ */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/**
  * Idle keep-alive sockets are closed after this. The API server reuses connections to a webhook; Go's
  * transport drops idle ones after 90 s, and a shorter server side timeout is the usual, safe arrangement.
  */

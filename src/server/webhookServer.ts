@@ -10,7 +10,7 @@ import { SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../config/limits.js';
 import { enabledWebhooks, webhookEndpoint, WEBHOOKS } from '../admission/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { FactResolver } from './facts.js';
-import { createHttpsServer, createRequestListener } from './httpServer.js';
+import { createHttpsServer, createRequestListener, type ServerLimits } from './httpServer.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { trackRequests } from './shutdown.js';
 import { readCertificateFiles, watchCertificateFiles, type CertificateFiles, type CertificateWatcher, type PemPair } from './tlsReloader.js';
@@ -35,6 +35,8 @@ export interface WebhookServerOptions {
   readonly certPollIntervalMs?: number;
   /** Overrides the facts budget derived from `timeout_seconds` (tests). */
   readonly factsBudgetMs?: number;
+  /** Overrides connection limits and timeouts of `config/limits.ts` (tests: short timeouts, few connections). */
+  readonly limits?: Partial<ServerLimits>;
 }
 
 export interface WebhookServer {
@@ -108,7 +110,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     ...(opts.facts ? { facts: opts.facts } : {}),
     ...(opts.factsBudgetMs !== undefined ? { factsBudgetMs: opts.factsBudgetMs } : {}),
   });
-  const server = createHttpsServer(listener, initial);
+  const server = createHttpsServer(listener, initial, opts.limits);
   const drainer = trackRequests(server);
   if (current) metrics.setCertificateExpiry(current.notAfter);
 
