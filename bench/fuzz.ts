@@ -10,7 +10,7 @@
  * the seed to replay them) on stderr.
  */
 import { parseArgs } from 'node:util';
-import { campaignProblems, HEAP_TOLERANCE_BYTES, mib, RSS_TOLERANCE_BYTES, runFuzzCampaign } from '../test/helpers/reviewFuzz.js';
+import { campaignProblems, mib, retainedBytes, RETAINED_TOLERANCE_BYTES, RSS_TOLERANCE_BYTES, runFuzzCampaign } from '../test/helpers/reviewFuzz.js';
 
 const { values } = parseArgs({
   options: {
@@ -70,7 +70,7 @@ for (const [category, s] of rows) {
   console.log(`  ${category.padEnd(width)}  ${String(s.count).padStart(6)}  max ${s.maxMs.toFixed(0).padStart(5)} ms  ${statuses}`);
 }
 console.log(
-  `memory: heap after GC ${mib(report.memoryBefore.heapUsed)} → ${mib(report.memoryAfter.heapUsed)} MiB (tolerance +${mib(HEAP_TOLERANCE_BYTES)}), ` +
+  `memory: retained after GC (heap + external) ${mib(retainedBytes(report.memoryBefore))} → ${mib(retainedBytes(report.memoryAfter))} MiB (tolerance +${mib(RETAINED_TOLERANCE_BYTES)}), ` +
     `RSS ${mib(report.rssBefore)} → ${mib(report.rssAfter)} MiB (tolerance +${mib(RSS_TOLERANCE_BYTES)})`,
 );
 console.log(`server: ${report.alive ? 'alive' : 'EXITED'}, /healthz ${report.healthStatus}, ${report.serverErrors.length} error log lines`);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { makeCertificate, tempDir, writeCertificateFiles, type TempDir } from '../helpers/certs.js';
 import { postJson } from '../helpers/https.js';
 import { admissionReview, responseOf, samplePod } from '../helpers/reviews.js';
-import { campaignProblems, mib, runFuzzCampaign } from '../helpers/reviewFuzz.js';
+import { campaignProblems, mib, retainedBytes, runFuzzCampaign } from '../helpers/reviewFuzz.js';
 import { startServe, type ServeProcess } from '../helpers/serveProcess.js';
 
 const RUNS = Number(process.env.TETHER_FUZZ_RUNS ?? 600);
@@ -21,7 +21,7 @@ test(`fuzz: ${RUNS} generated and corrupted AdmissionReviews, each answered righ
   const report = await runFuzzCampaign({ runs: RUNS, timeLimitMs: 20_000, concurrency: 4, warmupRuns: 100, ...(SEED !== undefined ? { seed: SEED } : {}), log: (l) => t.diagnostic(l) });
   const { fuzz } = report;
   t.diagnostic(`seed ${fuzz.seed}; per category: ${Object.entries(fuzz.byCategory).map(([c, s]) => `${c} ${JSON.stringify(s.statuses)}`).join('; ')}`);
-  t.diagnostic(`heap after GC ${mib(report.memoryBefore.heapUsed)} → ${mib(report.memoryAfter.heapUsed)} MiB; RSS ${mib(report.rssBefore)} → ${mib(report.rssAfter)} MiB`);
+  t.diagnostic(`retained after GC ${mib(retainedBytes(report.memoryBefore))} → ${mib(retainedBytes(report.memoryAfter))} MiB; RSS ${mib(report.rssBefore)} → ${mib(report.rssAfter)} MiB`);
   // The campaign exercised both kinds of answer (a generator that produced only garbage would pass otherwise).
   const statuses = new Set(Object.values(fuzz.byCategory).flatMap((s) => Object.keys(s.statuses)));
   assert.ok(statuses.has('200') && statuses.has('400'), `statuses seen: ${[...statuses].join(', ')}`);

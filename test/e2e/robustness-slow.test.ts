@@ -241,6 +241,34 @@ describe('in-process server with shortened timeouts: the limits are enforced as 
     within(c, LIMITS.handshakeTimeoutMs - 50, LIMITS.handshakeTimeoutMs + 500);
   });
 
+  test('a busy keep-alive connection outlives the timeouts: they count per request, not per connection', async () => {
+    // The API server keeps its connections for minutes; each request on them gets its own time.
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca });
+    const sockets = new Set<unknown>();
+    try {
+      const until = Date.now() + 3 * LIMITS.requestTimeoutMs;
+      let answered = 0;
+      while (Date.now() < until) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = https.request(`${server.url}/injectconfig`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('socket', (s) => sockets.add(s));
+          req.on('error', reject);
+          req.end(REVIEW);
+        });
+        assert.equal(status, 200);
+        answered++;
+        await sleep(LIMITS.headersTimeoutMs / 3);
+      }
+      assert.ok(answered >= 10, `${answered} reviews`);
+      assert.equal(sockets.size, 1, 'all on one connection');
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('maxConnections: the connection after the last slot is refused; freeing a slot lets the next in', async () => {
     const held = await Promise.all(Array.from({ length: LIMITS.maxConnections }, () => connectTls(server.url, ca)));
     try {
@@ -250,6 +278,7 @@ describe('in-process server with shortened timeouts: the limits are enforced as 
       (await connectTls(server.url, ca)).destroy();
     } finally {
       for (const s of held) s.destroy();
+      await sleep(100);
     }
   });
 
