@@ -7,9 +7,11 @@
  * - `diff`: parses the review, deep-copies the pod, mutates the copy and diffs the two with
  *   fast-json-patch (see `diffWebhook.ts`), answering the same AdmissionReview envelope as Tether.
  *
- * Usage: node dist/bench/baselineServer.js noop|diff CERT_FILE KEY_FILE
+ * Usage: node dist/bench/baselineServer.js noop|diff CERT_FILE KEY_FILE [WORKERS]
  * Logs one JSON line `{"msg":"listening","url":...}` on stderr once listening on 127.0.0.1 (free port).
+ * With WORKERS > 1, that many processes share the port (node:cluster), like `clusterServe.ts`.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookKind } from '../src/config/index.js';
@@ -57,40 +59,60 @@ function diff(kind: WebhookKind, body: Buffer): string {
   return JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response });
 }
 
-const [mode, certFile, keyFile] = process.argv.slice(2);
-if ((mode !== 'noop' && mode !== 'diff') || !certFile || !keyFile) {
-  process.stderr.write('usage: baselineServer.js noop|diff CERT_FILE KEY_FILE\n');
+const [mode, certFile, keyFile, workersArg] = process.argv.slice(2);
+const workers = workersArg === undefined ? 1 : Number(workersArg);
+if ((mode !== 'noop' && mode !== 'diff') || !certFile || !keyFile || !(workers >= 1)) {
+  process.stderr.write('usage: baselineServer.js noop|diff CERT_FILE KEY_FILE [WORKERS]\n');
   process.exit(2);
 }
 const handle = mode === 'noop' ? noop : diff;
 
-const server = createHttpsServer(
-  (req: IncomingMessage, res: ServerResponse) => {
-    const kind = ROUTES[(req.url ?? '/').split('?')[0] ?? '/'];
-    if (!kind || req.method !== 'POST') {
-      req.resume();
-      reply(res, kind ? 405 : 404, 'no\n', 'text/plain');
-      return;
-    }
-    readBody(req, MAX_REVIEW_BODY_BYTES).then(
-      (body) => {
-        try {
-          reply(res, 200, handle(kind, body));
-        } catch (e) {
-          reply(res, 400, `${(e as Error).message}\n`, 'text/plain');
-        }
-      },
-      () => res.destroy(),
-    );
-  },
-  { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') },
-);
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  process.stderr.write(JSON.stringify({ msg: `baseline ${mode} listening`, url: `https://127.0.0.1:${port}` }) + '\n');
-});
-process.on('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-});
+function serve(): void {
+  const server = createHttpsServer(
+    (req: IncomingMessage, res: ServerResponse) => {
+      const kind = ROUTES[(req.url ?? '/').split('?')[0] ?? '/'];
+      if (!kind || req.method !== 'POST') {
+        req.resume();
+        reply(res, kind ? 405 : 404, 'no\n', 'text/plain');
+        return;
+      }
+      readBody(req, MAX_REVIEW_BODY_BYTES).then(
+        (body) => {
+          try {
+            reply(res, 200, handle(kind, body));
+          } catch (e) {
+            reply(res, 400, `${(e as Error).message}\n`, 'text/plain');
+          }
+        },
+        () => res.destroy(),
+      );
+    },
+    { certPem: readFileSync(certFile as string, 'utf8'), keyPem: readFileSync(keyFile as string, 'utf8') },
+  );
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    // In a cluster the primary says so once every worker listens.
+    if (!cluster.isWorker) process.stderr.write(JSON.stringify({ msg: `baseline ${mode} listening`, url: `https://127.0.0.1:${port}` }) + '\n');
+  });
+  process.on('SIGTERM', () => {
+    server.close();
+    server.closeAllConnections();
+  });
+}
+
+if (workers > 1 && cluster.isPrimary) {
+  let listening = 0;
+  cluster.on('listening', (_worker, address) => {
+    if (++listening === workers) process.stderr.write(JSON.stringify({ msg: `baseline ${mode} (${workers} workers) listening`, url: `https://127.0.0.1:${address.port}` }) + '\n');
+  });
+  for (let i = 0; i < workers; i++) cluster.fork();
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  });
+} else {
+  serve();
+}

@@ -85,3 +85,13 @@ export function sampleTree(pid: number, intervalMs = 100): TreeSampler {
     stop: () => clearInterval(timer),
   };
 }
+
+/**
+ * CPU time the whole machine has spent busy since boot (all cores: user, nice, system, irq, softirq,
+ * steal), in seconds.
+ */
+export function machineBusySeconds(): number {
+  const line = (read('/proc/stat') ?? '').split('\n')[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLK_TCK;
+}
