@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { registerInject } from './inject.js';
 import { registerServe } from './serve.js';
+import { registerStart } from './start.js';
 import { CliError } from './errors.js';
 
 /** The version is package.json's (dist/src/cli/main.js → the package root), stated nowhere else. */
@@ -19,6 +20,7 @@ const program = new Command()
 
 registerInject(program);
 registerServe(program);
+registerStart(program);
 
 try {
   await program.parseAsync(process.argv);

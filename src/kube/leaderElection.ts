@@ -43,6 +43,12 @@ interface Observed {
   readonly at: number;
 }
 
+/**
+ * Lease times are MicroTime, which the API server parses only with six fractional digits; client-node
+ * writes that form only for its V1MicroTime class (a plain Date has three; what it reads back may be a string).
+ */
+const microTime = (d: Date | string): k8s.V1MicroTime => new k8s.V1MicroTime(new Date(d).getTime());
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -70,7 +76,7 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
 
   /** One attempt: true when we hold the Lease afterwards. */
   async function tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date();
+    const now = microTime(new Date());
     let current: k8s.V1Lease | undefined;
     try {
       current = await api.readNamespacedLease({ name: opts.name, namespace: opts.namespace });
@@ -82,14 +88,14 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
         namespace: opts.namespace,
         body: {
           metadata: { name: opts.name, namespace: opts.namespace },
-          spec: { holderIdentity: opts.identity, leaseDurationSeconds: leaseSeconds, acquireTime: now as k8s.V1MicroTime, renewTime: now as k8s.V1MicroTime, leaseTransitions: 0 },
+          spec: { holderIdentity: opts.identity, leaseDurationSeconds: leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
         },
       });
       return true;
     }
     const spec = current.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    const record = `${holder}@${spec.renewTime?.toISOString?.() ?? ''}`;
+    const record = `${holder}@${String(spec.renewTime ?? '')}`;
     if (observed?.record !== record) observed = { record, at: Date.now() };
     if (holder && holder !== lastLeader) {
       lastLeader = holder;
@@ -107,8 +113,8 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
         ...spec,
         holderIdentity: opts.identity,
         leaseDurationSeconds: leaseSeconds,
-        renewTime: now as k8s.V1MicroTime,
-        acquireTime: (mine ? (spec.acquireTime ?? now) : now) as k8s.V1MicroTime,
+        renewTime: now,
+        acquireTime: mine && spec.acquireTime ? microTime(spec.acquireTime) : now,
         leaseTransitions: (spec.leaseTransitions ?? 0) + (mine || !holder ? 0 : 1),
       },
     };
@@ -116,12 +122,19 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
     return true;
   }
 
+  /** The last problem warned about: the same one again is logged at debug, so a long outage is one warning. */
+  let lastProblem: string | undefined;
   async function attempt(): Promise<boolean> {
     try {
-      return await tryAcquireOrRenew();
+      const ok = await tryAcquireOrRenew();
+      lastProblem = undefined;
+      return ok;
     } catch (e) {
       // A conflict means someone else wrote first: not an error, just not us this time.
-      if (!isConflict(e)) log.warn({ problem: describeApiError(e) }, 'could not read or write the leader Lease');
+      if (isConflict(e)) return false;
+      const problem = describeApiError(e);
+      log[problem === lastProblem ? 'debug' : 'warn']({ problem }, 'could not read or write the leader Lease');
+      lastProblem = problem;
       return false;
     }
   }
@@ -158,7 +171,7 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
   async function release(): Promise<void> {
     if (!lease?.spec || lease.spec.holderIdentity !== opts.identity) return;
     try {
-      const now = new Date() as k8s.V1MicroTime;
+      const now = microTime(new Date());
       // client-go's ReleaseOnCancel: an empty holder is free for the taking at once.
       await api.replaceNamespacedLease({
         name: opts.name,

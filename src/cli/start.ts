@@ -1,0 +1,73 @@
+/** `tether start`: the cluster agent (SPEC §1) against a Kubernetes API server. Flags and wiring only. */
+import type { Command } from 'commander';
+import { DEFAULT_PORT, loadConfig } from '../config/index.js';
+import { checkWebhookUrl, startClusterAgent } from '../clusteragent/agent.js';
+import { KubeConfigError, loadKubeConfig } from '../kube/client.js';
+import { createApiFactResolver } from '../kube/facts.js';
+import { resolveTetherNamespace } from '../kube/namespace.js';
+import { createLogger } from '../logging/logger.js';
+import { DEFAULT_LISTEN_HOST } from '../server/index.js';
+import { CliError } from './errors.js';
+import { portOverride, untilSignalled } from './signals.js';
+
+interface StartFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  config?: string;
+  webhookUrl?: string;
+  port?: string;
+  host: string;
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('run the cluster agent: webhook server on every replica, certificate and webhook-configuration controllers on the leader')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, the in-cluster service account, ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use instead of the current one')
+    .option('-n, --namespace <ns>', "Tether's namespace: Secret, Service and Lease live there (default: DD_KUBE_RESOURCES_NAMESPACE, else the pod's, else default)")
+    .option('--config <file>', 'Tether configuration file (YAML); DD_* environment variables apply too')
+    .option('--webhook-url <url>', 'the API server calls https://HOST:PORT/<endpoint> instead of the Service (running outside the cluster)')
+    .option('--port <port>', `HTTPS port of the webhook server (default: admission_controller.port, ${DEFAULT_PORT}); 0 picks a free port`)
+    .option('--host <address>', 'address the webhook server listens on', DEFAULT_LISTEN_HOST)
+    .action(async (flags: StartFlags) => {
+      const port = portOverride(flags.port);
+      const config = loadConfig({ configPath: flags.config, env: process.env, overrides: { 'admission_controller.port': [port.override, '--port'] } });
+      const log = createLogger(config.log_level);
+      if (flags.webhookUrl) {
+        const problem = checkWebhookUrl(flags.webhookUrl);
+        if (problem) throw new CliError(`--webhook-url ${flags.webhookUrl}: ${problem}`, 2);
+      }
+      let kube;
+      try {
+        kube = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context, env: process.env });
+      } catch (e) {
+        if (e instanceof KubeConfigError) throw new CliError(e.message, 1);
+        throw e;
+      }
+      const namespace = resolveTetherNamespace(flags.namespace, config);
+      let agent;
+      try {
+        agent = await startClusterAgent({
+          config,
+          kubeConfig: kube.kubeConfig,
+          namespace,
+          logger: log,
+          facts: createApiFactResolver({ kubeConfig: kube.kubeConfig, config, logger: log }),
+          host: flags.host,
+          ...(port.listen !== undefined ? { port: port.listen } : {}),
+          ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}),
+        });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.syscall === 'listen') throw new CliError(`cannot listen on ${flags.host}:${port.listen ?? config['admission_controller.port']}: ${err.message}`, 1);
+        throw e;
+      }
+      log.info(
+        { url: agent.server.url, port: agent.server.port, apiServer: kube.server, kubeconfig: kube.source, namespace, identity: agent.controllers.identity, ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}) },
+        `Tether cluster agent started; webhook server listening on ${agent.server.url}`,
+      );
+      await untilSignalled((o) => agent.stop(o), log, 'cluster agent');
+    });
+}

@@ -1,0 +1,77 @@
+/**
+ * The cluster agent (`tether start`, SPEC §1): the webhook server on every replica, serving the
+ * certificate held in the Secret, with owner and namespace facts read through the API; the
+ * certificate and webhook-configuration controllers on the leader.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import type { FactResolver } from '../admission/index.js';
+import type { TetherConfig } from '../config/index.js';
+import { startControllers, type RunningControllers } from '../controllers/manager.js';
+import type { Logger } from '../logging/logger.js';
+import { startWebhookServer, type WebhookServer } from '../server/index.js';
+
+export interface ClusterAgentOptions {
+  readonly config: TetherConfig;
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly namespace: string;
+  readonly logger: Logger;
+  /** Owner and namespace labels for the webhooks (normally read through the API). */
+  readonly facts?: FactResolver;
+  /** `--webhook-url`: the API server calls this URL instead of the Service. */
+  readonly webhookUrl?: string;
+  readonly host?: string;
+  /** Default `admission_controller.port`; 0 picks a free port. */
+  readonly port?: number;
+  readonly identity?: string;
+}
+
+export interface ClusterAgent {
+  readonly server: WebhookServer;
+  readonly controllers: RunningControllers;
+  /** Releases leadership, then drains the webhook server. */
+  stop(opts?: { drainMs?: number }): Promise<void>;
+}
+
+/** The webhook URL must be one the API server accepts in `clientConfig.url`. */
+export function checkWebhookUrl(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `not a URL: ${JSON.stringify(url)}`;
+  }
+  if (u.protocol !== 'https:') return 'the API server only calls webhooks over https://';
+  if (u.search || u.hash) return 'a webhook URL may not have a query or a fragment';
+  if (u.username || u.password) return 'a webhook URL may not carry user information';
+  return undefined;
+}
+
+export async function startClusterAgent(opts: ClusterAgentOptions): Promise<ClusterAgent> {
+  // No certificate yet: the server answers no TLS handshake and /readyz says 503 until the Secret's arrives.
+  const server = await startWebhookServer({
+    config: opts.config,
+    logger: opts.logger,
+    tetherNamespace: opts.namespace,
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.facts ? { facts: opts.facts } : {}),
+  });
+  const controllers = startControllers({
+    kubeConfig: opts.kubeConfig,
+    config: opts.config,
+    namespace: opts.namespace,
+    logger: opts.logger,
+    onCertificate: (certPem, keyPem) => server.setCertificate(certPem, keyPem),
+    ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
+  });
+  return {
+    server,
+    controllers,
+    async stop(stopOpts) {
+      // Leadership first, so a successor takes over while this replica still drains its reviews.
+      await controllers.stop();
+      await server.close(stopOpts);
+    },
+  };
+}

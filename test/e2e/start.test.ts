@@ -1,0 +1,284 @@
+/**
+ * `tether start` against a real etcd + kube-apiserver + kube-controller-manager, as Tether's own service
+ * account (deploy/rbac.yaml, by impersonation): the API server calls Tether's webhooks for real pods,
+ * the controllers create and repair the Secret and the MutatingWebhookConfiguration, two replicas elect
+ * one leader, and pods are still created when Tether is down.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { caBundleDigest, generateSelfSignedCertificate, inspectCertificate } from '../../src/certs/index.js';
+import { ENABLED_LABEL } from '../../src/config/index.js';
+import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
+import { eventually } from '../helpers/eventually.js';
+import { applyTetherRbac } from '../helpers/rbac.js';
+import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
+
+const NS = 'datadog';
+const APPS = 'apps';
+const SECRET = 'webhook-certificate';
+const WEBHOOK = 'datadog-webhook';
+const LEASE = 'datadog-leader-election';
+const ENTRIES = ['datadog.webhook.config', 'datadog.webhook.tags', 'datadog.webhook.auto.instrumentation'];
+/** Short lease so that failover fits in a test; the production default is 15 s. */
+const LEASE_SECONDS = '3';
+
+let cp: ControlPlane;
+let kubeconfigFile: string;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+let admission: k8s.AdmissionregistrationV1Api;
+let coordination: k8s.CoordinationV1Api;
+let webhookPort: number;
+let webhookUrl: string;
+const replicas: TetherProcess[] = [];
+
+function startReplica(port: number): TetherProcess {
+  const p = spawnTether(
+    ['start', '--kubeconfig', kubeconfigFile, '--namespace', NS, '--webhook-url', webhookUrl, '--port', String(port), '--host', '127.0.0.1'],
+    { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: LEASE_SECONDS },
+  );
+  replicas.push(p);
+  return p;
+}
+
+async function identityOf(p: TetherProcess): Promise<string> {
+  const line = await p.waitForLog((l) => typeof l['identity'] === 'string' && /cluster agent started/.test(String(l['msg'])));
+  return line['identity'] as string;
+}
+
+async function leaseHolder(): Promise<string | undefined> {
+  return (await coordination.readNamespacedLease({ name: LEASE, namespace: NS })).spec?.holderIdentity;
+}
+
+function envNames(c: k8s.V1Container): string[] {
+  return (c.env ?? []).map((e) => e.name);
+}
+
+function labelledPod(name: string, extra: Partial<k8s.V1ObjectMeta> = {}): k8s.V1Pod {
+  return {
+    metadata: { name, labels: { [ENABLED_LABEL]: 'true', ...extra.labels }, ...(extra.annotations ? { annotations: extra.annotations } : {}) },
+    spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+  };
+}
+
+const createPod = (body: k8s.V1Pod, dryRun?: boolean) => core.createNamespacedPod({ namespace: APPS, body, ...(dryRun ? { dryRun: 'All' } : {}) });
+
+async function secretPem(): Promise<string> {
+  const s = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
+  return Buffer.from(s.data?.['cert.pem'] ?? '', 'base64').toString('utf8');
+}
+
+/** Every entry's caBundle is the Secret's certificate. */
+async function assertCaBundlesMatchSecret(): Promise<void> {
+  const pem = await secretPem();
+  const mwc = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
+  for (const w of mwc.webhooks ?? []) {
+    assert.equal(caBundleDigest(Buffer.from(w.clientConfig.caBundle ?? '', 'base64')), caBundleDigest(pem), `caBundle of ${w.name}`);
+  }
+}
+
+/** A dry-run create of a labelled pod comes back with the config webhook's variable: the whole path works. */
+async function webhookWorks(): Promise<void> {
+  const pod = await createPod(labelledPod(`probe-${Date.now()}`), true);
+  assert.ok(envNames(pod.spec!.containers[0]!).includes('DD_AGENT_HOST'), 'dry-run pod not mutated yet');
+}
+
+before(
+  async () => {
+    cp = await startControlPlane();
+    const kc = cp.kubeConfig();
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    apps = kc.makeApiClient(k8s.AppsV1Api);
+    admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+    coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    const asTether = await applyTetherRbac(cp, NS);
+    kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
+    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    await core.createNamespace({ body: { metadata: { name: APPS } } });
+    webhookPort = await freePort();
+    webhookUrl = `https://127.0.0.1:${webhookPort}`;
+    const first = startReplica(webhookPort);
+    await eventually('the webhook to mutate a dry-run pod', webhookWorks, 60_000, 300).catch((e: Error) => {
+      throw new Error(`${e.message}\ntether start's log:\n${first.stderr().slice(-6000)}`);
+    });
+  },
+  { timeout: 60 * 60_000 },
+);
+
+after(async () => {
+  await Promise.all(replicas.map((r) => r.stop(5_000)));
+  // With TETHER_KEEP_CONTROL_PLANE=1 the replicas' logs are kept next to the control plane's.
+  if (process.env['TETHER_KEEP_CONTROL_PLANE'] === '1' && cp) {
+    await Promise.all(replicas.map((r, i) => writeFile(join(cp.dir, `tether-start-${i}.log`), r.stderr())));
+    console.error(`tether logs kept in ${cp.dir}`);
+  }
+  await cp?.stop();
+});
+
+describe('tether start', () => {
+  test('creates the Secret and a MutatingWebhookConfiguration as SPEC §4 describes, trusting that Secret', async () => {
+    const mwc = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
+    assert.deepEqual(mwc.webhooks?.map((w) => w.name), ENTRIES);
+    for (const w of mwc.webhooks ?? []) {
+      assert.match(w.clientConfig.url ?? '', new RegExp(`^${webhookUrl}/inject(config|tags|lib)$`));
+      assert.deepEqual(w.objectSelector?.matchLabels, { [ENABLED_LABEL]: 'true' });
+      assert.equal(w.failurePolicy, 'Ignore');
+      assert.equal(w.reinvocationPolicy, 'IfNeeded');
+      assert.equal(w.timeoutSeconds, 10);
+      assert.equal(w.matchPolicy, 'Exact');
+      assert.equal(w.sideEffects, 'None');
+      assert.deepEqual(w.admissionReviewVersions, ['v1', 'v1beta1']);
+      assert.deepEqual(w.rules?.map((r) => [r.operations, r.apiGroups, r.apiVersions, r.resources]), [[['CREATE'], [''], ['v1'], ['pods']]]);
+    }
+    const info = inspectCertificate(await secretPem());
+    assert.deepEqual(info.dnsNames, ['datadog-admission-controller', 'datadog-admission-controller.datadog', 'datadog-admission-controller.datadog.svc', 'datadog-admission-controller.datadog.svc.cluster.local']);
+    assert.deepEqual(info.ipAddresses, ['127.0.0.1']);
+    const hours = (info.notAfter.getTime() - Date.now()) / 3_600_000;
+    assert.ok(hours > 8750 && hours <= 8760, `validity ${hours}h`);
+    await assertCaBundlesMatchSecret();
+  });
+
+  test('a labelled pod is mutated by all three webhooks', async () => {
+    const pod = await createPod(
+      labelledPod('full', {
+        labels: { 'tags.datadoghq.com/env': 'prod', 'tags.datadoghq.com/service': 'shop', 'tags.datadoghq.com/version': '1.2' },
+        annotations: { 'admission.datadoghq.com/java-lib.version': 'v1.40.0' },
+      }),
+    );
+    const app = pod.spec!.containers[0]!;
+    for (const v of ['DD_AGENT_HOST', 'DD_ENTITY_ID', 'DD_ENV', 'DD_SERVICE', 'DD_VERSION', 'JAVA_TOOL_OPTIONS']) assert.ok(envNames(app).includes(v), `${v} in ${envNames(app).join(',')}`);
+    assert.equal(app.env?.find((e) => e.name === 'DD_AGENT_HOST')?.valueFrom?.fieldRef?.fieldPath, 'status.hostIP');
+    assert.equal(app.env?.find((e) => e.name === 'DD_ENV')?.value, 'prod');
+    assert.deepEqual(pod.spec!.initContainers?.map((c) => [c.name, c.image]), [['datadog-lib-java-init', 'gcr.io/datadoghq/dd-lib-java-init:v1.40.0']]);
+  });
+
+  test('an unlabelled pod and a pod labelled "false" are left alone', async () => {
+    const plain = await createPod({ metadata: { name: 'plain' }, spec: { containers: [{ name: 'app', image: 'x' }] } });
+    const off = await createPod({ metadata: { name: 'off', labels: { [ENABLED_LABEL]: 'false' } }, spec: { containers: [{ name: 'app', image: 'x' }] } });
+    assert.deepEqual(envNames(plain.spec!.containers[0]!), []);
+    assert.deepEqual(envNames(off.spec!.containers[0]!), []);
+  });
+
+  test('a server-side dry-run create is mutated too, and nothing is stored', async () => {
+    const pod = await createPod(labelledPod('dry'), true);
+    assert.ok(envNames(pod.spec!.containers[0]!).includes('DD_ENTITY_ID'));
+    await assert.rejects(core.readNamespacedPod({ name: 'dry', namespace: APPS }), (e: unknown) => e instanceof k8s.ApiException && e.code === 404);
+  });
+
+  test("a Deployment's tags reach its pods through the ReplicaSet; the opt-in label on the Deployment itself does nothing", async () => {
+    const tags = { 'tags.datadoghq.com/env': 'staging', 'tags.datadoghq.com/service': 'checkout', 'tags.datadoghq.com/version': '2.3.1' };
+    const deployment = (name: string, templateLabel: boolean): k8s.V1Deployment => ({
+      metadata: { name, labels: { ...tags, ...(templateLabel ? {} : { [ENABLED_LABEL]: 'true' }) } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name, ...(templateLabel ? { [ENABLED_LABEL]: 'true' } : {}) } },
+          spec: { containers: [{ name: 'app', image: 'x' }] },
+        },
+      },
+    });
+    await apps.createNamespacedDeployment({ namespace: APPS, body: deployment('checkout', true) });
+    await apps.createNamespacedDeployment({ namespace: APPS, body: deployment('wrong-place', false) });
+    const podOf = (app: string) =>
+      eventually(`a pod of ${app}`, async () => {
+        const list = await core.listNamespacedPod({ namespace: APPS, labelSelector: `app=${app}` });
+        assert.equal(list.items.length, 1);
+        return list.items[0]!;
+      });
+    const good = await podOf('checkout');
+    const env = Object.fromEntries((good.spec!.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env['DD_ENV'], 'staging');
+    assert.equal(env['DD_SERVICE'], 'checkout');
+    assert.equal(env['DD_VERSION'], '2.3.1');
+    const bad = await podOf('wrong-place');
+    assert.deepEqual(envNames(bad.spec!.containers[0]!), []);
+  });
+
+  test('a reconcile with nothing to change writes nothing (no update loop)', async () => {
+    const rv = async () => [(await admission.readMutatingWebhookConfiguration({ name: WEBHOOK })).metadata?.resourceVersion, (await core.readNamespacedSecret({ name: SECRET, namespace: NS })).metadata?.resourceVersion];
+    const before = await rv();
+    await new Promise((r) => setTimeout(r, 4_000));
+    assert.deepEqual(await rv(), before);
+  });
+
+  test('drift in the webhook configuration is repaired: an entry deleted, a caBundle edited, a selector changed', async () => {
+    const mwc = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
+    const webhooks = (mwc.webhooks ?? []).filter((w) => w.name !== 'datadog.webhook.tags').map((w) => structuredClone(w));
+    webhooks[0]!.clientConfig.caBundle = Buffer.from('not the right CA').toString('base64');
+    webhooks[1]!.objectSelector = { matchLabels: { something: 'else' } };
+    await admission.replaceMutatingWebhookConfiguration({ name: WEBHOOK, body: { ...mwc, webhooks } });
+    await eventually('the configuration to be repaired', async () => {
+      const now = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
+      assert.deepEqual(now.webhooks?.map((w) => w.name), ENTRIES);
+      for (const w of now.webhooks ?? []) assert.deepEqual(w.objectSelector?.matchLabels, { [ENABLED_LABEL]: 'true' });
+      await assertCaBundlesMatchSecret();
+    });
+  });
+
+  test('a deleted webhook configuration is recreated', async () => {
+    await admission.deleteMutatingWebhookConfiguration({ name: WEBHOOK });
+    await eventually('the configuration to be recreated', async () => {
+      const now = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
+      assert.deepEqual(now.webhooks?.map((w) => w.name), ENTRIES);
+    });
+    await assertCaBundlesMatchSecret();
+  });
+
+  test('a deleted Secret is recreated with a new certificate; the caBundle follows and the server serves it', async () => {
+    const old = await secretPem();
+    await core.deleteNamespacedSecret({ name: SECRET, namespace: NS });
+    await eventually('a new Secret', async () => assert.notEqual(await secretPem(), old));
+    await eventually('the caBundle to follow', assertCaBundlesMatchSecret);
+    // Only a server presenting the new certificate is trusted by the API server now.
+    await eventually('pods to be mutated with the new certificate', webhookWorks);
+  });
+
+  test('a certificate close to its expiry is rotated', async () => {
+    // One hour left, far below the 720 h threshold.
+    const short = await generateSelfSignedCertificate({
+      dnsNames: ['datadog-admission-controller', 'datadog-admission-controller.datadog', 'datadog-admission-controller.datadog.svc', 'datadog-admission-controller.datadog.svc.cluster.local', '127.0.0.1'],
+      validityHours: 1,
+    });
+    const s = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
+    await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: { ...s, data: { 'cert.pem': Buffer.from(short.certPem).toString('base64'), 'key.pem': Buffer.from(short.keyPem).toString('base64') } } });
+    await eventually('the certificate to be renewed', async () => {
+      const hours = (inspectCertificate(await secretPem()).notAfter.getTime() - Date.now()) / 3_600_000;
+      assert.ok(hours > 8000, `${hours}h left`);
+    });
+    await eventually('the caBundle to follow', assertCaBundlesMatchSecret);
+    await eventually('pods to be mutated with the renewed certificate', webhookWorks);
+  });
+
+  test('two replicas elect one leader; when it stops the other takes over and keeps the certificate valid', async () => {
+    const a = replicas[0]!;
+    const idA = await identityOf(a);
+    assert.equal(await leaseHolder(), idA);
+    const b = startReplica(await freePort());
+    const idB = await identityOf(b);
+    // B serves the same certificate (it follows the Secret) but does not lead.
+    await b.waitForLog((l) => l['msg'] === 'serving the certificate from the Secret');
+    await new Promise((r) => setTimeout(r, 2 * Number(LEASE_SECONDS) * 1000));
+    assert.equal(await leaseHolder(), idA);
+    assert.ok(!b.logs().some((l) => l['msg'] === 'became the leader'), 'B must not lead while A renews');
+
+    assert.equal(await a.stop(), 0);
+    assert.match(a.stderr(), /released the leader Lease/);
+    await eventually('B to lead', async () => assert.equal(await leaseHolder(), idB), 20_000);
+    await b.waitForLog((l) => l['msg'] === 'became the leader');
+
+    // B now runs the controllers: a deleted Secret comes back, and the configuration trusts it.
+    await core.deleteNamespacedSecret({ name: SECRET, namespace: NS });
+    await eventually('B to recreate the Secret', async () => assert.ok((await secretPem()).includes('BEGIN CERTIFICATE')));
+    await eventually('the caBundle to follow', assertCaBundlesMatchSecret);
+  });
+
+  test('with Tether stopped, labelled pods are still created (fail open), without injection', async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    const pod = await createPod(labelledPod('while-down'));
+    assert.deepEqual(envNames(pod.spec!.containers[0]!), []);
+  });
+});
