@@ -6,6 +6,7 @@ import { ConfigError } from '../config/index.js';
 import { registerInject } from './inject.js';
 import { registerServe } from './serve.js';
 import { registerStart } from './start.js';
+import { registerDev } from './dev.js';
 import { CliError } from './errors.js';
 
 /** The version is package.json's (dist/src/cli/main.js → the package root), stated nowhere else. */
@@ -21,6 +22,7 @@ const program = new Command()
 registerInject(program);
 registerServe(program);
 registerStart(program);
+registerDev(program);
 
 try {
   await program.parseAsync(process.argv);

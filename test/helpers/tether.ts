@@ -1,6 +1,5 @@
 /** `tether` as a user runs it: a child process of the built CLI, its JSON log lines collected. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const TETHER_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -84,14 +83,4 @@ export function spawnTether(args: readonly string[], env: Record<string, string>
   };
 }
 
-/** A free loopback port (bound and released: a tiny race, acceptable in tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/devcluster/controlPlane.js';
