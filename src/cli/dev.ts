@@ -5,11 +5,7 @@
  * newcomer can `kubectl apply -f examples/` and see pods mutated without a cluster of their own.
  */
 import type { Command } from 'commander';
-import * as k8s from '@kubernetes/client-node';
 import { loadConfig } from '../config/index.js';
-import { startClusterAgent } from '../clusteragent/agent.js';
-import { freePort, startControlPlane } from '../devcluster/controlPlane.js';
-import { createApiFactResolver } from '../kube/facts.js';
 import { createLogger } from '../logging/logger.js';
 import { untilSignalled } from './signals.js';
 
@@ -29,6 +25,13 @@ export function registerDev(program: Command): void {
     .option('-n, --namespace <ns>', "Tether's namespace in the local cluster", DEV_NAMESPACE)
     .action(async (flags: DevFlags) => {
       const config = loadConfig({ configPath: flags.config, env: process.env });
+      // Loaded on demand: they bring the Kubernetes client, which other subcommands do without.
+      const [k8s, { startClusterAgent }, { freePort, startControlPlane }, { createApiFactResolver }] = await Promise.all([
+        import('@kubernetes/client-node'),
+        import('../clusteragent/agent.js'),
+        import('../devcluster/controlPlane.js'),
+        import('../kube/facts.js'),
+      ]);
       const log = createLogger(config.log_level);
       log.info('starting a local control plane (etcd, kube-apiserver, kube-controller-manager)');
       const cp = await startControlPlane();

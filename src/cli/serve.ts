@@ -7,11 +7,11 @@
 import type { Command } from 'commander';
 import { InvalidCertificate } from '../certs/index.js';
 import { DEFAULT_PORT, loadConfig } from '../config/index.js';
-import { KubeConfigError, loadKubeConfig, type LoadedKubeConfig } from '../kube/client.js';
-import { createApiFactResolver } from '../kube/facts.js';
+import type { LoadedKubeConfig } from '../kube/client.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
 import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST, startWebhookServer, type WebhookServer } from '../server/index.js';
+import { apiFacts, connectToCluster } from './cluster.js';
 import { CliError } from './errors.js';
 import { portOverride, untilSignalled } from './signals.js';
 
@@ -30,17 +30,12 @@ interface ServeFlags {
  * The API server to read owners from: only with an explicit `--kubeconfig` (KUBECONFIG or an in-cluster
  * account alone do not switch owner lookup on, so a bare `serve` never talks to a cluster by surprise).
  */
-function clusterConnection(flags: ServeFlags): LoadedKubeConfig | undefined {
+async function clusterConnection(flags: ServeFlags): Promise<LoadedKubeConfig | undefined> {
   if (!flags.kubeconfig) {
     if (flags.context) throw new CliError('--context needs --kubeconfig (owner lookup is off without it)', 1);
     return undefined;
   }
-  try {
-    return loadKubeConfig({ kubeconfig: flags.kubeconfig, ...(flags.context ? { context: flags.context } : {}) });
-  } catch (e) {
-    if (e instanceof KubeConfigError) throw new CliError(e.message, 1);
-    throw e;
-  }
+  return connectToCluster({ kubeconfig: flags.kubeconfig, ...(flags.context ? { context: flags.context } : {}) });
 }
 
 export function registerServe(program: Command): void {
@@ -64,7 +59,8 @@ export function registerServe(program: Command): void {
       });
       const log = createLogger(config.log_level);
       const namespace = resolveTetherNamespace(flags.namespace, config);
-      const kube = clusterConnection(flags);
+      const kube = await clusterConnection(flags);
+      const facts = kube ? await apiFacts(kube, config, log) : undefined;
       let server: WebhookServer;
       try {
         server = await startWebhookServer({
@@ -74,7 +70,7 @@ export function registerServe(program: Command): void {
           ...(port.listen !== undefined ? { port: port.listen } : {}),
           logger: log,
           tetherNamespace: namespace,
-          ...(kube ? { facts: createApiFactResolver({ kubeConfig: kube.kubeConfig, config, logger: log }) } : {}),
+          ...(facts ? { facts } : {}),
         });
       } catch (e) {
         if (e instanceof InvalidCertificate) throw new CliError(`--tls-cert ${flags.tlsCert} / --tls-key ${flags.tlsKey}: ${e.message}`, 1);

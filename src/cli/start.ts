@@ -1,12 +1,11 @@
 /** `tether start`: the cluster agent (SPEC §1) against a Kubernetes API server. Flags and wiring only. */
 import type { Command } from 'commander';
 import { DEFAULT_PORT, loadConfig } from '../config/index.js';
-import { checkWebhookUrl, startClusterAgent } from '../clusteragent/agent.js';
-import { KubeConfigError, loadKubeConfig } from '../kube/client.js';
-import { createApiFactResolver } from '../kube/facts.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
 import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST } from '../server/index.js';
+import { checkWebhookUrl } from '../clusteragent/webhookUrl.js';
+import { apiFacts, connectToCluster } from './cluster.js';
 import { CliError } from './errors.js';
 import { portOverride, untilSignalled } from './signals.js';
 
@@ -39,13 +38,9 @@ export function registerStart(program: Command): void {
         const problem = checkWebhookUrl(flags.webhookUrl);
         if (problem) throw new CliError(`--webhook-url ${flags.webhookUrl}: ${problem}`, 2);
       }
-      let kube;
-      try {
-        kube = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context, env: process.env });
-      } catch (e) {
-        if (e instanceof KubeConfigError) throw new CliError(e.message, 1);
-        throw e;
-      }
+      const kube = await connectToCluster({ kubeconfig: flags.kubeconfig, context: flags.context, env: process.env });
+      // Loaded on demand: it brings the Kubernetes client, which other subcommands do without.
+      const { startClusterAgent } = await import('../clusteragent/agent.js');
       const namespace = resolveTetherNamespace(flags.namespace, config);
       let agent;
       try {
@@ -54,7 +49,7 @@ export function registerStart(program: Command): void {
           kubeConfig: kube.kubeConfig,
           namespace,
           logger: log,
-          facts: createApiFactResolver({ kubeConfig: kube.kubeConfig, config, logger: log }),
+          facts: await apiFacts(kube, config, log),
           host: flags.host,
           ...(port.listen !== undefined ? { port: port.listen } : {}),
           ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}),

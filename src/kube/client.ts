@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { SERVICE_ACCOUNT_DIR } from './namespace.js';
 
 export interface KubeConfigOptions {
   /** `--kubeconfig FILE`. */
@@ -29,8 +30,6 @@ export class KubeConfigError extends Error {
   override name = 'KubeConfigError';
 }
 
-/** Where a pod's service account credentials are mounted. */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 function fromFile(path: string, source: string): { kc: k8s.KubeConfig; source: string } {
   if (!existsSync(path)) throw new KubeConfigError(`${source}: no such file ${path}`);

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_NAMESPACE, type TetherConfig } from '../config/index.js';
-import { SERVICE_ACCOUNT_DIR } from './client.js';
+
+/** Where a pod's service account credentials are mounted. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** `--namespace`, else `kube_resources_namespace` (DD_KUBE_RESOURCES_NAMESPACE), else the pod's, else `default`. */
 export function resolveTetherNamespace(flag: string | undefined, config: TetherConfig, serviceAccountDir = SERVICE_ACCOUNT_DIR): string {

@@ -1,0 +1,118 @@
+/** The controllers' pure decisions: is a Secret's certificate fit, how a webhook configuration drifted. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import type * as k8s from '@kubernetes/client-node';
+import { generateSelfSignedCertificate } from '../../../src/certs/index.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { assessCertificateSecret, certificateNames } from '../../../src/controllers/certificate.js';
+import { formatDuration } from '../../../src/controllers/duration.js';
+import { desiredWebhookConfiguration, webhookConfigurationDrift } from '../../../src/controllers/webhookConfiguration.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const NAMES = certificateNames('datadog-admission-controller', 'datadog');
+const secretOf = (p: { certPem: string; keyPem: string }): k8s.V1Secret => ({ data: { 'cert.pem': b64(p.certPem), 'key.pem': b64(p.keyPem) } });
+
+describe('certificate assessment', () => {
+  test('names: the four Service names, then the --webhook-url host', () => {
+    assert.deepEqual(certificateNames('svc', 'ns', 'https://[::1]:8443'), ['svc', 'svc.ns', 'svc.ns.svc', 'svc.ns.svc.cluster.local', '::1']);
+  });
+
+  test('a fresh certificate is kept, and renewal is due threshold hours before expiry', async () => {
+    const now = new Date();
+    const pair = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 8760, now });
+    const a = assessCertificateSecret(secretOf(pair), NAMES, now, 720);
+    assert.ok(a.valid);
+    assert.equal(a.renewAt.getTime(), a.info.notAfter.getTime() - 720 * 3_600_000);
+  });
+
+  test('regenerated when missing, incomplete, unreadable, mismatched, renamed or close to expiry', async () => {
+    const now = new Date();
+    const good = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 8760, now });
+    const other = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 8760, now });
+    const short = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 100, now });
+    const renamed = await generateSelfSignedCertificate({ dnsNames: [...NAMES, 'old.example'], validityHours: 8760, now });
+    const cases: [k8s.V1Secret | undefined, RegExp][] = [
+      [undefined, /does not exist/],
+      [{ data: { 'cert.pem': b64(good.certPem) } }, /no key\.pem/],
+      [{ data: { 'cert.pem': b64('garbage'), 'key.pem': b64(good.keyPem) } }, /unreadable/],
+      [secretOf({ certPem: good.certPem, keyPem: other.keyPem }), /does not belong/],
+      [secretOf(short), /less than 720h/],
+      [secretOf(renamed), /old\.example, which the webhook no longer uses/],
+    ];
+    for (const [secret, reason] of cases) {
+      const a = assessCertificateSecret(secret, NAMES, now, 720);
+      assert.equal(a.valid, false);
+      if (!a.valid) assert.match(a.reason, reason);
+    }
+    const missingName = assessCertificateSecret(secretOf(good), [...NAMES, '127.0.0.1'], now, 720);
+    assert.ok(!missingName.valid && /not valid for 127\.0\.0\.1/.test(missingName.reason));
+  });
+
+  test('durations print as Go does in the seeds', () => {
+    assert.equal(formatDuration((8643 * 3600 + 34 * 60 + 2.557) * 1000), '8643h34m2.557s');
+    assert.equal(formatDuration(61_000), '1m1s');
+  });
+});
+
+describe('webhook configuration drift', () => {
+  const config = parseConfig({ env: {} });
+  const desired = desiredWebhookConfiguration({ config, namespace: 'datadog', caBundlePem: 'PEM' });
+
+  /** What the API server gives back: defaults filled in, empty selectors as {} or with empty lists. */
+  function asServerReturnsIt(c: k8s.V1MutatingWebhookConfiguration): k8s.V1MutatingWebhookConfiguration {
+    const copy = structuredClone(c);
+    for (const w of copy.webhooks ?? []) {
+      w.namespaceSelector = { matchExpressions: [] };
+      w.matchConditions = undefined;
+    }
+    return { ...copy, metadata: { ...copy.metadata, resourceVersion: '42', uid: 'u' } };
+  }
+
+  test('nothing to do when the server returns what was written (no update loop)', () => {
+    assert.deepEqual(webhookConfigurationDrift(asServerReturnsIt(desired), desired), []);
+  });
+
+  test('every kind of drift is named', () => {
+    const actual = asServerReturnsIt(desired);
+    actual.webhooks = actual.webhooks!.filter((w) => w.name !== 'datadog.webhook.tags');
+    actual.webhooks[0]!.clientConfig.caBundle = b64('other');
+    actual.webhooks[1]!.objectSelector = { matchLabels: { a: 'b' } };
+    actual.webhooks.push({ ...actual.webhooks[1]!, name: 'someone.else' });
+    assert.deepEqual(webhookConfigurationDrift(actual, desired), [
+      'entry datadog.webhook.tags is missing',
+      'entry someone.else is not Tether\'s',
+      'entry datadog.webhook.config: caBundle does not match the Secret',
+      'entry datadog.webhook.auto.instrumentation: objectSelector differs',
+    ]);
+  });
+
+  test('selectors and entries follow the configuration (SPEC §4)', () => {
+    const c = parseConfig({ env: { DD_ADMISSION_CONTROLLER_MUTATE_UNLABELLED: 'true', DD_ADMISSION_CONTROLLER_ADD_AKS_SELECTORS: 'true', DD_ADMISSION_CONTROLLER_INJECT_TAGS_ENABLED: 'false' } });
+    const d = desiredWebhookConfiguration({ config: c, namespace: 'ns', caBundlePem: 'PEM', webhookUrl: 'https://127.0.0.1:8443/' });
+    assert.deepEqual(d.webhooks?.map((w) => [w.name, w.clientConfig.url]), [
+      ['datadog.webhook.config', 'https://127.0.0.1:8443/injectconfig'],
+      ['datadog.webhook.auto.instrumentation', 'https://127.0.0.1:8443/injectlib'],
+    ]);
+    assert.deepEqual(d.webhooks?.[0]?.objectSelector, { matchExpressions: [{ key: 'admission.datadoghq.com/enabled', operator: 'NotIn', values: ['false'] }] });
+    assert.equal(d.webhooks?.[0]?.namespaceSelector?.matchExpressions?.length, 3);
+    assert.deepEqual(desired.webhooks?.[0]?.clientConfig.service, { namespace: 'datadog', name: 'datadog-admission-controller', port: 443, path: '/injectconfig' });
+    // A changed setting is drift to repair.
+    assert.ok(webhookConfigurationDrift(desired, d).length > 0);
+  });
+});
+
+describe('deploy/rbac.yaml', () => {
+  test('names the objects the configuration defaults name', () => {
+    const file = fileURLToPath(new URL('../../../../deploy/rbac.yaml', import.meta.url));
+    const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as { kind: string; rules?: { resources: string[]; resourceNames?: string[] }[] });
+    const named = new Map<string, string[]>();
+    for (const d of docs) for (const r of d.rules ?? []) for (const res of r.resources) if (r.resourceNames) named.set(res, r.resourceNames);
+    const config = parseConfig({ env: {} });
+    assert.deepEqual(named.get('secrets'), [config['admission_controller.certificate.secret_name']]);
+    assert.deepEqual(named.get('mutatingwebhookconfigurations'), [config['admission_controller.webhook_name']]);
+    assert.deepEqual(named.get('leases'), [config.leader_lease_name]);
+  });
+});
