@@ -11,6 +11,7 @@ import {
   tokenKubeConfigFor,
   type ControlPlane,
 } from '../harness/controlPlane.js';
+import { eventually } from '../helpers/eventually.js';
 
 let cp: ControlPlane | undefined;
 
@@ -19,20 +20,6 @@ function plane(): ControlPlane {
   return cp;
 }
 
-/** Retries `fn` until it stops throwing; controllers and RBAC caches are asynchronous. */
-async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}: ${(e as Error).message}`, { cause: e });
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 async function expectStatus(p: Promise<unknown>, code: number): Promise<void> {
   await assert.rejects(p, (e: unknown) => {

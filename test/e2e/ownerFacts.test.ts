@@ -20,6 +20,8 @@ import { postJson, waitFor } from '../helpers/https.js';
 import { applyWithOracle } from '../helpers/patch.js';
 import { applyTetherRbac } from '../helpers/rbac.js';
 import { admissionReview, patchOf, responseOf } from '../helpers/reviews.js';
+import { eventually } from '../helpers/eventually.js';
+import { cleanEnv } from '../helpers/tether.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const NS = 'owner-facts';
@@ -28,23 +30,7 @@ const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' };
 const PAUSE = 'registry.k8s.io/pause:3.10';
 const never = new AbortController().signal;
 
-/** Retries `fn` until it stops throwing; controllers and the RBAC authorizer's caches are asynchronous. */
-async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${(e as Error).message}`, { cause: e });
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
-/** The environment without DD_* variables of whoever runs the tests, plus `extra`. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DD_') && k !== 'KUBECONFIG')), ...extra };
-}
 
 interface Served {
   readonly child: ChildProcess;

@@ -19,14 +19,11 @@ import { assertSamplePodMutated } from '../helpers/expectations.js';
 import { postJson, request, waitFor } from '../helpers/https.js';
 import { applyWithOracle } from '../helpers/patch.js';
 import { admissionReview, patchOf, responseOf, samplePod } from '../helpers/reviews.js';
+import { cleanEnv } from '../helpers/tether.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ENDPOINT: Record<WebhookKind, string> = { config: '/injectconfig', tags: '/injecttags', lib: '/injectlib' };
 
-/** The environment without DD_* variables of whoever runs the tests, plus `extra`. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DD_'))), ...extra };
-}
 
 interface Served {
   readonly child: ChildProcess;
