@@ -158,6 +158,8 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
         if (await attempt()) lastRenew = Date.now();
         else if (Date.now() - lastRenew > renewDeadlineMs) {
           log.warn({ renewDeadlineMs }, 'could not renew the leader Lease in time: stepping down');
+          // What we last wrote is stale now: never "release" a Lease someone else may hold.
+          lease = undefined;
           break;
         }
       }
@@ -189,10 +191,10 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
     isLeader: () => leading !== undefined,
     leader: () => lastLeader,
     async stop() {
-      const wasLeader = leading !== undefined;
       stopping.abort();
       await running;
-      if (wasLeader) await release();
+      // Also when the Lease was won just as the stop came (release() checks that we hold it).
+      await release();
     },
   };
 }
