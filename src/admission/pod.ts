@@ -91,12 +91,17 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function typeName(v: unknown): string {
+/**
+ * A value as error messages show it: structures by their type only (quoting them could be unbounded, and
+ * JSON.stringify overflows the stack on one nested thousands deep), scalars quoted and cut short.
+ */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`.slice(0, 60);
 }
 
 function expect(cond: boolean, path: string, what: string, got: unknown): void {
-  if (!cond) throw new InvalidObject(path, `expected ${what}, got ${typeName(got)}`);
+  if (!cond) throw new InvalidObject(path, `expected ${what}, got ${describeValue(got)}`);
 }
 
 function checkStringMap(v: unknown, path: string): void {

@@ -3,6 +3,7 @@
  * encoding the answer in the same API version with the request's uid. Pure: bytes in the server, JSON here.
  */
 import type { JsonPatchOp } from './jsonpatch.js';
+import { describeValue } from './pod.js';
 
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type AdmissionVersion = (typeof ADMISSION_VERSIONS)[number];
@@ -48,10 +49,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A wrong value in a message: scalars quoted and cut short, structures by their type (never walked). */
+function shown(v: unknown): string {
+  return typeof v === 'object' && v !== null ? describeValue(v) : (JSON.stringify(v)?.slice(0, 60) ?? 'nothing');
+}
+
 function requireString(o: Record<string, unknown>, field: string, path: string, allowEmpty = false): string {
   const v = o[field];
   if (typeof v !== 'string' || (!allowEmpty && v === '')) {
-    throw new MalformedReview(`${path}.${field}: expected a ${allowEmpty ? '' : 'non-empty '}string, got ${v === undefined ? 'nothing' : JSON.stringify(v)?.slice(0, 40)}`);
+    throw new MalformedReview(`${path}.${field}: expected a ${allowEmpty ? '' : 'non-empty '}string, got ${shown(v)}`);
   }
   return v;
 }
@@ -69,9 +75,9 @@ export function decodeAdmissionReview(body: unknown): DecodedReview {
   if (!isObject(body)) throw new MalformedReview('the body must be a JSON object (an AdmissionReview)');
   const apiVersion = body.apiVersion;
   if (!ADMISSION_VERSIONS.includes(apiVersion as AdmissionVersion)) {
-    throw new MalformedReview(`apiVersion: expected one of ${ADMISSION_VERSIONS.join(', ')}, got ${apiVersion === undefined ? 'nothing' : JSON.stringify(apiVersion)}`);
+    throw new MalformedReview(`apiVersion: expected one of ${ADMISSION_VERSIONS.join(', ')}, got ${shown(apiVersion)}`);
   }
-  if (body.kind !== 'AdmissionReview') throw new MalformedReview(`kind: expected AdmissionReview, got ${JSON.stringify(body.kind) ?? 'nothing'}`);
+  if (body.kind !== 'AdmissionReview') throw new MalformedReview(`kind: expected AdmissionReview, got ${shown(body.kind)}`);
   const request = body.request;
   if (!isObject(request)) throw new MalformedReview('request: missing; an AdmissionReview sent to a webhook must carry a request');
   requireString(request, 'uid', 'request');
