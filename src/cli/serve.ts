@@ -13,7 +13,7 @@ import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST, startWebhookServer, type WebhookServer } from '../server/index.js';
 import { apiFacts, connectToCluster } from './cluster.js';
 import { CliError } from './errors.js';
-import { portOverride, untilSignalled } from './signals.js';
+import { portOverride, rethrowListenError, untilSignalled } from './signals.js';
 
 interface ServeFlags {
   tlsCert: string;
@@ -74,9 +74,7 @@ export function registerServe(program: Command): void {
         });
       } catch (e) {
         if (e instanceof InvalidCertificate) throw new CliError(`--tls-cert ${flags.tlsCert} / --tls-key ${flags.tlsKey}: ${e.message}`, 1);
-        const err = e as NodeJS.ErrnoException;
-        if (err.syscall === 'listen') throw new CliError(`cannot listen on ${flags.host}:${port.listen ?? config['admission_controller.port']}: ${err.message}`, 1);
-        throw e;
+        rethrowListenError(e, flags.host, port.listen ?? config['admission_controller.port']);
       }
       log.info(
         {

@@ -1,5 +1,6 @@
-/** What every long-running subcommand shares: shutdown on SIGTERM/SIGINT, and `--port 0`. */
+/** What every long-running subcommand shares: shutdown on SIGTERM/SIGINT, `--port 0`, listen errors. */
 import type { Logger } from '../logging/logger.js';
+import { CliError } from './errors.js';
 
 /**
  * Resolves once a SIGTERM or SIGINT has been handled: `stop()` is called (in-flight work drains); a
@@ -39,4 +40,11 @@ export function portOverride(flag: string | undefined): { override?: string; lis
   if (flag === undefined) return {};
   if (/^\s*0+\s*$/.test(flag)) return { listen: 0 };
   return { override: flag };
+}
+
+/** A failure to bind the port becomes one clear message (exit 1); anything else is rethrown as it is. */
+export function rethrowListenError(e: unknown, host: string, port: number): never {
+  const err = e as NodeJS.ErrnoException;
+  if (err.syscall === 'listen') throw new CliError(`cannot listen on ${host}:${port}: ${err.message}`, 1);
+  throw e;
 }

@@ -7,7 +7,7 @@ import { DEFAULT_LISTEN_HOST } from '../server/index.js';
 import { checkWebhookUrl } from '../clusteragent/webhookUrl.js';
 import { apiFacts, connectToCluster } from './cluster.js';
 import { CliError } from './errors.js';
-import { portOverride, untilSignalled } from './signals.js';
+import { portOverride, rethrowListenError, untilSignalled } from './signals.js';
 
 interface StartFlags {
   kubeconfig?: string;
@@ -55,9 +55,7 @@ export function registerStart(program: Command): void {
           ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}),
         });
       } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.syscall === 'listen') throw new CliError(`cannot listen on ${flags.host}:${port.listen ?? config['admission_controller.port']}: ${err.message}`, 1);
-        throw e;
+        rethrowListenError(e, flags.host, port.listen ?? config['admission_controller.port']);
       }
       log.info(
         { url: agent.server.url, port: agent.server.port, apiServer: kube.server, kubeconfig: kube.source, namespace, identity: agent.controllers.identity, ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}) },
