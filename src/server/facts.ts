@@ -38,6 +38,11 @@ function why(e: unknown, budgetMs: number, parent?: AbortSignal): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Whether a review has facts to wait for: some are needed and there is a resolver to ask. */
+export function waitsForFacts(needed: NeededFacts, resolver: FactResolver | undefined): resolver is FactResolver {
+  return resolver !== undefined && (needed.owner !== undefined || needed.namespaceLabels === true);
+}
+
 /**
  * Resolves what `needed` asks for, in parallel, within `budgetMs`. Never throws: a fact that times out or
  * fails becomes `{ found: false, reason }` (owner) or `undefined` (namespace labels) plus a problem.
@@ -50,7 +55,7 @@ export async function resolveFacts(
   budgetMs: number,
   parent?: AbortSignal,
 ): Promise<ResolvedFacts> {
-  if (!resolver || (needed.owner === undefined && !needed.namespaceLabels)) return { problems: [] };
+  if (!waitsForFacts(needed, resolver)) return { problems: [] };
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new OutOfTime()), budgetMs);
   const onParentAbort = () => controller.abort(new OutOfTime());

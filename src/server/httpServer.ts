@@ -73,6 +73,15 @@ async function send(req: IncomingMessage, res: ServerResponse, a: Answer, bodyBy
   res.end(a.body);
 }
 
+/** Aborts when the client hangs up before the answer is written (e.g. while facts are being resolved). */
+function clientGone(res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}
+
 const text = (status: number, message: string, headers?: Record<string, string>): Answer => ({ status, body: message + '\n', ...(headers ? { headers } : {}) });
 
 export function createRequestListener(deps: RequestListenerDeps): RequestListener {
@@ -113,16 +122,11 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
       throw e;
     }
 
-    // The client may hang up while facts are being resolved: stop waiting for them then.
-    const gone = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) gone.abort();
-    });
     const reply = await handleAdmission(body, kind, {
       config: deps.config,
       tetherNamespace: deps.tetherNamespace,
       logger: log,
-      signal: gone.signal,
+      clientGone: () => clientGone(res),
       ...(deps.facts ? { facts: deps.facts } : {}),
       ...(deps.factsBudgetMs !== undefined ? { factsBudgetMs: deps.factsBudgetMs } : {}),
     });

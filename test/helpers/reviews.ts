@@ -64,6 +64,13 @@ export function samplePod(over: { labels?: Record<string, string>; annotations?:
   };
 }
 
+/** `samplePod` without its tag label: the tags webhook asks the resolver for the pod's owner. */
+export function untaggedPod(): Record<string, unknown> {
+  const p = samplePod();
+  delete (p.metadata as { labels: Record<string, string> }).labels['tags.datadoghq.com/env'];
+  return p;
+}
+
 export interface ReviewResponse {
   readonly uid: string;
   readonly allowed: boolean;

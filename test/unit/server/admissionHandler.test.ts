@@ -8,7 +8,7 @@ import { testConfig } from '../../helpers/config.js';
 import { recordingLogger } from '../../helpers/logs.js';
 import { applyWithOracle } from '../../helpers/patch.js';
 import { assertSamplePodMutated } from '../../helpers/expectations.js';
-import { admissionReview, patchOf, responseOf, reviewBody, samplePod, type ReviewOptions } from '../../helpers/reviews.js';
+import { admissionReview, patchOf, responseOf, reviewBody, samplePod, untaggedPod, type ReviewOptions } from '../../helpers/reviews.js';
 
 const deps = (over: Partial<AdmissionDeps> = {}): AdmissionDeps => ({ config: testConfig(), tetherNamespace: 'datadog', logger: silentLogger(), ...over });
 
@@ -16,13 +16,6 @@ async function review(kind: WebhookKind, o: ReviewOptions, d = deps()) {
   const reply = await handleAdmission(reviewBody(o), kind, d);
   return { reply, response: reply.status === 200 ? responseOf(reply.body, o.version) : undefined };
 }
-
-/** A pod without tag labels of its own: the tags webhook must ask for its owner. */
-const untaggedPod = () => {
-  const p = samplePod();
-  delete (p.metadata as { labels: Record<string, string> }).labels['tags.datadoghq.com/env'];
-  return p;
-};
 
 describe('handleAdmission: pods that are mutated', () => {
   for (const kind of WEBHOOK_KINDS) {

@@ -3,12 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { createRequestListener, createServerMetrics, isJsonContentType, webhookRoutes } from '../../../src/server/index.js';
+import { createRequestListener, createServerMetrics, isJsonContentType, webhookRoutes, type FactResolver } from '../../../src/server/index.js';
 import { ConfigError, type ConfigKey } from '../../../src/config/index.js';
 import { MAX_DISCARDED_BODY_BYTES } from '../../../src/config/limits.js';
 import { silentLogger } from '../../../src/logging/logger.js';
 import { testConfig } from '../../helpers/config.js';
-import { patchOf, responseOf, reviewBody, samplePod } from '../../helpers/reviews.js';
+import { patchOf, responseOf, reviewBody, samplePod, untaggedPod } from '../../helpers/reviews.js';
 
 interface Reply {
   status: number;
@@ -33,13 +33,13 @@ function call(port: number, o: { method?: string; path: string; headers?: Record
 
 const json = { 'Content-Type': 'application/json' };
 
-async function listen(values: Partial<Record<ConfigKey, unknown>> = {}, bodyLimit = 4096) {
+async function listen(values: Partial<Record<ConfigKey, unknown>> = {}, bodyLimit = 4096, facts?: FactResolver) {
   const config = testConfig(values);
   const routes = webhookRoutes(config);
   const metrics = createServerMetrics([...routes.values()]);
   let ready = false;
   const server = http.createServer(
-    createRequestListener({ config, tetherNamespace: 'datadog', logger: silentLogger(), metrics, routes, isReady: () => ready, bodyLimit }),
+    createRequestListener({ config, tetherNamespace: 'datadog', logger: silentLogger(), metrics, routes, isReady: () => ready, bodyLimit, ...(facts ? { facts } : {}) }),
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -155,6 +155,28 @@ describe('request listener', () => {
       });
     });
     assert.equal((await call(s.port, { path: '/healthz' })).status, 200);
+  });
+
+  test('a client that hangs up while its review waits for facts: the resolver is told to stop', { timeout: 5_000 }, async () => {
+    let signalled!: (signal: AbortSignal) => void;
+    const asked = new Promise<AbortSignal>((r) => (signalled = r));
+    const facts: FactResolver = {
+      owner: (_ns, _ref, signal) => (signalled(signal), new Promise(() => {})),
+      namespaceLabels: async () => undefined,
+    };
+    const w = await listen({}, 1 << 20, facts);
+    try {
+      const body = reviewBody({ object: untaggedPod() });
+      const sock = net.connect(w.port, '127.0.0.1', () => {
+        sock.write(`POST /injecttags HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+      const signal = await asked;
+      assert.equal(signal.aborted, false);
+      sock.destroy();
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      await w.close();
+    }
   });
 
   test('rejections are counted', async () => {

@@ -10,18 +10,11 @@ import { silentLogger } from '../../../src/logging/logger.js';
 import { testConfig } from '../../helpers/config.js';
 import { makeCertificate, tempDir, writeCertificateFiles, type TempDir } from '../../helpers/certs.js';
 import { postJson, request } from '../../helpers/https.js';
-import { patchOf, responseOf, samplePod, admissionReview } from '../../helpers/reviews.js';
+import { patchOf, responseOf, samplePod, untaggedPod, admissionReview } from '../../helpers/reviews.js';
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 const start = (o: Partial<Parameters<typeof startWebhookServer>[0]> = {}) =>
   startWebhookServer({ config: testConfig(), host: '127.0.0.1', port: 0, logger: silentLogger(), tetherNamespace: 'datadog', ...o });
-
-/** A pod without tag labels: the tags webhook asks the resolver for its owner. */
-const untagged = () => {
-  const p = samplePod();
-  delete (p.metadata as { labels: Record<string, string> }).labels['tags.datadoghq.com/env'];
-  return p;
-};
 
 describe('webhook server over TLS', () => {
   let a: CertificatePair;
@@ -137,7 +130,7 @@ describe('graceful shutdown', () => {
     const agent = new https.Agent({ keepAlive: true, ca: a.certPem });
     await new Promise<void>((resolve, reject) => https.get(`${s.url}/healthz`, { agent }, (res) => (res.resume(), res.on('end', resolve))).on('error', reject));
 
-    const review = postJson(`${s.url}/injecttags`, admissionReview({ object: untagged() }), { ca: a.certPem });
+    const review = postJson(`${s.url}/injecttags`, admissionReview({ object: untaggedPod() }), { ca: a.certPem });
     await inFlight;
     const started = Date.now();
     const closed = s.close();
@@ -158,7 +151,7 @@ describe('graceful shutdown', () => {
     let asked!: () => void;
     const inFlight = new Promise<void>((r) => (asked = r));
     const s = await start({ tls: a, facts: slowOwner(60_000, asked), factsBudgetMs: 60_000 });
-    const review = postJson(`${s.url}/injecttags`, admissionReview({ object: untagged() }), { ca: a.certPem });
+    const review = postJson(`${s.url}/injecttags`, admissionReview({ object: untaggedPod() }), { ca: a.certPem });
     await inFlight;
     const started = Date.now();
     await s.close({ drainMs: 100 });
