@@ -4,10 +4,13 @@
  *
  * - `noop`: reads the body and answers `allowed: true` without parsing the pod (the uid is picked out of
  *   the bytes): the cost of TLS, HTTP and moving the body, which no webhook can go below;
+ * - `decode`: parses the review (`JSON.parse` of the whole body, as any webhook that reads the uid from
+ *   the decoded AdmissionReview does) and answers `allowed: true` without looking at the pod: the cost of
+ *   the transport plus decoding, which no JavaScript webhook that reads the pod can go below;
  * - `diff`: parses the review, deep-copies the pod, mutates the copy and diffs the two with
  *   fast-json-patch (see `diffWebhook.ts`), answering the same AdmissionReview envelope as Tether.
  *
- * Usage: node dist/bench/baselineServer.js noop|diff CERT_FILE KEY_FILE [WORKERS]
+ * Usage: node dist/bench/baselineServer.js noop|decode|diff CERT_FILE KEY_FILE [WORKERS]
  * Logs one JSON line `{"msg":"listening","url":...}` on stderr once listening on 127.0.0.1 (free port).
  * With WORKERS > 1, that many processes share the port (node:cluster), like `clusterServe.ts`.
  */
@@ -41,6 +44,12 @@ function noop(_kind: WebhookKind, body: Buffer): string {
   return `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uidOf(body))},"allowed":true}}`;
 }
 
+function decode(_kind: WebhookKind, body: Buffer): string {
+  const review = JSON.parse(body.toString('utf8')) as Review;
+  if (typeof review.request?.uid !== 'string') throw new Error('not an AdmissionReview with a request uid');
+  return JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } });
+}
+
 interface Review {
   apiVersion?: string;
   request?: { uid?: string; object?: unknown };
@@ -61,11 +70,14 @@ function diff(kind: WebhookKind, body: Buffer): string {
 
 const [mode, certFile, keyFile, workersArg] = process.argv.slice(2);
 const workers = workersArg === undefined ? 1 : Number(workersArg);
-if ((mode !== 'noop' && mode !== 'diff') || !certFile || !keyFile || !(workers >= 1)) {
-  process.stderr.write('usage: baselineServer.js noop|diff CERT_FILE KEY_FILE [WORKERS]\n');
+type Handler = (kind: WebhookKind, body: Buffer) => string;
+const HANDLERS: Readonly<Record<string, Handler>> = { noop, decode, diff };
+const chosen = mode === undefined ? undefined : HANDLERS[mode];
+if (!chosen || !certFile || !keyFile || !(workers >= 1)) {
+  process.stderr.write(`usage: baselineServer.js ${Object.keys(HANDLERS).join('|')} CERT_FILE KEY_FILE [WORKERS]\n`);
   process.exit(2);
 }
-const handle = mode === 'noop' ? noop : diff;
+const handle: Handler = chosen;
 
 function serve(): void {
   const server = createHttpsServer(
