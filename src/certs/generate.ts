@@ -4,7 +4,7 @@
  * (RSA takes far longer), accepted by every Kubernetes version.
  */
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import * as x509 from './x509.js';
+import type * as X509 from './x509.js';
 import { isIpAddress } from './inspect.js';
 
 export interface GenerateCertificateOptions {
@@ -35,8 +35,11 @@ export async function generateSelfSignedCertificate(opts: GenerateCertificateOpt
   if (opts.dnsNames.length === 0) throw new Error('generateSelfSignedCertificate: at least one name is needed');
   if (!(opts.validityHours > 0)) throw new Error(`generateSelfSignedCertificate: validityHours must be positive, got ${opts.validityHours}`);
   const now = (opts.now ?? new Date()).getTime();
+  // Loaded on first use: only the certificate controller generates, and @peculiar/x509 with its
+  // dependencies adds about 12 MB to a process (`tether serve` never needs it).
+  const x509 = await import('./x509.js');
   const keys = (await webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const sans: x509.JsonGeneralNames = opts.dnsNames.map((n) => ({ type: isIpAddress(n) ? 'ip' : 'dns', value: n }));
+  const sans: X509.JsonGeneralNames = opts.dnsNames.map((n) => ({ type: isIpAddress(n) ? 'ip' : 'dns', value: n }));
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: serialNumber(),

@@ -2,9 +2,8 @@
  * Reading certificates Tether did not necessarily make (a Secret, files on disk): validity, names, and
  * whether a key belongs to a certificate. Errors say what is wrong in words an operator can act on.
  */
-import { createPrivateKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from './x509.js';
 
 export interface CertificateInfo {
   readonly notBefore: Date;
@@ -38,23 +37,70 @@ function firstCertificateBlock(pem: string | Uint8Array): string {
   return block;
 }
 
+/** An IPv6 address in its canonical text (RFC 5952: `::1`, lower case); other addresses as they are. */
+function canonicalIp(address: string): string {
+  return isIP(address) === 6 ? new URL(`http://[${address}]`).hostname.slice(1, -1) : address;
+}
+
+/**
+ * DNS and IP names out of Node's `X509Certificate.subjectAltName`: `TYPE:value` entries joined by ", ",
+ * where a value that would be ambiguous (one containing ", " or a quote) is written as a JSON string
+ * literal (Node's documented format). Other types (URI, email) are not names a server is reached by.
+ */
+function subjectAltNames(text: string | undefined): { dns: string[]; ip: string[] } {
+  const dns: string[] = [];
+  const ip: string[] = [];
+  let at = 0;
+  while (text !== undefined && at < text.length) {
+    const colon = text.indexOf(':', at);
+    if (colon < 0) throw new InvalidCertificate(`cannot read the subject alternative names: no "type:value" at ${JSON.stringify(text.slice(at, at + 40))}`);
+    const type = text.slice(at, colon);
+    let value: string;
+    let end: number;
+    if (text[colon + 1] === '"') {
+      end = colon + 2;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      end += 1;
+      try {
+        value = JSON.parse(text.slice(colon + 1, end)) as string;
+      } catch {
+        throw new InvalidCertificate(`cannot read the subject alternative names: bad quoted value after ${type}`);
+      }
+    } else {
+      const comma = text.indexOf(', ', colon + 1);
+      end = comma < 0 ? text.length : comma;
+      value = text.slice(colon + 1, end);
+    }
+    if (type === 'DNS') dns.push(value);
+    else if (type === 'IP Address') ip.push(canonicalIp(value));
+    at = end + 2;
+  }
+  return { dns, ip };
+}
+
+/**
+ * Validity, names and subject of the first certificate of a PEM bundle, read with Node's own X.509 parser
+ * (so that a process that only serves a certificate does not load a certificate-building library).
+ */
 export function inspectCertificate(pem: string | Uint8Array): CertificateInfo {
-  const block = firstCertificateBlock(pem);
-  let cert: x509.X509Certificate;
+  const cert = parseCertificate(firstCertificateBlock(pem));
+  const names = subjectAltNames(cert.subjectAltName);
+  return {
+    notBefore: new Date(cert.validFrom),
+    notAfter: new Date(cert.validTo),
+    dnsNames: names.dns,
+    ipAddresses: names.ip,
+    // Node puts one relative distinguished name per line.
+    subject: cert.subject.split('\n').join(', '),
+  };
+}
+
+function parseCertificate(block: string): X509Certificate {
   try {
-    cert = new x509.X509Certificate(block);
+    return new X509Certificate(block);
   } catch (e) {
     throw new InvalidCertificate(`cannot parse the PEM certificate: ${(e as Error).message}`);
   }
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const names = san?.names.items ?? [];
-  return {
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
-    ipAddresses: names.filter((n) => n.type === 'ip').map((n) => n.value),
-    subject: cert.subject,
-  };
 }
 
 /**
@@ -73,8 +119,7 @@ export function checkKeyPair(certPem: string | Uint8Array, keyPem: string | Uint
   } catch (e) {
     throw new InvalidCertificate(`cannot parse the PEM private key: ${(e as Error).message}`);
   }
-  const nodeCert = new NodeX509Certificate(firstCertificateBlock(certPem));
-  if (!nodeCert.checkPrivateKey(key)) {
+  if (!parseCertificate(firstCertificateBlock(certPem)).checkPrivateKey(key)) {
     throw new InvalidCertificate(`the private key does not belong to the certificate (${info.subject})`);
   }
   return info;

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import fc from 'fast-check';
 import * as x509 from '../../../src/certs/x509.js';
@@ -114,6 +114,35 @@ describe('inspectCertificate and checkKeyPair', () => {
     const b = await generateSelfSignedCertificate({ dnsNames: ['b'], validityHours: 1 });
     assert.deepEqual(inspectCertificate(new TextEncoder().encode(a.certPem)), inspectCertificate(a.certPem));
     assert.deepEqual(inspectCertificate(a.certPem + b.certPem).dnsNames, ['a']);
+  });
+
+  test('names a certificate from elsewhere may carry: quoted DNS names, IPv6 in any form, other SAN types, several RDNs', async () => {
+    // Made with the library directly: Tether's generator only makes DNS and IP names.
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: 'CN=web, O=Example\\, Inc.',
+      notBefore: new Date('2026-01-01T00:00:00Z'),
+      notAfter: new Date('2027-01-01T00:00:00Z'),
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [
+        new x509.SubjectAlternativeNameExtension([
+          { type: 'dns', value: 'a, b' },
+          { type: 'url', value: 'https://x.example/, y' },
+          { type: 'dns', value: 'quote"d' },
+          { type: 'ip', value: '2001:0DB8:0:0:1:0:0:1' },
+          { type: 'email', value: 'ops@example.com' },
+          { type: 'dns', value: 'plain.example' },
+          { type: 'ip', value: '10.0.0.1' },
+        ]),
+      ],
+    });
+    const info = inspectCertificate(cert.toString('pem'));
+    assert.deepEqual(info.dnsNames, ['a, b', 'quote"d', 'plain.example']);
+    assert.deepEqual(info.ipAddresses, ['2001:db8::1:0:0:1', '10.0.0.1']);
+    assert.deepEqual([info.notBefore.toISOString(), info.notAfter.toISOString()], ['2026-01-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z']);
+    assert.match(info.subject, /^CN=web, O=Example.*Inc\.$|^O=Example.*Inc\., CN=web$/);
   });
 
   test('a key must belong to its certificate', async () => {
