@@ -12,7 +12,7 @@
  * baseline runs in N processes too: that is how scaling with cores is measured.
  *
  * Every server and the load generator are separate processes (see loadgen.ts). For each scenario
- * (webhook x containers per pod): peak throughput of the three servers at `--connections`, then
+ * (webhook x containers per pod): peak throughput of the four servers at `--connections`, then
  * Tether's p50/p99 at a fixed rate of half its peak, and the largest RSS of Tether's process tree
  * while under load. Then a concurrency sweep on one scenario. With `--json` the last line of stdout
  * is one JSON object with every figure.
