@@ -83,7 +83,10 @@ function subjectAltNames(text: string | undefined): { dns: string[]; ip: string[
  * (so that a process that only serves a certificate does not load a certificate-building library).
  */
 export function inspectCertificate(pem: string | Uint8Array): CertificateInfo {
-  const cert = parseCertificate(firstCertificateBlock(pem));
+  return describe(parseCertificate(firstCertificateBlock(pem)));
+}
+
+function describe(cert: X509Certificate): CertificateInfo {
   const names = subjectAltNames(cert.subjectAltName);
   return {
     notBefore: new Date(cert.validFrom),
@@ -108,7 +111,8 @@ function parseCertificate(block: string): X509Certificate {
  * switches to them: a mismatched pair would make every handshake fail.
  */
 export function checkKeyPair(certPem: string | Uint8Array, keyPem: string | Uint8Array): CertificateInfo {
-  const info = inspectCertificate(certPem);
+  const cert = parseCertificate(firstCertificateBlock(certPem));
+  const info = describe(cert);
   const keyText = asText(keyPem);
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
     throw new InvalidCertificate(`not a PEM private key: ${keyText.trim() === '' ? 'it is empty' : 'no "-----BEGIN ... PRIVATE KEY-----" block found'}`);
@@ -119,7 +123,7 @@ export function checkKeyPair(certPem: string | Uint8Array, keyPem: string | Uint
   } catch (e) {
     throw new InvalidCertificate(`cannot parse the PEM private key: ${(e as Error).message}`);
   }
-  if (!parseCertificate(firstCertificateBlock(certPem)).checkPrivateKey(key)) {
+  if (!cert.checkPrivateKey(key)) {
     throw new InvalidCertificate(`the private key does not belong to the certificate (${info.subject})`);
   }
   return info;
