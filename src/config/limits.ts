@@ -79,6 +79,16 @@ export const FACT_FAILURE_CACHE_TTL_MS = 5_000;
  * `FACTS_BUDGET_MAX_MS`: the webhook's own budget always runs out first.
  */
 export const FACT_READ_TIMEOUT_MS = 10_000;
+/**
+ * An API server that stops answering (`kube/breaker.ts`): after `FACT_BREAKER_THRESHOLD` reads in a row
+ * that waited at least `FACT_BREAKER_SLOW_READ_MS` and got nothing, owner and namespace reads fail at
+ * once for `FACT_BREAKER_COOL_DOWN_MS` (reviews are answered without those facts, with a warning), then
+ * one read probes the server. Without it every tags review would wait its whole facts budget (up to
+ * `FACTS_BUDGET_MAX_MS`) for as long as the API server is silent.
+ */
+export const FACT_BREAKER_THRESHOLD = 3;
+export const FACT_BREAKER_SLOW_READ_MS = 250;
+export const FACT_BREAKER_COOL_DOWN_MS = 10_000;
 
 /** How often certificate files are checked for a new pair (Secret volumes are updated by symlink swap). */
 export const CERT_POLL_INTERVAL_MS = 2_000;

@@ -12,6 +12,9 @@ import * as k8s from '@kubernetes/client-node';
 import type { FactResolver, OwnerFact } from '../admission/types.js';
 import type { OwnerReference, StringMap } from '../admission/pod.js';
 import {
+  FACT_BREAKER_COOL_DOWN_MS,
+  FACT_BREAKER_SLOW_READ_MS,
+  FACT_BREAKER_THRESHOLD,
   FACT_FAILURE_CACHE_TTL_MS,
   FACT_READ_TIMEOUT_MS,
   NAMESPACE_CACHE_MAX_ENTRIES,
@@ -21,6 +24,7 @@ import {
 import type { TetherConfig } from '../config/index.js';
 import type { Logger } from '../logging/logger.js';
 import { silentLogger } from '../logging/logger.js';
+import { createReadBreaker } from './breaker.js';
 import { apiStatus, describeApiError } from './errors.js';
 import { LoadTimeout, TtlCache, type TtlCacheStats } from './ttlCache.js';
 
@@ -258,13 +262,39 @@ function checkTtl(name: string, ms: number): number {
   return ms;
 }
 
+/**
+ * `readers` behind one breaker (`kube/breaker.ts`): when the API server stops answering, reviews stop
+ * waiting for it. One for both kinds of read: they go to the same server.
+ */
+function guardedReaders(readers: Readers, log: Logger, now?: () => number): Readers {
+  const breaker = createReadBreaker({
+    threshold: FACT_BREAKER_THRESHOLD,
+    slowMs: FACT_BREAKER_SLOW_READ_MS,
+    coolDownMs: FACT_BREAKER_COOL_DOWN_MS,
+    ...(now ? { now } : {}),
+    onChange: (state, unanswered) => {
+      if (state === 'open') {
+        log.warn(
+          { unanswered, coolDownMs: FACT_BREAKER_COOL_DOWN_MS },
+          `the API server did not answer ${unanswered} owner or namespace reads in a row; reviews are answered without those facts, and after ${FACT_BREAKER_COOL_DOWN_MS / 1000} s one read checks whether it answers again`,
+        );
+      } else log.info('the API server answers owner and namespace reads again');
+    },
+  });
+  return {
+    readObject: (kind, namespace, name, signal) => breaker.run(() => readers.readObject(kind, namespace, name, signal), signal),
+    readNamespace: (name, signal) => breaker.run(() => readers.readNamespace(name, signal), signal),
+  };
+}
+
 /** The resolver over any readers (unit tests hand in fakes; `createApiFactResolver` the API server's). */
-export function createCachingFactResolver(readers: Readers, opts: FactResolverOptions): CachingFactResolver {
+export function createCachingFactResolver(unguarded: Readers, opts: FactResolverOptions): CachingFactResolver {
   const ownerTtl = checkTtl('ownerCacheTtlMs', opts.ownerCacheTtlMs ?? ownerCacheTtlMsOf(opts.config));
   const namespaceTtl = checkTtl('namespaceCacheTtlMs', opts.namespaceCacheTtlMs ?? NAMESPACE_CACHE_TTL_MS);
   const readTimeoutMs = opts.readTimeoutMs ?? FACT_READ_TIMEOUT_MS;
   const log = opts.logger ?? silentLogger();
   const clock = opts.now ? { now: opts.now } : {};
+  const readers = guardedReaders(unguarded, log, opts.now);
   // A failure is an answer too (cached briefly, so a burst of pods does not repeat it), but must not
   // outlive a fix: never longer than FACT_FAILURE_CACHE_TTL_MS.
   const owners = new TtlCache<OwnerFact>({

@@ -476,5 +476,21 @@ describe('tether serve --kubeconfig with an API server that is unreachable or si
       assert.equal(await allClosedWithin(1_000), 0);
       assert.doesNotMatch(s.stderr(), /tok-never-shown/);
     });
+
+    test('after reads in a row got no answer, reviews stop waiting for the API server: answered at once, with a warning saying why', async () => {
+      // The two tests above left 4 unanswered reads behind (web-2, burst-a, -b, -c): the breaker is open.
+      const before = accepted;
+      const { response, ms } = await review(s, 'after-burst');
+      assert.ok(ms < 500, `answered after ${ms} ms; the facts budget is ${factsBudgetMs(TIMEOUT_SECONDS)} ms`);
+      assert.equal(response.allowed, true);
+      assert.equal(response.patch, undefined);
+      assert.equal(response.warnings?.length, 1);
+      assert.match(
+        response.warnings?.[0] ?? '',
+        new RegExp(`could not read the pod's owner: reading ReplicaSet ${NS}/after-burst: the API server did not answer Tether's last 4 reads; not asking it again for \\d+ s`),
+      );
+      assert.equal(accepted, before, 'no read was sent');
+      assert.match(s.stderr(), /the API server did not answer 3 owner or namespace reads in a row/);
+    });
   });
 });

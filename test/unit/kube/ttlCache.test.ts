@@ -1,23 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoadTimeout, TtlCache, type TtlCacheOptions } from '../../../src/kube/ttlCache.js';
-
-/** A promise resolved or rejected from outside, and the signal its load was given. */
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** A clock tests move by hand. */
-function manualClock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
+import { deferred, manualClock } from '../../helpers/manual.js';
 
 function cache<V>(o: Partial<TtlCacheOptions<V>> = {}) {
   return new TtlCache<V>({ maxEntries: 100, ttlMs: () => 1000, loadTimeoutMs: 5_000, ...o });
