@@ -133,3 +133,34 @@ export function checkKeyPair(certPem: string | Uint8Array, keyPem: string | Uint
 export function isIpAddress(name: string): boolean {
   return isIP(name) !== 0;
 }
+
+const CERT_BLOCKS = new RegExp(CERT_BLOCK.source, 'g');
+
+/** Every certificate block of a PEM bundle, in order, each ending with a newline. */
+export function certificateBlocks(pem: string | Uint8Array): string[] {
+  return [...asText(pem).matchAll(CERT_BLOCKS)].map((m) => m[0] + '\n');
+}
+
+/** SHA-256 fingerprint of the (first) certificate: how a certificate is recognised in a bundle. */
+export function certificateFingerprint(pem: string | Uint8Array): string {
+  return parseCertificate(firstCertificateBlock(pem)).fingerprint256;
+}
+
+/** Whether the certificate may sign others (basic constraints CA:TRUE). */
+export function isCaCertificate(pem: string | Uint8Array): boolean {
+  return parseCertificate(firstCertificateBlock(pem)).ca;
+}
+
+/**
+ * Whether `ca` signed `cert`: the issuer name matches and the signature verifies with the CA's key
+ * (a self-signed certificate is issued by itself). Unparsable input is `false`, not an error.
+ */
+export function isIssuedBy(cert: string | Uint8Array, ca: string | Uint8Array): boolean {
+  try {
+    const c = parseCertificate(firstCertificateBlock(cert));
+    const issuer = parseCertificate(firstCertificateBlock(ca));
+    return c.checkIssued(issuer) && c.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}

@@ -54,9 +54,24 @@ export type InjectionMode = (typeof INJECTION_MODES)[number];
 export const LIB_LANGUAGES = ['java', 'js', 'python', 'dotnet', 'ruby'] as const;
 export type LibLanguage = (typeof LIB_LANGUAGES)[number];
 
-/** Keys of the webhook certificate Secret's data (SPEC §7): the certificate (also the caBundle) and its key. */
+/**
+ * Keys of the webhook certificate Secret's data (SPEC §7): the serving certificate and its key (what
+ * every replica presents), the trust bundle (every CA whose certificates may still be served: the
+ * webhook entries' `caBundle`) and the key of the newest CA. A Secret written before Tether had a CA
+ * holds only the first two, a self-signed certificate that is its own trust bundle.
+ */
 export const SECRET_CERT_KEY = 'cert.pem';
 export const SECRET_KEY_KEY = 'key.pem';
+export const SECRET_CA_KEY = 'ca.pem';
+export const SECRET_CA_KEY_KEY = 'ca-key.pem';
+
+/**
+ * An operator's request, as an annotation on that Secret, to rotate now rather than at expiry:
+ * `ca` (a new CA, published before it is used: e.g. after its key leaked) or `certificate` (a new
+ * serving certificate from the current CA). The leader removes it once done.
+ */
+export const ROTATE_ANNOTATION = 'tether.dev/rotate';
+export const ROTATE_VALUES = ['ca', 'certificate'] as const;
 
 /** Port of the Service in front of the webhook; it forwards to `admission_controller.port`. */
 export const WEBHOOK_SERVICE_PORT = 443;

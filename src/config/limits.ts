@@ -101,6 +101,18 @@ export const CERT_POLL_INTERVAL_MS = 2_000;
 export const RECONCILE_BACKOFF_BASE_MS = 200;
 export const RECONCILE_BACKOFF_MAX_MS = 60_000;
 export const RESYNC_INTERVAL_MS = 10 * 60_000;
+/**
+ * Certificates (SPEC §7): the CA lives `certificate.validity_bound` hours; the serving certificates it
+ * signs at most `SERVING_CERT_MAX_HOURS`, renewed when less than `SERVING_CERT_RENEW_FRACTION` of their
+ * lifetime is left (a leaked serving key is good for days, not a year). The trust bundle keeps every
+ * unexpired CA, up to `MAX_TRUSTED_CAS`, so that a replica whose Secret watch lags behind several
+ * rotations still serves a trusted certificate; only forced rotations (ROTATE_ANNOTATION) can reach it.
+ */
+export const SERVING_CERT_MAX_HOURS = 7 * 24;
+export const SERVING_CERT_RENEW_FRACTION = 1 / 3;
+export const MAX_TRUSTED_CAS = 5;
+/** How long one reconcile (its API calls and certificate generation) may take before it is abandoned and retried. */
+export const RECONCILE_TIMEOUT_MS = 30_000;
 /** A watch that failed (API server unreachable, 403) is restarted after this, doubling up to the max. */
 export const WATCH_RETRY_BASE_MS = 500;
 export const WATCH_RETRY_MAX_MS = 30_000;

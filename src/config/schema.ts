@@ -149,6 +149,12 @@ export const SCHEMA = {
   [`${AC}.certificate.secret_name`]: str('webhook-certificate', 'Secret holding cert.pem / key.pem', dnsSubdomain),
   [`${AC}.certificate.validity_bound`]: int(8760, 1, 100 * 8760, 'certificate lifetime, hours'),
   [`${AC}.certificate.expiration_threshold`]: int(720, 0, 100 * 8760, 'renew when less than this many hours are left'),
+  [`${AC}.certificate.ca_propagation_seconds`]: int(
+    60,
+    0,
+    24 * 3600,
+    "seconds a new CA must have been in the webhook configuration's caBundle before serving certificates it signs are used (the API server's informer lag)",
+  ),
   [`${AC}.mutate_unlabelled`]: bool(false, 'mutate pods without the opt-in label'),
   [`${AC}.failure_policy`]: oneOf('Ignore', ['Ignore', 'Fail'] as const, 'webhook failurePolicy'),
   [`${AC}.reinvocation_policy`]: oneOf('IfNeeded', ['IfNeeded', 'Never'] as const, 'webhook reinvocationPolicy'),

@@ -1,13 +1,47 @@
 /**
- * The certificate controller (SPEC §7, leader only): keeps Secret `certificate.secret_name` holding a
- * valid self-signed certificate for the webhook's names. Created when missing; regenerated when
- * unreadable, when its names no longer match, or when less than `certificate.expiration_threshold` is
- * left. A valid Secret is left untouched (no write), and reconciled again when it is due for renewal.
+ * The certificate controller (SPEC §7, leader only) keeps Secret `certificate.secret_name` holding what
+ * the webhook needs: a CA (`ca.pem`, the trust bundle the webhook entries' `caBundle` copies, and
+ * `ca-key.pem`) and a serving certificate it signed (`cert.pem`, `key.pem`, what every replica serves).
+ *
+ * Rotation never leaves a moment in which a replica serves a certificate the API server does not trust:
+ * - a serving certificate is renewed from the same CA, which the API server already trusts;
+ * - a new CA (the old one near expiry, unreadable, or a rotation asked for) is first added to the
+ *   bundle next to the old one, and serving certificates it signs are issued only once the leader has
+ *   seen it in every webhook entry's caBundle for `ca_propagation_seconds` (the API server's own
+ *   informer lag); until then the current serving certificate stays;
+ * - a CA leaves the bundle only when it expires (or when more than `MAX_TRUSTED_CAS` pile up), so a
+ *   replica whose Secret watch lags still serves something trusted.
+ * Only when nothing servable exists (no Secret, a broken one, an expired certificate) is a serving
+ * certificate issued at once from whatever CA there is: there is no trust to keep.
+ *
+ * A pure plan (`planCertificates`) decides; `reconcileCertificate` reads, generates and writes.
  */
-import * as k8s from '@kubernetes/client-node';
-import { checkKeyPair, generateSelfSignedCertificate, InvalidCertificate, type CertificateInfo } from '../certs/index.js';
-import { SECRET_CERT_KEY, SECRET_KEY_KEY, type TetherConfig } from '../config/index.js';
-import { describeApiError, isNotFound } from '../kube/errors.js';
+import {
+  certificateBlocks,
+  certificateFingerprint,
+  checkKeyPair,
+  generateCa,
+  inspectCertificate,
+  InvalidCertificate,
+  isCaCertificate,
+  isIssuedBy,
+  issueServingCertificate,
+  type CertificateInfo,
+  type CertificatePair,
+} from '../certs/index.js';
+import {
+  MAX_TRUSTED_CAS,
+  ROTATE_ANNOTATION,
+  SECRET_CA_KEY,
+  SECRET_CA_KEY_KEY,
+  SECRET_CERT_KEY,
+  SECRET_KEY_KEY,
+  SERVING_CERT_MAX_HOURS,
+  SERVING_CERT_RENEW_FRACTION,
+  type TetherConfig,
+} from '../config/index.js';
+import type { SecretChanges, SecretRecord, SecretStore } from '../kube/secrets.js';
+import type { WebhookConfigurationStore } from '../kube/webhookConfigurations.js';
 import type { Logger } from '../logging/logger.js';
 import { formatDuration } from './duration.js';
 import type { ReconcileResult } from './workqueue.js';
@@ -24,100 +58,300 @@ export function certificateNames(serviceName: string, namespace: string, webhook
   return names;
 }
 
-export type CertificateAssessment =
-  | { readonly valid: true; readonly info: CertificateInfo; /** when to renew */ readonly renewAt: Date }
-  | { readonly valid: false; readonly reason: string };
-
-/** Decodes a Secret's base64 data value; undefined when absent. */
-export function secretValue(secret: k8s.V1Secret | undefined, key: string): string | undefined {
-  const v = secret?.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+export interface CertificateSettings {
+  /** The names the serving certificate must carry, exactly. */
+  readonly names: readonly string[];
+  /** `certificate.validity_bound`: the CA's lifetime. */
+  readonly caValidityHours: number;
+  /** `certificate.expiration_threshold`: a new CA when less than this is left. */
+  readonly thresholdHours: number;
+  /** `certificate.ca_propagation_seconds`, in ms. */
+  readonly propagationMs: number;
 }
 
-/** Pure: is the Secret's certificate fit to serve `names` at `now`, and until when? */
-export function assessCertificateSecret(
-  secret: k8s.V1Secret | undefined,
-  names: readonly string[],
-  now: Date,
-  thresholdHours: number,
-): CertificateAssessment {
-  if (!secret) return { valid: false, reason: 'the Secret does not exist' };
-  const certPem = secretValue(secret, SECRET_CERT_KEY);
-  const keyPem = secretValue(secret, SECRET_KEY_KEY);
-  if (certPem === undefined || keyPem === undefined) {
-    const missing = [certPem === undefined ? SECRET_CERT_KEY : '', keyPem === undefined ? SECRET_KEY_KEY : ''].filter(Boolean);
-    return { valid: false, reason: `the Secret has no ${missing.join(' and no ')}` };
-  }
+export function certificateSettings(config: TetherConfig, names: readonly string[]): CertificateSettings {
+  return {
+    names,
+    caValidityHours: config['admission_controller.certificate.validity_bound'],
+    thresholdHours: config['admission_controller.certificate.expiration_threshold'],
+    propagationMs: config['admission_controller.certificate.ca_propagation_seconds'] * 1000,
+  };
+}
+
+/** A serving certificate's lifetime: `SERVING_CERT_MAX_HOURS`, never longer than the CA's. */
+export function servingValidityHours(s: Pick<CertificateSettings, 'caValidityHours'>): number {
+  return Math.min(SERVING_CERT_MAX_HOURS, s.caValidityHours);
+}
+
+/**
+ * The PEM the webhook entries' `caBundle` must hold: the Secret's trust bundle, or, in a Secret written
+ * before Tether had a CA, its self-signed certificate. Undefined while the Secret holds neither.
+ */
+export function trustBundlePem(data: Readonly<Record<string, string>> | undefined): string | undefined {
+  return data?.[SECRET_CA_KEY] || data?.[SECRET_CERT_KEY] || undefined;
+}
+
+export interface TrustedCa {
+  readonly pem: string;
+  readonly fingerprint: string;
+  readonly info: CertificateInfo;
+}
+
+/** How long (ms) the API server has been seen trusting the CA with this fingerprint; undefined: not (yet). */
+export type PublishedFor = (fingerprint: string) => number | undefined;
+
+export interface CertificatePlan {
+  /** Generate a new CA, for this reason; it is appended to the bundle and its key replaces `ca-key.pem`. */
+  readonly newCa?: string;
+  /** Issue a new serving certificate (from the new CA if one is generated, else the newest), for this reason. */
+  readonly newServing?: string;
+  /** CAs kept in the bundle, oldest first, before a new one is appended. */
+  readonly keep: readonly TrustedCa[];
+  /** The newest kept CA whose key the Secret holds: what signs when there is no new CA. */
+  readonly signing?: TrustedCa;
+  /** Whether the bundle differs from the Secret's even without a new CA (CAs dropped, a legacy Secret adopted). */
+  readonly bundleChanged: boolean;
+  /** Why CAs were dropped from the bundle. */
+  readonly dropped: readonly string[];
+  /** The rotation annotation is consumed (done, or not understood). */
+  readonly clearRotate: boolean;
+  /** A serving certificate is due but waits for the new CA to be trusted (for logs). */
+  readonly waiting?: string;
+  /** When to look again if nothing else happens. */
+  readonly requeueAfterMs: number;
+}
+
+const isoOf = (d: Date) => d.toISOString();
+
+interface ServingAssessment {
+  /** The API server can verify it now (trusted issuer, names, dates, key). */
+  readonly servable: boolean;
+  /** Why a new one is wanted (servable or not); undefined when it is fine. */
+  readonly renew?: string;
+  readonly info?: CertificateInfo;
+  readonly issuer?: TrustedCa;
+}
+
+function assessServing(data: Readonly<Record<string, string>>, trusted: readonly TrustedCa[], s: CertificateSettings, now: Date): ServingAssessment {
+  const certPem = data[SECRET_CERT_KEY];
+  const keyPem = data[SECRET_KEY_KEY];
+  if (!certPem || !keyPem) return { servable: false, renew: `the Secret has no ${!certPem ? SECRET_CERT_KEY : SECRET_KEY_KEY}` };
   let info: CertificateInfo;
   try {
     info = checkKeyPair(certPem, keyPem);
   } catch (e) {
     if (!(e instanceof InvalidCertificate)) throw e;
-    return { valid: false, reason: `the certificate is unreadable: ${e.message}` };
+    return { servable: false, renew: `the serving certificate is unreadable: ${e.message}` };
   }
+  const issuer = [...trusted].reverse().find((ca) => isIssuedBy(certPem, ca.pem));
+  if (!issuer) return { servable: false, info, renew: 'the serving certificate is not signed by a CA in the trust bundle' };
   const have = new Set([...info.dnsNames, ...info.ipAddresses]);
-  const missing = names.filter((n) => !have.has(n));
-  if (missing.length > 0) return { valid: false, reason: `the certificate is not valid for ${missing.join(', ')}` };
-  const want = new Set(names);
+  const missing = s.names.filter((n) => !have.has(n));
+  if (missing.length > 0) return { servable: false, info, issuer, renew: `the serving certificate is not valid for ${missing.join(', ')}` };
+  if (info.notBefore.getTime() > now.getTime()) return { servable: false, info, issuer, renew: `the serving certificate is not valid before ${isoOf(info.notBefore)}` };
+  if (info.notAfter.getTime() <= now.getTime()) return { servable: false, info, issuer, renew: `the serving certificate expired at ${isoOf(info.notAfter)}` };
+  const want = new Set(s.names);
   const extra = [...have].filter((n) => !want.has(n));
-  if (extra.length > 0) return { valid: false, reason: `the certificate names ${extra.join(', ')}, which the webhook no longer uses` };
-  if (info.notBefore.getTime() > now.getTime()) return { valid: false, reason: `the certificate is not valid before ${info.notBefore.toISOString()}` };
-  const renewAt = new Date(info.notAfter.getTime() - thresholdHours * HOUR_MS);
-  if (renewAt.getTime() <= now.getTime()) {
-    return { valid: false, reason: `the certificate expires at ${info.notAfter.toISOString()}, less than ${thresholdHours}h from now` };
+  if (extra.length > 0) return { servable: true, info, issuer, renew: `the serving certificate names ${extra.join(', ')}, which the webhook no longer uses` };
+  const renewBeforeMs = servingValidityHours(s) * HOUR_MS * SERVING_CERT_RENEW_FRACTION;
+  if (info.notAfter.getTime() - now.getTime() <= renewBeforeMs) {
+    return { servable: true, info, issuer, renew: `the serving certificate expires at ${isoOf(info.notAfter)}, within its renewal window` };
   }
-  return { valid: true, info, renewAt };
+  return { servable: true, info, issuer };
 }
+
+/** The trust bundle as Tether can use it: parsable, CA-capable, unexpired certificates, newest last. */
+function readBundle(data: Readonly<Record<string, string>>, now: Date): { cas: TrustedCa[]; dropped: string[]; changed: boolean } {
+  const source = trustBundlePem(data);
+  const legacy = !data[SECRET_CA_KEY] && source !== undefined;
+  const cas: TrustedCa[] = [];
+  const dropped: string[] = [];
+  for (const pem of source ? certificateBlocks(source) : []) {
+    let info: CertificateInfo;
+    try {
+      info = inspectCertificate(pem);
+      if (!isCaCertificate(pem)) {
+        dropped.push(`${info.subject} is not a CA`);
+        continue;
+      }
+    } catch (e) {
+      if (!(e instanceof InvalidCertificate)) throw e;
+      dropped.push(`an unreadable certificate (${e.message})`);
+      continue;
+    }
+    if (info.notAfter.getTime() <= now.getTime()) {
+      dropped.push(`${info.subject}, expired at ${isoOf(info.notAfter)}`);
+      continue;
+    }
+    if (!cas.some((c) => c.pem === pem)) cas.push({ pem, fingerprint: certificateFingerprint(pem), info });
+  }
+  while (cas.length > MAX_TRUSTED_CAS) dropped.push(`${cas.shift()!.info.subject}, the oldest of more than ${MAX_TRUSTED_CAS} CAs`);
+  // Adopting a legacy Secret writes its certificate into ca.pem, where it stays trusted while it is served.
+  return { cas, dropped, changed: dropped.length > 0 || (legacy && cas.length > 0) };
+}
+
+function keyMatches(ca: TrustedCa, keyPem: string | undefined): boolean {
+  if (!keyPem) return false;
+  try {
+    checkKeyPair(ca.pem, keyPem);
+    return true;
+  } catch (e) {
+    if (e instanceof InvalidCertificate) return false;
+    throw e;
+  }
+}
+
+/** Pure: what the Secret needs, at `now`, given how long each CA has been trusted by the API server. */
+export function planCertificates(secret: Pick<SecretRecord, 'data' | 'annotations'> | undefined, s: CertificateSettings, now: Date, publishedFor: PublishedFor): CertificatePlan {
+  const data = secret?.data ?? {};
+  const rotate = secret?.annotations[ROTATE_ANNOTATION];
+  const bundle = readBundle(data, now);
+  const signing = [...bundle.cas].reverse().find((ca) => keyMatches(ca, data[SECRET_CA_KEY_KEY]));
+  const thresholdMs = s.thresholdHours * HOUR_MS;
+
+  let newCa: string | undefined;
+  if (!secret) newCa = 'the Secret does not exist';
+  else if (!signing) newCa = bundle.cas.length === 0 ? 'the Secret holds no usable CA' : `the Secret holds no key for a CA of its bundle (${SECRET_CA_KEY_KEY})`;
+  else if (signing.info.notAfter.getTime() - now.getTime() <= thresholdMs) newCa = `the CA expires at ${isoOf(signing.info.notAfter)}, less than ${s.thresholdHours}h from now`;
+  else if (rotate === 'ca') newCa = `a CA rotation was asked for (${ROTATE_ANNOTATION}=ca)`;
+
+  const serving = assessServing(data, bundle.cas, s, now);
+  let renew = serving.renew;
+  if (!renew && rotate === 'certificate') renew = `a new serving certificate was asked for (${ROTATE_ANNOTATION}=certificate)`;
+  const newest = newCa ? undefined : signing;
+  const newestPublishedMs = newest ? publishedFor(newest.fingerprint) : undefined;
+  const newestLive = newestPublishedMs !== undefined && newestPublishedMs >= s.propagationMs;
+  // Serving a certificate of an older CA while a newer one is being published: move once it is trusted.
+  const moving = newest !== undefined && serving.issuer !== undefined && serving.issuer.fingerprint !== newest.fingerprint;
+  if (!renew && moving && newestLive) renew = `moving to the newest CA (${newest.info.subject})`;
+
+  let newServing: string | undefined;
+  let waiting: string | undefined;
+  if (renew) {
+    // Not servable: nothing trusted is served, so there is nothing to wait for.
+    if (!serving.servable) newServing = renew;
+    // The same CA as the one serving now: already trusted.
+    else if (newest && serving.issuer?.fingerprint === newest.fingerprint) newServing = renew;
+    else if (newest && newestLive) newServing = renew;
+    else waiting = `${renew}; waiting until the API server has trusted the new CA for ${s.propagationMs / 1000} s`;
+  }
+
+  // When to look again: renewals, CA expiry, bundle trimming, the end of a propagation wait.
+  const due: number[] = [];
+  if (serving.info) due.push(serving.info.notAfter.getTime() - servingValidityHours(s) * HOUR_MS * SERVING_CERT_RENEW_FRACTION - now.getTime());
+  if (signing) due.push(signing.info.notAfter.getTime() - thresholdMs - now.getTime());
+  for (const ca of bundle.cas) due.push(ca.info.notAfter.getTime() - now.getTime());
+  if (moving && !newestLive) due.push(newestPublishedMs === undefined ? s.propagationMs : s.propagationMs - newestPublishedMs);
+  // At least daily: a safety net that costs one read.
+  const requeueAfterMs = Math.max(0, Math.min(...due.filter((d) => d > 0), 24 * HOUR_MS));
+
+  const rotateDone = (rotate === 'ca' && newCa !== undefined) || (rotate === 'certificate' && newServing !== undefined);
+  const rotateUnknown = rotate !== undefined && rotate !== 'ca' && rotate !== 'certificate';
+  return {
+    ...(newCa ? { newCa } : {}),
+    ...(newServing ? { newServing } : {}),
+    ...(waiting ? { waiting } : {}),
+    ...(signing ? { signing } : {}),
+    keep: bundle.cas,
+    bundleChanged: bundle.changed,
+    dropped: bundle.dropped,
+    clearRotate: rotateDone || rotateUnknown,
+    requeueAfterMs,
+  };
+}
+
+/**
+ * Which CAs the API server trusts, as the leader sees it: a CA counts from the first time it is in every
+ * webhook entry's caBundle, on the monotonic clock. Kept in memory: a new leader waits the propagation
+ * time again, which is safe.
+ */
+export class PublicationTracker {
+  private readonly since = new Map<string, number>();
+
+  /** `bundles`: each entry's caBundle PEM (an absent configuration or entry: none trusted). */
+  observe(bundles: readonly string[], monotonicNowMs: number): void {
+    const sets = bundles.map((b) => new Set(certificateBlocks(b).flatMap((pem) => {
+      try {
+        return [certificateFingerprint(pem)];
+      } catch {
+        return [];
+      }
+    })));
+    const everywhere = sets.length === 0 ? new Set<string>() : sets.reduce((a, b) => new Set([...a].filter((x) => b.has(x))));
+    for (const fp of [...this.since.keys()]) if (!everywhere.has(fp)) this.since.delete(fp);
+    for (const fp of everywhere) if (!this.since.has(fp)) this.since.set(fp, monotonicNowMs);
+  }
+
+  publishedFor(fingerprint: string, monotonicNowMs: number): number | undefined {
+    const t = this.since.get(fingerprint);
+    return t === undefined ? undefined : monotonicNowMs - t;
+  }
+}
+
+export interface CertificateClock {
+  readonly now: () => Date;
+  /** Monotonic milliseconds (durations). */
+  readonly monotonicMs: () => number;
+}
+
+export const SYSTEM_CLOCK: CertificateClock = { now: () => new Date(), monotonicMs: () => performance.now() };
 
 export interface CertificateControllerDeps {
-  readonly core: k8s.CoreV1Api;
-  readonly config: TetherConfig;
-  readonly namespace: string;
-  readonly names: readonly string[];
+  readonly secrets: SecretStore;
+  /** Read to learn which CAs the API server has been given (the webhook configuration's caBundles). */
+  readonly webhooks: WebhookConfigurationStore;
+  readonly settings: CertificateSettings;
+  readonly published: PublicationTracker;
   readonly logger: Logger;
-  readonly now?: () => Date;
+  readonly clock?: CertificateClock;
 }
 
-const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+/** One reconcile of the Secret: read it, plan, and write only what the plan changes. */
+export async function reconcileCertificate(deps: CertificateControllerDeps, signal: AbortSignal): Promise<ReconcileResult> {
+  const { secrets, settings: s, logger: log } = deps;
+  const clock = deps.clock ?? SYSTEM_CLOCK;
+  const [secret, configuration] = await Promise.all([secrets.get(signal), deps.webhooks.get(signal)]);
+  deps.published.observe(configuration?.webhooks.map((w) => w.clientConfig.caBundle ? Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8') : '') ?? [], clock.monotonicMs());
+  const now = clock.now();
+  const mono = clock.monotonicMs();
+  const plan = planCertificates(secret, s, now, (fp) => deps.published.publishedFor(fp, mono));
+  const meta = { secret: secrets.id };
 
-/** One reconcile of the Secret: read it, and write a new certificate only when the current one is unfit. */
-export async function reconcileCertificate(deps: CertificateControllerDeps): Promise<ReconcileResult> {
-  const { core, config, namespace, logger: log } = deps;
-  const name = config['admission_controller.certificate.secret_name'];
-  const now = deps.now?.() ?? new Date();
-  let secret: k8s.V1Secret | undefined;
-  try {
-    secret = await core.readNamespacedSecret({ name, namespace });
-  } catch (e) {
-    if (!isNotFound(e)) throw new Error(`cannot read Secret ${namespace}/${name}: ${describeApiError(e)}`);
-  }
-  const threshold = config['admission_controller.certificate.expiration_threshold'];
-  const assessment = assessCertificateSecret(secret, deps.names, now, threshold);
-  if (assessment.valid) {
-    const left = assessment.info.notAfter.getTime() - now.getTime();
-    log.debug({ secret: `${namespace}/${name}`, notAfter: assessment.info.notAfter.toISOString() }, `The certificate is up-to-date, doing nothing. Duration before expiration: ${formatDuration(left)}`);
-    return { requeueAfterMs: assessment.renewAt.getTime() - now.getTime() };
+  if (!plan.newCa && !plan.newServing && !plan.bundleChanged && !plan.clearRotate) {
+    if (plan.waiting) log.info({ ...meta, retryInMs: plan.requeueAfterMs }, plan.waiting);
+    else {
+      const left = plan.signing ? plan.signing.info.notAfter.getTime() - now.getTime() : 0;
+      log.debug(meta, `The certificate is up-to-date, doing nothing. Duration before expiration: ${formatDuration(left)}`);
+    }
+    return { requeueAfterMs: plan.requeueAfterMs };
   }
 
-  const pair = await generateSelfSignedCertificate({ dnsNames: deps.names, validityHours: config['admission_controller.certificate.validity_bound'], now });
-  const data = { [SECRET_CERT_KEY]: b64(pair.certPem), [SECRET_KEY_KEY]: b64(pair.keyPem) };
-  if (!secret) {
-    await core
-      .createNamespacedSecret({ namespace, body: { metadata: { name, namespace }, type: 'Opaque', data } })
-      .catch((e: unknown) => {
-        throw new Error(`cannot create Secret ${namespace}/${name}: ${describeApiError(e)}`);
-      });
-    log.info({ secret: `${namespace}/${name}`, names: deps.names }, `created the webhook certificate Secret ${namespace}/${name}`);
-  } else {
-    // Keep whatever else is on the Secret (labels, annotations, other keys); replace only the pair.
-    // The resourceVersion makes a concurrent change a conflict, retried with a fresh read.
-    await core
-      .replaceNamespacedSecret({ name, namespace, body: { ...secret, data: { ...secret.data, ...data } } })
-      .catch((e: unknown) => {
-        throw new Error(`cannot update Secret ${namespace}/${name}: ${describeApiError(e)}`);
-      });
-    log.info({ secret: `${namespace}/${name}`, reason: assessment.reason }, `renewed the webhook certificate: ${assessment.reason}`);
+  let ca: CertificatePair | undefined;
+  if (plan.newCa) ca = await generateCa({ commonName: `${s.names[0]} CA ${now.toISOString()}`, validityHours: s.caValidityHours, now });
+  const issuer = ca ?? (plan.signing && secret ? { certPem: plan.signing.pem, keyPem: secret.data[SECRET_CA_KEY_KEY] ?? '' } : undefined);
+  let serving: CertificatePair | undefined;
+  if (plan.newServing && issuer) {
+    serving = await issueServingCertificate({ ca: issuer, dnsNames: s.names, notAfter: new Date(now.getTime() + servingValidityHours(s) * HOUR_MS), now });
   }
-  // The write triggers a watch event, which reconciles again and schedules the renewal.
+  if (signal.aborted) throw signal.reason;
+
+  const bundle = [...plan.keep.map((c) => c.pem), ...(ca ? [ca.certPem] : [])].join('');
+  const changes: SecretChanges = {
+    data: {
+      [SECRET_CA_KEY]: bundle,
+      ...(ca ? { [SECRET_CA_KEY_KEY]: ca.keyPem } : {}),
+      ...(serving ? { [SECRET_CERT_KEY]: serving.certPem, [SECRET_KEY_KEY]: serving.keyPem } : {}),
+    },
+    ...(plan.clearRotate ? { annotations: { [ROTATE_ANNOTATION]: null } } : {}),
+  };
+  // Everything else on the Secret (labels, other keys) is kept; a concurrent change is a Conflict,
+  // retried by the work queue from a fresh read.
+  if (secret) await secrets.update(secret.resourceVersion, changes, signal);
+  else await secrets.create(changes, signal);
+
+  const what = [plan.newCa ? `new CA: ${plan.newCa}` : '', plan.newServing ? `new serving certificate: ${plan.newServing}` : '', plan.dropped.length ? `dropped from the trust bundle: ${plan.dropped.join('; ')}` : ''].filter(Boolean);
+  const verb = secret ? 'updated' : 'created';
+  log.info({ ...meta, names: s.names, ...(plan.waiting ? { waiting: plan.waiting } : {}) }, `${verb} the webhook certificate Secret ${secrets.id}${what.length ? `: ${what.join('; ')}` : ''}`);
+  // The write is a watch event, which reconciles again (and publishes a new CA through the webhook controller).
   return {};
 }

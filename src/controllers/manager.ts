@@ -7,12 +7,14 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { SECRET_CERT_KEY, SECRET_KEY_KEY, type TetherConfig } from '../config/index.js';
-import { RESYNC_INTERVAL_MS } from '../config/limits.js';
+import { RECONCILE_TIMEOUT_MS, RESYNC_INTERVAL_MS } from '../config/limits.js';
 import { describeApiError } from '../kube/errors.js';
+import { createSecretStore } from '../kube/secrets.js';
+import { createWebhookConfigurationStore } from '../kube/webhookConfigurations.js';
 import { startLeaderElection, type LeaderElector } from '../kube/leaderElection.js';
 import { watchNamed, type NamedWatch } from '../kube/watch.js';
 import type { Logger } from '../logging/logger.js';
-import { certificateNames, reconcileCertificate, secretValue } from './certificate.js';
+import { certificateNames, certificateSettings, PublicationTracker, reconcileCertificate } from './certificate.js';
 import { reconcileWebhookConfiguration } from './webhookConfiguration.js';
 import { WorkQueue } from './workqueue.js';
 
@@ -37,6 +39,11 @@ export interface RunningControllers {
 }
 
 type Key = 'certificate' | 'webhook';
+
+const secretValue = (secret: k8s.V1Secret | undefined, key: string): string | undefined => {
+  const v = secret?.data?.[key];
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+};
 
 export function defaultIdentity(): string {
   return `${process.env['HOSTNAME'] || hostname()}_${randomBytes(4).toString('hex')}`;
@@ -64,12 +71,20 @@ function runLeaderControllers(opts: ControllersOptions, signal: AbortSignal): Pr
   const secretKey = `${opts.namespace}/${opts.config['admission_controller.certificate.secret_name']}`;
   const webhookName = opts.config['admission_controller.webhook_name'];
 
+  const secrets = createSecretStore(opts.kubeConfig, opts.namespace, opts.config['admission_controller.certificate.secret_name']);
+  const webhooks = createWebhookConfigurationStore(opts.kubeConfig, webhookName);
+  const settings = certificateSettings(opts.config, names);
+  const published = new PublicationTracker();
+
   const queue = new WorkQueue<Key>({
     reconcile: async (key) => {
+      // A reconcile that hangs (an API server that stopped answering) is abandoned and retried, and
+      // one in progress stops when leadership is lost.
+      const call = AbortSignal.any([signal, AbortSignal.timeout(RECONCILE_TIMEOUT_MS)]);
       const result =
         key === 'certificate'
-          ? await reconcileCertificate({ core, config: opts.config, namespace: opts.namespace, names, logger: log })
-          : await reconcileWebhookConfiguration({ admissionApi, core, config: opts.config, namespace: opts.namespace, logger: log, ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}) });
+          ? await reconcileCertificate({ secrets, webhooks, settings, published, logger: log }, call)
+          : await reconcileWebhookConfiguration({ webhooks, secrets, config: opts.config, namespace: opts.namespace, logger: log, ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}) }, call);
       log.debug(key === 'certificate' ? `Secret ${secretKey} reconciled successfully` : `Webhook ${webhookName} reconciled successfully`);
       return result;
     },
@@ -91,7 +106,11 @@ function runLeaderControllers(opts: ControllersOptions, signal: AbortSignal): Pr
     path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
     name: webhookName,
     list: (fieldSelector) => admissionApi.listMutatingWebhookConfiguration({ fieldSelector }),
-    onChange: () => enqueue('webhook', 'the MutatingWebhookConfiguration changed'),
+    onChange: () => {
+      enqueue('webhook', 'the MutatingWebhookConfiguration changed');
+      // A new CA may now be trusted by the API server: the certificate controller waits for that.
+      enqueue('certificate', 'the MutatingWebhookConfiguration changed');
+    },
     logger: log,
     what: `MutatingWebhookConfiguration ${webhookName}`,
   });

@@ -7,12 +7,13 @@
  * defaults the API server adds, so a server-defaulted field never looks like drift.
  */
 import { isDeepStrictEqual } from 'node:util';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { enabledWebhooks, webhookEndpoint, webhookEntryName } from '../admission/index.js';
-import { ENABLED_LABEL, SECRET_CERT_KEY, WEBHOOK_SERVICE_PORT, type TetherConfig } from '../config/index.js';
-import { describeApiError, isNotFound } from '../kube/errors.js';
+import { ENABLED_LABEL, NEVER_MUTATED_NAMESPACES, WEBHOOK_SERVICE_PORT, type TetherConfig } from '../config/index.js';
+import type { SecretStore } from '../kube/secrets.js';
+import type { WebhookConfigurationStore } from '../kube/webhookConfigurations.js';
 import type { Logger } from '../logging/logger.js';
-import { secretValue } from './certificate.js';
+import { trustBundlePem } from './certificate.js';
 import type { ReconcileResult } from './workqueue.js';
 
 type Webhook = k8s.V1MutatingWebhook;
@@ -22,7 +23,7 @@ export interface DesiredWebhookInput {
   readonly config: TetherConfig;
   /** Tether's namespace: where the Service is. */
   readonly namespace: string;
-  /** The PEM served by the webhook (the Secret's cert.pem). */
+  /** The PEM the API server must trust: the Secret's trust bundle (`trustBundlePem`). */
   readonly caBundlePem: string;
   /** `--webhook-url`: entries call `<url><endpoint>` instead of the Service (running outside the cluster). */
   readonly webhookUrl?: string;
@@ -36,6 +37,24 @@ export const AKS_NAMESPACE_SELECTOR: k8s.V1LabelSelector = {
     { key: 'kubernetes.azure.com/managedby', operator: 'NotIn', values: ['aks'] },
   ],
 };
+
+/** The label every namespace carries with its own name (Kubernetes 1.21+). */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/**
+ * Tether's own namespace and kube-system are never sent to the webhook (SPEC §4): with failurePolicy
+ * Fail an outage of Tether would otherwise block its own replacement pods and the cluster's system pods.
+ * The code skips them too; this makes the API server not even call. Merged with the AKS expressions.
+ */
+export function namespaceSelector(config: TetherConfig, namespace: string): k8s.V1LabelSelector {
+  const excluded = [...new Set([namespace, ...NEVER_MUTATED_NAMESPACES])];
+  return {
+    matchExpressions: [
+      { key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: excluded },
+      ...(config['admission_controller.add_aks_selectors'] ? (AKS_NAMESPACE_SELECTOR.matchExpressions ?? []) : []),
+    ],
+  };
+}
 
 export function objectSelector(config: TetherConfig): k8s.V1LabelSelector {
   return config['admission_controller.mutate_unlabelled']
@@ -66,7 +85,7 @@ export function desiredWebhookConfiguration(input: DesiredWebhookInput): Configu
         sideEffects: 'None',
         admissionReviewVersions: ['v1', 'v1beta1'],
         objectSelector: objectSelector(config),
-        namespaceSelector: config['admission_controller.add_aks_selectors'] ? AKS_NAMESPACE_SELECTOR : {},
+        namespaceSelector: namespaceSelector(config, namespace),
       };
     }),
   };
@@ -114,7 +133,7 @@ function managedFields(w: Webhook): Record<string, unknown> {
 }
 
 /** Pure: how `actual` differs from `desired`, one line per difference; empty when nothing needs writing. */
-export function webhookConfigurationDrift(actual: Configuration, desired: Configuration): string[] {
+export function webhookConfigurationDrift(actual: Pick<Configuration, 'webhooks'>, desired: Pick<Configuration, 'webhooks'>): string[] {
   const drift: string[] = [];
   const have = actual.webhooks ?? [];
   const want = desired.webhooks ?? [];
@@ -141,8 +160,8 @@ function clientConfigDrift(actual: Webhook, desired: Webhook): string {
 }
 
 export interface WebhookControllerDeps {
-  readonly admissionApi: k8s.AdmissionregistrationV1Api;
-  readonly core: k8s.CoreV1Api;
+  readonly webhooks: WebhookConfigurationStore;
+  readonly secrets: SecretStore;
   readonly config: TetherConfig;
   readonly namespace: string;
   readonly webhookUrl?: string;
@@ -150,49 +169,31 @@ export interface WebhookControllerDeps {
 }
 
 /** One reconcile: read the Secret and the configuration, write only what differs. */
-export async function reconcileWebhookConfiguration(deps: WebhookControllerDeps): Promise<ReconcileResult> {
-  const { config, namespace, logger: log } = deps;
-  const name = config['admission_controller.webhook_name'];
-  const secretName = config['admission_controller.certificate.secret_name'];
-  let secret: k8s.V1Secret | undefined;
-  try {
-    secret = await deps.core.readNamespacedSecret({ name: secretName, namespace });
-  } catch (e) {
-    if (!isNotFound(e)) throw new Error(`cannot read Secret ${namespace}/${secretName}: ${describeApiError(e)}`);
-  }
-  const caBundlePem = secretValue(secret, SECRET_CERT_KEY);
+export async function reconcileWebhookConfiguration(deps: WebhookControllerDeps, signal: AbortSignal): Promise<ReconcileResult> {
+  const { config, namespace, logger: log, webhooks: store } = deps;
+  const name = store.name;
+  const caBundlePem = trustBundlePem((await deps.secrets.get(signal))?.data);
   if (!caBundlePem) {
     // The certificate controller creates it; its write is an event that brings us back here.
-    log.debug({ secret: `${namespace}/${secretName}` }, `waiting for the certificate Secret before writing ${name}`);
+    log.debug({ secret: deps.secrets.id }, `waiting for the certificate Secret before writing ${name}`);
     return {};
   }
   const desired = desiredWebhookConfiguration({ config, namespace, caBundlePem, ...(deps.webhookUrl ? { webhookUrl: deps.webhookUrl } : {}) });
-
-  let actual: Configuration | undefined;
-  try {
-    actual = await deps.admissionApi.readMutatingWebhookConfiguration({ name });
-  } catch (e) {
-    if (!isNotFound(e)) throw new Error(`cannot read MutatingWebhookConfiguration ${name}: ${describeApiError(e)}`);
-  }
+  const want = desired.webhooks ?? [];
+  const actual = await store.get(signal);
   if (!actual) {
-    await deps.admissionApi.createMutatingWebhookConfiguration({ body: desired }).catch((e: unknown) => {
-      throw new Error(`cannot create MutatingWebhookConfiguration ${name}: ${describeApiError(e)}`);
-    });
-    log.info({ webhook: name, entries: desired.webhooks?.map((w) => w.name) }, `The Webhook ${name} was not found, created it`);
+    await store.create(want, signal);
+    log.info({ webhook: name, entries: want.map((w) => w.name) }, `The Webhook ${name} was not found, created it`);
     return {};
   }
-  const drift = webhookConfigurationDrift(actual, desired);
+  const drift = webhookConfigurationDrift({ webhooks: [...actual.webhooks] }, desired);
   if (drift.length === 0) {
     log.debug({ webhook: name }, `Webhook ${name} reconciled successfully`);
     return {};
   }
-  // Replace the whole list of entries (they are all Tether's) and keep the object's other metadata;
-  // the resourceVersion turns a concurrent edit into a conflict, retried with a fresh read.
-  await deps.admissionApi
-    .replaceMutatingWebhookConfiguration({ name, body: { ...actual, webhooks: desired.webhooks ?? [] } })
-    .catch((e: unknown) => {
-      throw new Error(`cannot update MutatingWebhookConfiguration ${name}: ${describeApiError(e)}`);
-    });
+  // Replace the whole list of entries (they are all Tether's), keeping the object's other metadata; a
+  // concurrent edit is a Conflict, retried from a fresh read.
+  await store.replaceWebhooks(actual.resourceVersion, want, signal);
   log.info({ webhook: name, drift }, `The Webhook ${name} was found, updating it: ${drift.join('; ')}`);
   return {};
 }

@@ -5,50 +5,18 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type * as k8s from '@kubernetes/client-node';
-import { generateSelfSignedCertificate } from '../../../src/certs/index.js';
 import { parseConfig } from '../../../src/config/index.js';
-import { assessCertificateSecret, certificateNames } from '../../../src/controllers/certificate.js';
+import { certificateNames } from '../../../src/controllers/certificate.js';
 import { formatDuration } from '../../../src/controllers/duration.js';
-import { desiredWebhookConfiguration, webhookConfigurationDrift } from '../../../src/controllers/webhookConfiguration.js';
+import { desiredWebhookConfiguration, reconcileWebhookConfiguration, webhookConfigurationDrift } from '../../../src/controllers/webhookConfiguration.js';
+import { silentLogger } from '../../../src/logging/logger.js';
+import { fakeSecretStore, fakeWebhookStore } from '../../helpers/fakeStores.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const NAMES = certificateNames('datadog-admission-controller', 'datadog');
-const secretOf = (p: { certPem: string; keyPem: string }): k8s.V1Secret => ({ data: { 'cert.pem': b64(p.certPem), 'key.pem': b64(p.keyPem) } });
 
-describe('certificate assessment', () => {
+describe('certificate names and durations', () => {
   test('names: the four Service names, then the --webhook-url host', () => {
     assert.deepEqual(certificateNames('svc', 'ns', 'https://[::1]:8443'), ['svc', 'svc.ns', 'svc.ns.svc', 'svc.ns.svc.cluster.local', '::1']);
-  });
-
-  test('a fresh certificate is kept, and renewal is due threshold hours before expiry', async () => {
-    const now = new Date();
-    const pair = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 8760, now });
-    const a = assessCertificateSecret(secretOf(pair), NAMES, now, 720);
-    assert.ok(a.valid);
-    assert.equal(a.renewAt.getTime(), a.info.notAfter.getTime() - 720 * 3_600_000);
-  });
-
-  test('regenerated when missing, incomplete, unreadable, mismatched, renamed or close to expiry', async () => {
-    const now = new Date();
-    const good = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 8760, now });
-    const other = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 8760, now });
-    const short = await generateSelfSignedCertificate({ dnsNames: NAMES, validityHours: 100, now });
-    const renamed = await generateSelfSignedCertificate({ dnsNames: [...NAMES, 'old.example'], validityHours: 8760, now });
-    const cases: [k8s.V1Secret | undefined, RegExp][] = [
-      [undefined, /does not exist/],
-      [{ data: { 'cert.pem': b64(good.certPem) } }, /no key\.pem/],
-      [{ data: { 'cert.pem': b64('garbage'), 'key.pem': b64(good.keyPem) } }, /unreadable/],
-      [secretOf({ certPem: good.certPem, keyPem: other.keyPem }), /does not belong/],
-      [secretOf(short), /less than 720h/],
-      [secretOf(renamed), /old\.example, which the webhook no longer uses/],
-    ];
-    for (const [secret, reason] of cases) {
-      const a = assessCertificateSecret(secret, NAMES, now, 720);
-      assert.equal(a.valid, false);
-      if (!a.valid) assert.match(a.reason, reason);
-    }
-    const missingName = assessCertificateSecret(secretOf(good), [...NAMES, '127.0.0.1'], now, 720);
-    assert.ok(!missingName.valid && /not valid for 127\.0\.0\.1/.test(missingName.reason));
   });
 
   test('durations print as Go does in the seeds', () => {
@@ -65,7 +33,8 @@ describe('webhook configuration drift', () => {
   function asServerReturnsIt(c: k8s.V1MutatingWebhookConfiguration): k8s.V1MutatingWebhookConfiguration {
     const copy = structuredClone(c);
     for (const w of copy.webhooks ?? []) {
-      w.namespaceSelector = { matchExpressions: [] };
+      w.namespaceSelector = { ...w.namespaceSelector, matchLabels: {} };
+      w.objectSelector = { ...w.objectSelector, matchExpressions: [] };
       w.matchConditions = undefined;
     }
     return { ...copy, metadata: { ...copy.metadata, resourceVersion: '42', uid: 'u' } };
@@ -97,10 +66,56 @@ describe('webhook configuration drift', () => {
       ['datadog.webhook.auto.instrumentation', 'https://127.0.0.1:8443/injectlib'],
     ]);
     assert.deepEqual(d.webhooks?.[0]?.objectSelector, { matchExpressions: [{ key: 'admission.datadoghq.com/enabled', operator: 'NotIn', values: ['false'] }] });
-    assert.equal(d.webhooks?.[0]?.namespaceSelector?.matchExpressions?.length, 3);
+    // Tether's namespace and kube-system never reach the webhook, merged with AKS's expressions (SPEC §4).
+    assert.deepEqual(d.webhooks?.[0]?.namespaceSelector?.matchExpressions, [
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['ns', 'kube-system'] },
+      { key: 'control-plane', operator: 'DoesNotExist' },
+      { key: 'control-plane', operator: 'NotIn', values: ['true'] },
+      { key: 'kubernetes.azure.com/managedby', operator: 'NotIn', values: ['aks'] },
+    ]);
+    assert.deepEqual(desired.webhooks?.[0]?.namespaceSelector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['datadog', 'kube-system'] }] });
     assert.deepEqual(desired.webhooks?.[0]?.clientConfig.service, { namespace: 'datadog', name: 'datadog-admission-controller', port: 443, path: '/injectconfig' });
     // A changed setting is drift to repair.
     assert.ok(webhookConfigurationDrift(desired, d).length > 0);
+  });
+});
+
+describe('webhook-configuration reconcile', () => {
+  const config = parseConfig({ env: {} });
+  const never = new AbortController().signal;
+  const setup = () => {
+    const secrets = fakeSecretStore();
+    const webhooks = fakeWebhookStore();
+    const run = () => reconcileWebhookConfiguration({ webhooks, secrets, config, namespace: 'datadog', logger: silentLogger() }, never);
+    return { secrets, webhooks, run };
+  };
+
+  test('waits for the Secret, creates the configuration trusting its bundle, then writes only on drift', async () => {
+    const { secrets, webhooks, run } = setup();
+    await run();
+    assert.equal(webhooks.writes, 0, 'no Secret yet: nothing to trust');
+    secrets.set({ 'ca.pem': 'CA-BUNDLE', 'cert.pem': 'SERVING' });
+    await run();
+    assert.deepEqual(webhooks.current?.webhooks.map((w) => Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString()), ['CA-BUNDLE', 'CA-BUNDLE', 'CA-BUNDLE']);
+    await run();
+    assert.equal(webhooks.writes, 1, 'nothing drifted');
+    secrets.set({ 'ca.pem': 'CA-BUNDLE-2', 'cert.pem': 'SERVING' });
+    await run();
+    assert.equal(webhooks.writes, 2);
+    assert.equal(Buffer.from(webhooks.current?.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString(), 'CA-BUNDLE-2');
+  });
+
+  test('a configuration edited between read and write is a Conflict (retried by the queue), never overwritten blindly', async () => {
+    const { secrets, webhooks, run } = setup();
+    secrets.set({ 'ca.pem': 'A' });
+    await run();
+    secrets.set({ 'ca.pem': 'B' });
+    const replace = webhooks.replaceWebhooks;
+    webhooks.replaceWebhooks = async (_rv, entries, signal) => replace('stale', entries, signal);
+    await assert.rejects(run(), /changed since it was read/);
+    webhooks.replaceWebhooks = replace;
+    await run();
+    assert.equal(Buffer.from(webhooks.current?.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString(), 'B');
   });
 });
 
