@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { caBundleDigest, generateSelfSignedCertificate, inspectCertificate } from '../../src/certs/index.js';
+import { caBundleDigest, certificateBlocks, inspectCertificate, isIssuedBy, issueServingCertificate } from '../../src/certs/index.js';
 import { ENABLED_LABEL } from '../../src/config/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
@@ -24,6 +24,8 @@ const LEASE = 'datadog-leader-election';
 const ENTRIES = ['datadog.webhook.config', 'datadog.webhook.tags', 'datadog.webhook.auto.instrumentation'];
 /** Short lease so that failover fits in a test; the production default is 15 s. */
 const LEASE_SECONDS = '3';
+/** A new CA is used this long after the API server has it (default 60 s). */
+const CA_PROPAGATION_SECONDS = '2';
 
 let cp: ControlPlane;
 let kubeconfigFile: string;
@@ -38,7 +40,7 @@ const replicas: TetherProcess[] = [];
 function startReplica(port: number): TetherProcess {
   const p = spawnTether(
     ['start', '--kubeconfig', kubeconfigFile, '--namespace', NS, '--webhook-url', webhookUrl, '--port', String(port), '--host', '127.0.0.1'],
-    { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: LEASE_SECONDS },
+    { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: LEASE_SECONDS, DD_ADMISSION_CONTROLLER_CERTIFICATE_CA_PROPAGATION_SECONDS: CA_PROPAGATION_SECONDS },
   );
   replicas.push(p);
   return p;
@@ -66,14 +68,17 @@ function labelledPod(name: string, extra: Partial<k8s.V1ObjectMeta> = {}): k8s.V
 
 const createPod = (body: k8s.V1Pod, dryRun?: boolean) => core.createNamespacedPod({ namespace: APPS, body, ...(dryRun ? { dryRun: 'All' } : {}) });
 
-async function secretPem(): Promise<string> {
+async function secretData(): Promise<Record<string, string>> {
   const s = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
-  return Buffer.from(s.data?.['cert.pem'] ?? '', 'base64').toString('utf8');
+  return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 }
 
-/** Every entry's caBundle is the Secret's certificate. */
+/** The serving certificate. */
+const secretPem = async (): Promise<string> => (await secretData())['cert.pem'] ?? '';
+
+/** Every entry's caBundle is the Secret's trust bundle (its CAs). */
 async function assertCaBundlesMatchSecret(): Promise<void> {
-  const pem = await secretPem();
+  const pem = (await secretData())['ca.pem'] ?? '';
   const mwc = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
   for (const w of mwc.webhooks ?? []) {
     assert.equal(caBundleDigest(Buffer.from(w.clientConfig.caBundle ?? '', 'base64')), caBundleDigest(pem), `caBundle of ${w.name}`);
@@ -133,12 +138,22 @@ describe('tether start', () => {
       assert.deepEqual(w.admissionReviewVersions, ['v1', 'v1beta1']);
       assert.deepEqual(w.rules?.map((r) => [r.operations, r.apiGroups, r.apiVersions, r.resources]), [[['CREATE'], [''], ['v1'], ['pods']]]);
     }
-    const info = inspectCertificate(await secretPem());
+    const data = await secretData();
+    const info = inspectCertificate(data['cert.pem']!);
     assert.deepEqual(info.dnsNames, ['datadog-admission-controller', 'datadog-admission-controller.datadog', 'datadog-admission-controller.datadog.svc', 'datadog-admission-controller.datadog.svc.cluster.local']);
     assert.deepEqual(info.ipAddresses, ['127.0.0.1']);
+    // The serving certificate lives a week, signed by a CA that lives validity_bound (a year).
     const hours = (info.notAfter.getTime() - Date.now()) / 3_600_000;
-    assert.ok(hours > 8750 && hours <= 8760, `validity ${hours}h`);
+    assert.ok(hours > 160 && hours <= 168, `serving certificate validity ${hours}h`);
+    const [ca] = certificateBlocks(data['ca.pem']!);
+    assert.ok(isIssuedBy(data['cert.pem']!, ca!));
+    const caHours = (inspectCertificate(ca!).notAfter.getTime() - Date.now()) / 3_600_000;
+    assert.ok(caHours > 8750 && caHours <= 8760, `CA validity ${caHours}h`);
     await assertCaBundlesMatchSecret();
+    // Tether's own namespace and kube-system are never sent to the webhook (SPEC §4).
+    for (const w of mwc.webhooks ?? []) {
+      assert.deepEqual(w.namespaceSelector?.matchExpressions?.map((e) => ({ ...e })), [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [NS, 'kube-system'] }]);
+    }
   });
 
   test('a labelled pod is mutated by all three webhooks', async () => {
@@ -237,20 +252,42 @@ describe('tether start', () => {
     await eventually('pods to be mutated with the new certificate', webhookWorks);
   });
 
-  test('a certificate close to its expiry is rotated', async () => {
-    // One hour left, far below the 720 h threshold.
-    const short = await generateSelfSignedCertificate({
+  test('a serving certificate close to its expiry is renewed from the same CA; the caBundle does not change', async () => {
+    const data = await secretData();
+    const bundleBefore = data['ca.pem']!;
+    // One hour left, far inside the renewal window, signed by the Secret's own CA.
+    const short = await issueServingCertificate({
+      ca: { certPem: certificateBlocks(bundleBefore).at(-1)!, keyPem: data['ca-key.pem']! },
       dnsNames: ['datadog-admission-controller', 'datadog-admission-controller.datadog', 'datadog-admission-controller.datadog.svc', 'datadog-admission-controller.datadog.svc.cluster.local', '127.0.0.1'],
-      validityHours: 1,
+      notAfter: new Date(Date.now() + 3_600_000),
     });
     const s = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
-    await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: { ...s, data: { 'cert.pem': Buffer.from(short.certPem).toString('base64'), 'key.pem': Buffer.from(short.keyPem).toString('base64') } } });
+    await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: { ...s, data: { ...s.data, 'cert.pem': Buffer.from(short.certPem).toString('base64'), 'key.pem': Buffer.from(short.keyPem).toString('base64') } } });
     await eventually('the certificate to be renewed', async () => {
       const hours = (inspectCertificate(await secretPem()).notAfter.getTime() - Date.now()) / 3_600_000;
-      assert.ok(hours > 8000, `${hours}h left`);
+      assert.ok(hours > 100, `${hours}h left`);
     });
-    await eventually('the caBundle to follow', assertCaBundlesMatchSecret);
+    assert.equal((await secretData())['ca.pem'], bundleBefore);
+    await assertCaBundlesMatchSecret();
     await eventually('pods to be mutated with the renewed certificate', webhookWorks);
+  });
+
+  test('a CA rotation asked for by annotation: the new CA is published first, the serving certificate follows; pods are mutated throughout', async () => {
+    const before = await secretData();
+    const s = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
+    await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: { ...s, metadata: { ...s.metadata, annotations: { ...s.metadata?.annotations, 'tether.dev/rotate': 'ca' } } } });
+    await eventually('the serving certificate to come from the new CA', async () => {
+      const now = await secretData();
+      const cas = certificateBlocks(now['ca.pem']!);
+      assert.equal(cas.length, 2);
+      assert.ok(isIssuedBy(now['cert.pem']!, cas[1]!), 'served from the new CA');
+      // Meanwhile the API server keeps calling the webhook and trusting what it serves.
+      await webhookWorks();
+    });
+    const after = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
+    assert.equal(after.metadata?.annotations?.['tether.dev/rotate'], undefined, 'the request is consumed');
+    assert.ok((await secretData())['ca.pem']!.startsWith(before['ca.pem']!), 'the old CA stays trusted');
+    await assertCaBundlesMatchSecret();
   });
 
   test('two replicas elect one leader; when it stops the other takes over and keeps the certificate valid', async () => {
@@ -280,5 +317,16 @@ describe('tether start', () => {
     await Promise.all(replicas.map((r) => r.stop()));
     const pod = await createPod(labelledPod('while-down'));
     assert.deepEqual(envNames(pod.spec!.containers[0]!), []);
+  });
+
+  test("with failurePolicy Fail and Tether down, its own namespace and kube-system still create pods (no webhook deadlock)", async () => {
+    const mwc = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
+    await admission.replaceMutatingWebhookConfiguration({ name: WEBHOOK, body: { ...mwc, webhooks: (mwc.webhooks ?? []).map((w) => ({ ...w, failurePolicy: 'Fail' })) } });
+    await eventually('the API server to refuse labelled pods elsewhere', async () => {
+      await assert.rejects(createPod(labelledPod(`refused-${Date.now()}`), true), /failed calling webhook/);
+    });
+    for (const namespace of [NS, 'kube-system']) {
+      await core.createNamespacedPod({ namespace, body: labelledPod(`replacement-${namespace}`), dryRun: 'All' });
+    }
   });
 });
