@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../logging/logger.js';
+import { warnUnknownEnv } from './environment.js';
 import { untilSignalled } from './signals.js';
 
 interface DevFlags {
@@ -33,6 +34,7 @@ export function registerDev(program: Command): void {
         import('../kube/facts.js'),
       ]);
       const log = createLogger(config.log_level);
+      warnUnknownEnv(log);
       log.info('starting a local control plane (etcd, kube-apiserver, kube-controller-manager)');
       const cp = await startControlPlane();
       const kubeConfig = cp.kubeConfig();

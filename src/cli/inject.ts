@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, INJECTION_MODES, loadConfig, OFFLINE_TETHER_NAMESPACE } from '../config/index.js';
 import { InjectInputError, injectDocuments } from '../inject/documents.js';
+import { createLogger } from '../logging/logger.js';
 import { CliError } from './errors.js';
+import { warnUnknownEnv } from './environment.js';
 
 interface InjectFlags {
   file: string;
@@ -26,6 +28,7 @@ export function registerInject(program: Command): void {
     .option('--explain', 'print each injection decision to stderr')
     .action((flags: InjectFlags) => {
       const config = loadConfig({ configPath: flags.config, overrides: { 'admission_controller.inject_config.mode': [flags.mode, '--mode'] } });
+      warnUnknownEnv(createLogger(config.log_level));
       const text = readInput(flags.file);
       let result;
       try {

@@ -12,6 +12,7 @@ import { resolveTetherNamespace } from '../kube/namespace.js';
 import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST, startWebhookServer, type WebhookServer } from '../server/index.js';
 import { apiFacts, connectToCluster } from './cluster.js';
+import { warnUnknownEnv } from './environment.js';
 import { CliError } from './errors.js';
 import { portOverride, rethrowListenError, untilSignalled } from './signals.js';
 
@@ -58,6 +59,7 @@ export function registerServe(program: Command): void {
         overrides: { 'admission_controller.port': [port.override, '--port'] },
       });
       const log = createLogger(config.log_level);
+      warnUnknownEnv(log);
       const namespace = resolveTetherNamespace(flags.namespace, config);
       const kube = await clusterConnection(flags);
       const facts = kube ? await apiFacts(kube, config, log) : undefined;

@@ -6,6 +6,7 @@ import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST } from '../server/index.js';
 import { checkWebhookUrl } from '../clusteragent/webhookUrl.js';
 import { apiFacts, connectToCluster } from './cluster.js';
+import { warnUnknownEnv } from './environment.js';
 import { CliError } from './errors.js';
 import { portOverride, rethrowListenError, untilSignalled } from './signals.js';
 
@@ -34,6 +35,7 @@ export function registerStart(program: Command): void {
       const port = portOverride(flags.port);
       const config = loadConfig({ configPath: flags.config, env: process.env, overrides: { 'admission_controller.port': [port.override, '--port'] } });
       const log = createLogger(config.log_level);
+      warnUnknownEnv(log);
       if (flags.webhookUrl) {
         const problem = checkWebhookUrl(flags.webhookUrl);
         if (problem) throw new CliError(`--webhook-url ${flags.webhookUrl}: ${problem}`, 2);

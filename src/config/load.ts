@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { CONFIG_KEYS, envVarFor, InvalidValue, SCHEMA, type ConfigKey, type KeySpec, type TetherConfig } from './schema.js';
+import { CONFIG_KEYS, envVarFor, InvalidValue, OWNED_ENV_PREFIXES, SCHEMA, type ConfigKey, type KeySpec, type TetherConfig } from './schema.js';
+import { closestEnvVar } from './unknownEnv.js';
 
 export interface ConfigProblem {
   readonly key: string;
@@ -31,12 +32,6 @@ export interface ConfigInput {
   readonly overrides?: Partial<Record<ConfigKey, readonly [value: unknown, flag: string]>>;
 }
 
-/**
- * Environment prefixes Tether owns: an unknown variable under them is most likely a typo and is an error.
- * Other `DD_*` variables belong to the rest of the agent stack (API keys, site...) and are left alone.
- */
-const OWNED_ENV_PREFIXES = ['DD_ADMISSION_CONTROLLER_'];
-
 interface RawValue {
   readonly value: unknown;
   readonly source: string;
@@ -59,7 +54,8 @@ export function parseConfig(input: ConfigInput): TetherConfig {
     const key = envToKey.get(name);
     if (key) raw.set(key, { value, source: `env ${name}`, fromEnv: true });
     else if (OWNED_ENV_PREFIXES.some((p) => name.startsWith(p))) {
-      problems.push({ key: name, source: `env ${name}`, message: 'unknown setting (check the spelling against the documented keys)' });
+      const closest = closestEnvVar(name);
+      problems.push({ key: name, source: `env ${name}`, message: `unknown setting (${closest ? `did you mean ${closest}?` : 'check the spelling against the documented keys'})` });
     }
   }
 

@@ -218,3 +218,10 @@ export const CONFIG_KEYS = Object.keys(SCHEMA) as ConfigKey[];
 export function envVarFor(key: string): string {
   return 'DD_' + key.toUpperCase().replaceAll('.', '_');
 }
+
+/**
+ * Environment prefixes Tether owns: an unknown variable under them is most likely a typo and is a
+ * configuration error. Other unknown `DD_*` variables only get a warning (`unknownEnv.ts`): they may be
+ * the rest of the agent stack's.
+ */
+export const OWNED_ENV_PREFIXES: readonly string[] = ['DD_ADMISSION_CONTROLLER_'];

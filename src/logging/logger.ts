@@ -4,14 +4,48 @@
  * first is never to pass them to a logger.
  */
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from '../config/index.js';
+import { SECRET_KEY_KEY } from '../config/conventions.js';
+import { CONFIG_KEYS, SCHEMA, type KeySpec, type LogLevel } from '../config/schema.js';
 
 export type { Logger };
 
-export const REDACTED_PATHS = ['token', 'authToken', 'auth_token', 'authorization', 'headers.authorization', 'req.headers.authorization', '*.token', 'key', 'keyPem'];
+const SECRET_CONFIG_KEYS = CONFIG_KEYS.filter((k) => (SCHEMA[k] as KeySpec<unknown>).secret === true);
+
+/**
+ * Where a secret sits in the objects Tether handles, should one ever reach a log call: exact paths,
+ * never a common word (redacting every `key` hid the work queue's key in each reconcile warning).
+ * `*` matches one level, so `*.keyPem` covers `{ pair: { keyPem } }`; the match is case-sensitive,
+ * hence both spellings of the header.
+ */
+export const REDACTED_PATHS = [
+  // HTTP credentials: a request's headers (the cluster agent API, the console's session cookie) and
+  // the options of an outgoing request.
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.Authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  // Bearer tokens: a kubeconfig user, a TokenRequest's status, a service-account token file read.
+  'token',
+  '*.token',
+  // Secret configuration keys (`cluster_agent.auth_token`), alone or inside a logged configuration.
+  'authToken',
+  '*.authToken',
+  ...SECRET_CONFIG_KEYS.flatMap((k) => [`["${k}"]`, `*["${k}"]`]),
+  // Private keys: a certificate pair (`{ certPem, keyPem }`), a Secret's data, a kubeconfig user.
+  'keyPem',
+  '*.keyPem',
+  `data["${SECRET_KEY_KEY}"]`,
+  `*.data["${SECRET_KEY_KEY}"]`,
+  '*.keyData',
+];
+
+export const REDACTED = '[redacted]';
 
 export function createLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
-  return pino({ level, base: { service: 'tether' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination as pino.DestinationStream);
+  return pino({ level, base: { service: 'tether' }, redact: { paths: REDACTED_PATHS, censor: REDACTED } }, destination as pino.DestinationStream);
 }
 
 /** A logger that writes nothing, for library callers and tests that do not look at logs. */

@@ -117,7 +117,7 @@ export async function handleAdmission(rawBody: Buffer, kind: WebhookKind, deps: 
     const budget = deps.factsBudgetMs ?? factsBudgetMs(deps.config['admission_controller.timeout_seconds']);
     const needed = neededFacts(kind, pod, base);
     const facts = waitsForFacts(needed, deps.facts) ? await resolveFacts(needed, namespace, deps.facts, budget, deps.clientGone?.()) : NO_FACTS;
-    if (facts.problems.length > 0) log.warn({ ...meta, namespace, problems: facts.problems }, 'could not resolve every fact the webhook needs');
+    if (facts.problems.length > 0) log.warn({ ...meta, namespace, problems: facts.problems.map((p) => p.message) }, 'could not resolve every fact the webhook needs');
 
     const result = mutatePod(kind, pod, {
       ...base,
@@ -129,7 +129,7 @@ export async function handleAdmission(rawBody: Buffer, kind: WebhookKind, deps: 
 
     const warnings = result.decisions.filter((d) => d.warning).map(renderWarning);
     // A missing namespace label is not a decision of the core, but changes its result: say so.
-    if (facts.problems.some((p) => p.startsWith('labels of namespace'))) {
+    if (facts.problems.some((p) => p.fact === 'namespaceLabels')) {
       warnings.push(`tether ${kind}: could not read the labels of namespace ${namespace}; init containers get no Pod Security default`);
     }
     const selected = result.decisions.some((d) => d.what === 'pod' && d.outcome === 'selected');

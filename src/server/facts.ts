@@ -9,11 +9,18 @@ import { FACTS_BUDGET_MARGIN_MS, FACTS_BUDGET_MAX_MS, FACTS_BUDGET_MIN_MS } from
 
 export type { FactResolver };
 
+/** A fact that was needed but could not be had. */
+export interface FactProblem {
+  /** Which fact: callers branch on this, never on the wording of `message`. */
+  readonly fact: keyof NeededFacts;
+  /** In words, for logs: what was asked for and why it is missing. */
+  readonly message: string;
+}
+
 export interface ResolvedFacts {
   readonly owner?: OwnerFact;
   readonly namespaceLabels?: StringMap;
-  /** Facts that were needed but could not be had, in words (for logs and admission warnings). */
-  readonly problems: readonly string[];
+  readonly problems: readonly FactProblem[];
 }
 
 /** Time allowed for facts, from the webhook's timeout (see `config/limits.ts`). */
@@ -62,20 +69,20 @@ export async function resolveFacts(
   parent?.addEventListener('abort', onParentAbort, { once: true });
   if (parent?.aborted) controller.abort(new OutOfTime());
   const signal = controller.signal;
-  const problems: string[] = [];
+  const problems: FactProblem[] = [];
   try {
     const [owner, namespaceLabels] = await Promise.all([
       needed.owner === undefined
         ? undefined
         : within(Promise.resolve().then(() => resolver.owner(namespace, needed.owner as OwnerReference, signal)), signal).catch((e: unknown): OwnerFact => {
             const reason = why(e, budgetMs, parent);
-            problems.push(`owner ${needed.owner?.kind}/${needed.owner?.name}: ${reason}`);
+            problems.push({ fact: 'owner', message: `owner ${needed.owner?.kind}/${needed.owner?.name}: ${reason}` });
             return { found: false, reason };
           }),
       !needed.namespaceLabels
         ? undefined
         : within(Promise.resolve().then(() => resolver.namespaceLabels(namespace, signal)), signal).catch((e: unknown) => {
-            problems.push(`labels of namespace ${namespace}: ${why(e, budgetMs, parent)}`);
+            problems.push({ fact: 'namespaceLabels', message: `labels of namespace ${namespace}: ${why(e, budgetMs, parent)}` });
             return undefined;
           }),
     ]);

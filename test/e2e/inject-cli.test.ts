@@ -65,3 +65,14 @@ test('a missing file is a clear error', () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /cannot read .*nope\.yaml: ENOENT/);
 });
+
+test('a DD_* variable nobody reads: one warning on stderr naming the closest key, never the value; inject still works', () => {
+  const r = tether(['inject', '-f', '-'], POD, { DD_LEADER_LEASE_DURATON: '5', DD_API_KEY: 'a-key-that-must-not-appear', DD_SITE: 'datadoghq.eu' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /name: DD_AGENT_HOST/);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { level: number; msg: string });
+  assert.equal(lines.length, 1, r.stderr);
+  assert.equal(lines[0]!.level, 40);
+  assert.match(lines[0]!.msg, /DD_LEADER_LEASE_DURATON .*did you mean DD_LEADER_LEASE_DURATION\?/);
+  assert.ok(!r.stderr.includes('a-key-that-must-not-appear') && !r.stderr.includes('"5"'));
+});

@@ -71,7 +71,7 @@ describe('tether serve', () => {
     dir = await tempDir('tether-serve-');
     certA = await makeCertificate();
     files = await writeCertificateFiles(dir.path, certA);
-    s = await serve(files, { DD_LOG_LEVEL: 'debug' });
+    s = await serve(files, { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATON: '5' });
     await waitFor(`${s.url}/readyz`, { ca: certA.certPem });
   });
 
@@ -96,6 +96,12 @@ describe('tether serve', () => {
       });
     }
   }
+
+  test('a DD_* variable nobody reads is warned about once, at startup, with the key it was meant to be', () => {
+    const warnings = s.stderr().split('\n').filter((l) => l.includes('DD_LEADER_LEASE_DURATON'));
+    assert.equal(warnings.length, 1, s.stderr());
+    assert.match(warnings[0]!, /"level":40,.*did you mean DD_LEADER_LEASE_DURATION\?/);
+  });
 
   test('the debug log shows each injection decision, and no pod content', () => {
     assert.match(s.stderr(), /"msg":"Injecting env var DD_AGENT_HOST into container web of pod web-7d4b9c-x2x9z in namespace apps"/);

@@ -89,6 +89,7 @@ test('a token shorter than 32 characters is a startup error that does not echo t
 test('unknown DD_ADMISSION_CONTROLLER_* variables are errors; other DD_* variables belong to other components', () => {
   const p = problems(() => parseConfig({ env: { DD_ADMISSION_CONTROLLER_MUTATE_UNLABELED: 'true', DD_API_KEY: 'x', DD_SITE: 'y' } }));
   assert.deepEqual(p.map((x) => x.split(' | ')[0]), ['DD_ADMISSION_CONTROLLER_MUTATE_UNLABELED']);
+  assert.match(p[0]!, /unknown setting \(did you mean DD_ADMISSION_CONTROLLER_MUTATE_UNLABELLED\?\)$/);
 });
 
 test('init_security_context accepts a JSON string (env) or a mapping (file)', () => {

@@ -203,6 +203,28 @@ describe('handleAdmission: outside facts', () => {
     assert.equal(reply.outcome, 'mutated');
     assert.match(response?.warnings?.join('\n') ?? '', /could not read the labels of namespace apps/);
   });
+
+  test('a failed namespace read is recognised by its fact, not by the wording of its reason', async () => {
+    const rec = recordingLogger('info');
+    // A reason in no particular wording, and not even an Error.
+    const facts: FactResolver = { owner: async () => ({ found: false, reason: 'unused' }), namespaceLabels: () => Promise.reject('ECONNRESET') };
+    const { reply, response } = await review('lib', { object: samplePod() }, deps({ facts, logger: rec.logger }));
+    assert.equal(reply.outcome, 'mutated');
+    assert.match(response?.warnings?.join('\n') ?? '', /could not read the labels of namespace apps; init containers get no Pod Security default/);
+    const warning = rec.lines().find((l) => l.msg === 'could not resolve every fact the webhook needs');
+    assert.deepEqual(warning?.['problems'], ['labels of namespace apps: ECONNRESET']);
+  });
+
+  test('an owner that cannot be read does not claim the namespace labels are missing', async () => {
+    const facts: FactResolver = {
+      owner: () => Promise.reject(new Error('labels of namespace apps: a misleading reason')),
+      namespaceLabels: async () => ({}),
+    };
+    const { response } = await review('tags', { object: untaggedPod() }, deps({ facts }));
+    const warnings = response?.warnings?.join('\n') ?? '';
+    assert.match(warnings, /could not read the pod's owner/);
+    assert.doesNotMatch(warnings, /could not read the labels of namespace/);
+  });
 });
 
 describe('handleAdmission: malformed reviews are 400s with a clear message', () => {

@@ -40,7 +40,27 @@ describe('resolveFacts', () => {
     assert.ok(Date.now() - started < 1000);
     assert.deepEqual(got.owner, { found: false, reason: 'no answer within 50 ms' });
     assert.equal(got.namespaceLabels, undefined);
-    assert.deepEqual([...got.problems].sort(), ['labels of namespace apps: forbidden', 'owner ReplicaSet/rs: no answer within 50 ms']);
+    assert.deepEqual(
+      [...got.problems].sort((a, b) => a.fact.localeCompare(b.fact)),
+      [
+        { fact: 'namespaceLabels', message: 'labels of namespace apps: forbidden' },
+        { fact: 'owner', message: 'owner ReplicaSet/rs: no answer within 50 ms' },
+      ],
+    );
+  });
+
+  test('each problem names its fact, whatever the resolver says: callers never parse the message', async () => {
+    // Reasons worded to mislead a caller that matched text: the namespace read's reason talks of an
+    // owner, the owner's of namespace labels.
+    const r: FactResolver = {
+      owner: () => Promise.reject(new Error('labels of namespace apps: forbidden')),
+      namespaceLabels: () => Promise.reject(new Error('owner lookup failed')),
+    };
+    const onlyNamespace = await resolveFacts({ namespaceLabels: true }, 'apps', r, 50);
+    assert.deepEqual(onlyNamespace.problems.map((p) => p.fact), ['namespaceLabels']);
+    const onlyOwner = await resolveFacts({ owner: ref }, 'apps', r, 50);
+    assert.deepEqual(onlyOwner.problems.map((p) => p.fact), ['owner']);
+    assert.match(onlyOwner.problems[0]?.message ?? '', /^owner ReplicaSet\/rs: labels of namespace apps: forbidden$/);
   });
 
   test('a synchronous throw is a failure like any other', async () => {
