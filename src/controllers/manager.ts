@@ -10,6 +10,7 @@ import { SECRET_CERT_KEY, SECRET_KEY_KEY, type TetherConfig } from '../config/in
 import { RESYNC_INTERVAL_MS } from '../config/limits.js';
 import { describeApiError } from '../kube/errors.js';
 import { startLeaderElection, type LeaderElector } from '../kube/leaderElection.js';
+import { createLeaseClient } from '../kube/leases.js';
 import { watchNamed, type NamedWatch } from '../kube/watch.js';
 import type { Logger } from '../logging/logger.js';
 import { certificateNames, reconcileCertificate, secretValue } from './certificate.js';
@@ -143,9 +144,7 @@ export function startControllers(opts: ControllersOptions): RunningControllers {
 
   let leaderWork: Promise<void> | undefined;
   const elector: LeaderElector = startLeaderElection({
-    kubeConfig: opts.kubeConfig,
-    namespace: opts.namespace,
-    name: opts.config.leader_lease_name,
+    leases: createLeaseClient(opts.kubeConfig, opts.namespace, opts.config.leader_lease_name),
     identity,
     leaseDurationMs: opts.config.leader_lease_duration * 1000,
     logger: log,
