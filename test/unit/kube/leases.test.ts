@@ -1,14 +1,18 @@
 /**
  * `createLeaseClient` through client-node's real HTTP stack against a loopback fake of the Lease API:
  * the records it reads and writes, MicroTime with six fractional digits, resourceVersion conflicts as
- * `LeaseConflict`, fields it does not know kept on replace, and an aborted call closing its connection.
+ * `LeaseConflict`, fields it does not know kept on replace, and an aborted call closing its connection;
+ * then leader election on it, against an API server that goes silent.
  */
 import { once } from 'node:events';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeApiError } from '../../../src/kube/errors.js';
+import { startLeaderElection } from '../../../src/kube/leaderElection.js';
 import { createLeaseClient, LeaseConflict, type LeaseClient } from '../../../src/kube/leases.js';
+import { silentLogger } from '../../../src/logging/logger.js';
 import { startFakeLeaseApi, type FakeLeaseApi } from '../../helpers/fakeLeaseApi.js';
+import { deferred } from '../../helpers/manual.js';
 
 const NS = 'tether';
 const NAME = 'leader';
@@ -105,5 +109,53 @@ describe('createLeaseClient over HTTP (fake Lease API)', () => {
       await assert.rejects(pending);
       await abandoned;
     }
+  });
+});
+
+describe('leader election over HTTP (fake Lease API)', () => {
+  let api: FakeLeaseApi;
+  before(async () => {
+    api = await startFakeLeaseApi(NS);
+  });
+  after(() => api.close());
+
+  /** A short lease (renew deadline 400 ms) on the real clock; nothing here asserts a duration. */
+  function elect(onStarted: () => void, onStopped: () => void) {
+    return startLeaderElection({
+      leases: createLeaseClient(api.kubeConfig(), NS, NAME),
+      identity: 'a',
+      leaseDurationMs: 600,
+      logger: silentLogger(),
+      onStartedLeading: onStarted,
+      onStoppedLeading: onStopped,
+    });
+  }
+
+  test('the API server goes silent after the Lease was won: the leader steps down, its calls are aborted, stop() resolves', { timeout: 20_000 }, async () => {
+    api.leases.clear();
+    api.silent = false;
+    const started = deferred<void>();
+    const stopped = deferred<void>();
+    const elector = elect(started.resolve, stopped.resolve);
+    await started.promise;
+    assert.equal(elector.isLeader(), true);
+    api.silent = true;
+    const abandoned = once(api.events, 'abandoned');
+    await stopped.promise;
+    assert.equal(elector.isLeader(), false);
+    await abandoned;
+    await elector.stop();
+  });
+
+  test('stop() releases the Lease over HTTP', async () => {
+    api.leases.clear();
+    api.silent = false;
+    const started = deferred<void>();
+    const elector = elect(started.resolve, () => {});
+    await started.promise;
+    await elector.stop();
+    const spec = api.leases.get(NAME)?.['spec'] as { holderIdentity: string; leaseDurationSeconds: number };
+    assert.equal(spec.holderIdentity, '');
+    assert.equal(spec.leaseDurationSeconds, 1);
   });
 });
