@@ -49,7 +49,7 @@ export function manualClock(start = 1_000_000) {
         await settle();
         afterEach?.();
       }
-      t = end;
+      t = Math.max(t, end);
       await settle();
     },
   };
