@@ -124,3 +124,11 @@ export const WATCH_RETRY_MAX_MS = 30_000;
  */
 export const LEASE_RENEW_DEADLINE_FRACTION = 2 / 3;
 export const LEASE_RETRY_FRACTION = 2 / 15;
+/**
+ * `stop()` of leader election always resolves within `LEADER_STOP_TIMEOUT_MS`, however the API server
+ * behaves (SIGTERM must end the process well within Kubernetes' 30 s grace period, next to
+ * `SHUTDOWN_DRAIN_MS`): leader-only work gets what is left after `LEADER_RELEASE_TIMEOUT_MS` to stop, and
+ * releasing the Lease (one try, so that a successor need not wait a whole lease duration) gets at most that.
+ */
+export const LEADER_STOP_TIMEOUT_MS = 5_000;
+export const LEADER_RELEASE_TIMEOUT_MS = 1_000;

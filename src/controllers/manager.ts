@@ -12,6 +12,7 @@ import { describeApiError } from '../kube/errors.js';
 import { createSecretStore } from '../kube/secrets.js';
 import { createWebhookConfigurationStore } from '../kube/webhookConfigurations.js';
 import { startLeaderElection, type LeaderElector } from '../kube/leaderElection.js';
+import { createLeaseClient } from '../kube/leases.js';
 import { watchNamed, type NamedWatch } from '../kube/watch.js';
 import type { Logger } from '../logging/logger.js';
 import { certificateNames, certificateSettings, PublicationTracker, reconcileCertificate } from './certificate.js';
@@ -162,9 +163,7 @@ export function startControllers(opts: ControllersOptions): RunningControllers {
 
   let leaderWork: Promise<void> | undefined;
   const elector: LeaderElector = startLeaderElection({
-    kubeConfig: opts.kubeConfig,
-    namespace: opts.namespace,
-    name: opts.config.leader_lease_name,
+    leases: createLeaseClient(opts.kubeConfig, opts.namespace, opts.config.leader_lease_name),
     identity,
     leaseDurationMs: opts.config.leader_lease_duration * 1000,
     logger: log,

@@ -24,6 +24,7 @@ import {
 import type { TetherConfig } from '../config/index.js';
 import type { Logger } from '../logging/logger.js';
 import { silentLogger } from '../logging/logger.js';
+import { abortableCall } from './abortable.js';
 import { createReadBreaker } from './breaker.js';
 import { apiStatus, describeApiError } from './errors.js';
 import { LoadTimeout, TtlCache, type TtlCacheStats } from './ttlCache.js';
@@ -182,21 +183,8 @@ export async function lookUpOwner(namespace: string, kind: OwnerKindKey, name: s
 // ---------------------------------------------------------------------------------------------------
 // Readers over client-node
 
-/**
- * Per-call options that hand `signal` to the HTTP request, so aborting it closes the connection instead
- * of leaving the read running. client-node 1.x's object-parameter APIs take observable middleware
- * (`ObservableMiddleware`; a promise-returning one fails there), appended to the configuration's own.
- */
-export function abortableCall(signal: AbortSignal): k8s.ConfigurationOptions {
-  const middleware: k8s.ObservableMiddleware = {
-    pre: (ctx) => {
-      ctx.setSignal(signal);
-      return new k8s.Observable(Promise.resolve(ctx));
-    },
-    post: (rsp) => new k8s.Observable(Promise.resolve(rsp)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
+// `abortableCall` moved to kube/abortable.ts (Leases use it too); re-exported for existing importers.
+export { abortableCall };
 
 interface Readers {
   readonly readObject: ObjectReader;

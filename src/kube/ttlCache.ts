@@ -8,6 +8,7 @@
  * signal aborts) leaves the others waiting. The load itself is aborted only when nobody waits any more,
  * or after `loadTimeoutMs`, so a hung API server cannot collect connections.
  */
+import { abortReason, untilAborted } from './deadline.js';
 
 export interface TtlCacheOptions<V> {
   /** Most entries kept; the least recently used one is dropped first. */
@@ -59,18 +60,6 @@ interface Flight<V> {
   readonly controller: AbortController;
   waiters: number;
   settled: boolean;
-}
-
-const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
-
-/** Rejects when `signal` aborts, even if `p` (a load that ignores its signal) never settles. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 export class TtlCache<V> {
