@@ -6,7 +6,7 @@
  * fresh read.
  */
 import * as k8s from '@kubernetes/client-node';
-import { abortableCall } from './facts.js';
+import { abortableCall } from './abortable.js';
 import { describeApiError, isConflict, isNotFound } from './errors.js';
 
 export interface SecretRecord {

@@ -4,7 +4,7 @@
  * Replacing is conditional on the resourceVersion read, so a concurrent edit is a `Conflict`.
  */
 import * as k8s from '@kubernetes/client-node';
-import { abortableCall } from './facts.js';
+import { abortableCall } from './abortable.js';
 import { describeApiError, isConflict, isNotFound } from './errors.js';
 import { Conflict } from './secrets.js';
 
