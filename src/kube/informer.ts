@@ -243,12 +243,12 @@ async function* lines(body: ApiResponse['body'], signal: AbortSignal, heard: () 
   if (buf.trim()) yield buf.trim();
 }
 
+/**
+ * Not unref'd: a running informer keeps the process alive, also while it waits to retry with no socket
+ * open (a process that only watches must not exit in the middle of a backoff); `stop()` ends it.
+ */
 const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 

@@ -59,8 +59,8 @@ export interface FakeApiServer {
   /** Watches from a resourceVersion older than the current one get 410 from now on. */
   compact(as?: 'event' | 'status'): void;
   bookmark(path?: string): void;
-  /** Ends open watches cleanly, after a bookmark, as the server-side timeout does. */
-  endWatches(path?: string): void;
+  /** Ends open watches cleanly, after a bookmark (unless `bookmark: false`), as the server-side timeout does. */
+  endWatches(path?: string, opts?: { bookmark?: boolean }): void;
   expireContinueTokens(): void;
   /** 'reset': requests get their connection destroyed; a number: answered with that status; false: served. */
   refuse(how: 'reset' | number | false): void;
@@ -341,10 +341,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     bookmark(path) {
       for (const c of conns) if (path === undefined || c.path === path) write(c, bookmarkOf());
     },
-    endWatches(path) {
+    endWatches(path, { bookmark = true } = {}) {
       for (const c of [...conns]) {
         if (c.dead || (path !== undefined && c.path !== path)) continue;
-        write(c, bookmarkOf());
+        if (bookmark) write(c, bookmarkOf());
         c.res.end();
       }
     },

@@ -293,6 +293,17 @@ describe('informer against a fake API server', () => {
     await calls.next('add apps/a', 'add apps/b', 'sync');
   });
 
+  test('a watch closed at once with nothing in it is a failure with backoff, not a tight loop of re-watches', async () => {
+    const { server, informer, firstWatch, retry, calls } = await setup();
+    await informer.synced;
+    await firstWatch;
+    await calls.next('sync');
+    server.endWatches(undefined, { bookmark: false }); // the manual clock does not move: "at once"
+    const line = await retry();
+    assert.match(String(line['problem']), /closed at once, with no event/);
+    assert.equal(server.requests.filter((r) => r.watch).length, 1, 'no re-watch before the backoff');
+  });
+
   test('a 403 is a failure with backoff, worded with the API server message; the first success resolves synced', async () => {
     const { server, informer, time, retry } = await setup({}, (s) => s.refuse(403));
     const line = await retry();
