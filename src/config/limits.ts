@@ -118,7 +118,8 @@ export const WATCH_TIMEOUT_MAX_S = 600;
 /**
  * A watch connection that goes silent without closing (a dead peer, a NAT or proxy that dropped it)
  * is noticed on the client side: after `WATCH_IDLE_TIMEOUT_MS` without a byte once the server is known
- * to send bookmarks (the API server's watch cache sends one to every watcher about once a minute), or,
+ * to send bookmarks (the API server's watch cache sends one to every watcher that allows them about once
+ * a minute: `defaultBookmarkFrequency` in k8s.io/apiserver's cacher), or,
  * before any bookmark was seen, after the server-side timeout plus `WATCH_TIMEOUT_MARGIN_MS` (by then
  * the server should have ended the watch itself). The connection is then cut and the watch restarted.
  */

@@ -63,7 +63,10 @@ export interface InformerOptions<R extends KubeObject, T = R> {
   readonly path: string;
   readonly fieldSelector?: string;
   readonly labelSelector?: string;
-  /** What the store keeps of each object (default: the object itself). Called once per new resourceVersion. */
+  /**
+   * What the store keeps of each object (default: the object itself). Called once per new
+   * resourceVersion. An object it throws on is logged and left out of the store, as if it did not exist.
+   */
   readonly transform?: (obj: R) => T;
   readonly handlers?: InformerHandlers<T>;
   readonly logger: Logger;
@@ -283,8 +286,9 @@ export function startInformer<R extends KubeObject, T = R>(opts: InformerOptions
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   let store = new Map<string, Entry<T>>();
-  const handlerSets = new Set<InformerHandlers<T>>();
-  if (opts.handlers) handlerSets.add(opts.handlers);
+  // Wrapped, so that adding the same handlers object twice gives two removable registrations.
+  const handlerSets = new Set<{ readonly h: InformerHandlers<T> }>();
+  if (opts.handlers) handlerSets.add({ h: opts.handlers });
 
   let resourceVersion: string | undefined;
   /** The resourceVersion came from a list, no event since: a 410 now is not "fell behind". */
@@ -307,12 +311,21 @@ export function startInformer<R extends KubeObject, T = R>(opts: InformerOptions
   synced.catch(() => {});
 
   const emit = (call: (h: InformerHandlers<T>) => void, event: string, key: string): void => {
-    for (const h of [...handlerSets]) {
+    for (const { h } of [...handlerSets]) {
       try {
         call(h);
       } catch (e) {
-        log.warn({ what, key, event, problem: e instanceof Error ? e.message : String(e) }, `a handler of the watch of ${what} threw on ${event}; ignored`);
+        log.warn({ what, object: key, event, problem: e instanceof Error ? e.message : String(e) }, `a handler of the watch of ${what} threw on ${event}; ignored`);
       }
+    }
+  };
+  /** `transform(obj)`, or undefined (logged) when it throws: one odd object must not stop the informer. */
+  const transformed = (obj: R, key: string): { value: T } | undefined => {
+    try {
+      return { value: transform(obj) };
+    } catch (e) {
+      log.warn({ what, object: key, problem: e instanceof Error ? e.message : String(e) }, `cannot keep ${key} of ${what}; left out`);
+      return undefined;
     }
   };
   const heard = (): void => {
@@ -377,7 +390,12 @@ export function startInformer<R extends KubeObject, T = R>(opts: InformerOptions
         const key = objectKey(item);
         const rv = item.metadata?.resourceVersion ?? '';
         const old = store.get(key);
-        next.set(key, old && old.rv === rv ? old : { rv, value: transform(item) });
+        if (old && old.rv === rv) {
+          next.set(key, old);
+          continue;
+        }
+        const t = transformed(item, key);
+        if (t) next.set(key, { rv, value: t.value });
       }
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -401,14 +419,20 @@ export function startInformer<R extends KubeObject, T = R>(opts: InformerOptions
     const rv = obj.metadata?.resourceVersion ?? '';
     const old = store.get(key);
     if (type === 'DELETED') {
-      store.delete(key);
-      const last = transform(obj);
+      if (!store.delete(key)) return;
+      const last = transformed(obj, key)?.value ?? old!.value;
       emit((h) => h.onDelete?.(last, key), 'delete', key);
       return;
     }
     // ADDED or MODIFIED: which one the store says (a replayed ADDED for a known key is an update).
     if (old?.rv === rv) return;
-    const e = { rv, value: transform(obj) };
+    const t = transformed(obj, key);
+    if (!t) {
+      // Left out now: if it was kept before, to its handlers it is gone.
+      if (old && store.delete(key)) emit((h) => h.onDelete?.(old.value, key), 'delete', key);
+      return;
+    }
+    const e = { rv, value: t.value };
     store.set(key, e);
     if (old) emit((h) => h.onUpdate?.(e.value, old.value, key), 'update', key);
     else emit((h) => h.onAdd?.(e.value, key), 'add', key);
@@ -548,7 +572,7 @@ export function startInformer<R extends KubeObject, T = R>(opts: InformerOptions
       return store.size;
     },
     addHandlers(h) {
-      const own = { ...h };
+      const own = { h };
       handlerSets.add(own);
       return () => void handlerSets.delete(own);
     },

@@ -20,6 +20,8 @@ import { startFakeApiServer, type FakeApiServer, type FakeObject } from '../../h
 import { manualTimers } from '../../helpers/manualTimers.js';
 import { logWaiter, type LogLine } from '../../helpers/logWaiter.js';
 
+/** A test that waits this long is hanging: fail it instead of the whole file. Real tests take milliseconds (old code: seconds). */
+const HANG_MS = 10_000;
 const PODS = '/api/v1/namespaces/apps/pods';
 const TIMEOUT_S = 300;
 /** The watchdog's limit before any bookmark was seen, and after. */
@@ -116,7 +118,7 @@ describe('informer: pure pieces', () => {
 });
 
 describe('informer against a fake API server', () => {
-  test('lists in pages, keeps only what transform returns, then watches from the list with bookmarks and a server timeout', async () => {
+  test('lists in pages, keeps only what transform returns, then watches from the list with bookmarks and a server timeout', { timeout: HANG_MS }, async () => {
     const { server, informer, calls, firstWatch, time } = await setup({ pageSize: 2, labelSelector: 'app=web' }, (s) => {
       for (const n of ['a', 'b', 'c', 'd', 'e']) s.collection(PODS).add(pod(n, { app: 'web' }));
       s.collection(PODS).add(pod('other', { app: 'db' }));
@@ -160,7 +162,7 @@ describe('informer against a fake API server', () => {
     assert.equal(server.requests.filter((r) => r.watch).length, 1);
   });
 
-  test('on a clean end of the watch it watches again from the last resourceVersion, without listing', async () => {
+  test('on a clean end of the watch it watches again from the last resourceVersion, without listing', { timeout: HANG_MS }, async () => {
     const { server, informer, calls, firstWatch } = await setup();
     await informer.synced;
     await firstWatch;
@@ -176,7 +178,7 @@ describe('informer against a fake API server', () => {
     assert.equal(informer.isSynced(), true);
   });
 
-  test('the backoff starts again after a successful reconnect: the 4th failure after a success waits the base delay', async () => {
+  test('the backoff starts again after a successful reconnect: the 4th failure after a success waits the base delay', { timeout: HANG_MS }, async () => {
     const { server, informer, calls, firstWatch, time, retry } = await setup();
     await informer.synced;
     await firstWatch;
@@ -207,7 +209,7 @@ describe('informer against a fake API server', () => {
     assert.equal(server.requests.filter((r) => !r.watch).length, 1, 'reconnects never listed again');
   });
 
-  test('a watch that goes silent without closing is cut by the client-side watchdog, and what happened meanwhile is seen', async () => {
+  test('a watch that goes silent without closing is cut by the client-side watchdog, and what happened meanwhile is seen', { timeout: HANG_MS }, async () => {
     const { server, informer, calls, firstWatch, time, retry, logs } = await setup({}, (s) => {
       s.collection(PODS).add(pod('a'));
       s.collection(PODS).add(pod('b'));
@@ -247,7 +249,7 @@ describe('informer against a fake API server', () => {
   });
 
   for (const as of ['event', 'status'] as const) {
-    test(`410 Gone (${as === 'event' ? 'an ERROR event' : 'HTTP 410'}) → a re-list that delivers deletes for vanished objects and updates for changed ones`, async () => {
+    test(`410 Gone (${as === 'event' ? 'an ERROR event' : 'HTTP 410'}) → a re-list that delivers deletes for vanished objects and updates for changed ones`, { timeout: HANG_MS }, async () => {
       const { server, informer, calls, firstWatch, time, retry, transforms } = await setup({}, (s) => {
         for (const n of ['a', 'b', 'c']) s.collection(PODS).add(pod(n, { v: '1' }));
       });
@@ -278,7 +280,7 @@ describe('informer against a fake API server', () => {
     });
   }
 
-  test('a continue token that expired mid-list: the list starts over after the backoff', async () => {
+  test('a continue token that expired mid-list: the list starts over after the backoff', { timeout: HANG_MS }, async () => {
     const { server, informer, calls, time, retry } = await setup({ pageSize: 1 }, (s) => {
       s.collection(PODS).add(pod('a'));
       s.collection(PODS).add(pod('b'));
@@ -293,7 +295,7 @@ describe('informer against a fake API server', () => {
     await calls.next('add apps/a', 'add apps/b', 'sync');
   });
 
-  test('a watch closed at once with nothing in it is a failure with backoff, not a tight loop of re-watches', async () => {
+  test('a watch closed at once with nothing in it is a failure with backoff, not a tight loop of re-watches', { timeout: HANG_MS }, async () => {
     const { server, informer, firstWatch, retry, calls } = await setup();
     await informer.synced;
     await firstWatch;
@@ -304,7 +306,32 @@ describe('informer against a fake API server', () => {
     assert.equal(server.requests.filter((r) => r.watch).length, 1, 'no re-watch before the backoff');
   });
 
-  test('a 403 is a failure with backoff, worded with the API server message; the first success resolves synced', async () => {
+  test('an object the transform throws on is left out and logged; the others are kept, and the watch goes on', { timeout: HANG_MS }, async () => {
+    const { server, informer, calls, firstWatch, logs } = await setup(
+      {
+        transform: (p) => {
+          if (p.metadata.labels?.['bad']) throw new Error('no name here');
+          return { name: p.metadata.name, labels: p.metadata.labels ?? {} };
+        },
+      },
+      (s) => {
+        s.collection(PODS).add(pod('a'));
+        s.collection(PODS).add(pod('odd', { bad: 'yes' }));
+      },
+    );
+    await informer.synced;
+    await firstWatch;
+    await calls.next('add apps/a', 'sync');
+    assert.deepEqual([...informer.entries()].map(([k]) => k), ['apps/a']);
+    assert.equal((await logs.next((l) => l['object'] === 'apps/odd'))['problem'], 'no name here');
+    server.collection(PODS).update('a', (p) => (p.metadata.labels = { bad: 'now' }), 'apps');
+    await calls.next('delete apps/a');
+    server.collection(PODS).update('odd', (p) => (p.metadata.labels = {}), 'apps');
+    await calls.next('add apps/odd');
+    assert.equal(informer.isSynced(), true);
+  });
+
+  test('a 403 is a failure with backoff, worded with the API server message; the first success resolves synced', { timeout: HANG_MS }, async () => {
     const { server, informer, time, retry } = await setup({}, (s) => s.refuse(403));
     const line = await retry();
     assert.match(String(line['problem']), /HTTP 403 InternalError: refused by the fake API server/);
@@ -315,7 +342,7 @@ describe('informer against a fake API server', () => {
     assert.equal(informer.status().failures, 0);
   });
 
-  test('stop() resolves while a list or a watch request hangs, closes the connection, and rejects synced if never synced', { timeout: 10_000 }, async () => {
+  test('stop() resolves while a list or a watch request hangs, closes the connection, and rejects synced if never synced', { timeout: HANG_MS }, async () => {
     const { server, informer } = await setup({}, (s) => s.silence());
     await server.nextRequest();
     assert.equal(server.hangingRequests(), 1);
@@ -332,7 +359,7 @@ describe('informer against a fake API server', () => {
     assert.equal(second.informer.isSynced(), false);
   });
 
-  test('stop() resolves even with a transport that never answers and ignores its signal; so does aborting the signal', { timeout: 10_000 }, async () => {
+  test('stop() resolves even with a transport that never answers and ignores its signal; so does aborting the signal', { timeout: HANG_MS }, async () => {
     const time = manualTimers();
     let calls = 0;
     const deaf: ApiTransport = { get: () => (calls++, new Promise(() => {})) };
@@ -344,7 +371,7 @@ describe('informer against a fake API server', () => {
     await assert.rejects(informer.synced, InformerStopped);
   });
 
-  test('a handler that throws is logged and does not stop the others or the informer', async () => {
+  test('a handler that throws is logged and does not stop the others or the informer', { timeout: HANG_MS }, async () => {
     const { server, informer, calls, firstWatch, logs } = await setup();
     informer.addHandlers({
       onAdd: () => {

@@ -13,6 +13,8 @@ import { startFakeApiServer, type FakeApiServer, type FakeObject } from '../../h
 import { manualTimers } from '../../helpers/manualTimers.js';
 import { logWaiter, type LogLine } from '../../helpers/logWaiter.js';
 
+/** A test that waits this long is hanging: fail it instead of the whole file. Real tests take milliseconds (old code: seconds). */
+const HANG_MS = 20_000;
 const NS = 'datadog';
 const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
 const NAME = 'webhook-certificate';
@@ -73,7 +75,7 @@ async function setup(prepare?: (server: FakeApiServer) => void) {
 }
 
 describe('watchNamed against a fake API server', () => {
-  test('undefined when absent after the list, then the object on add and update, undefined on delete; only the named object', async () => {
+  test('undefined when absent after the list, then the object on add and update, undefined on delete; only the named object', { timeout: HANG_MS }, async () => {
     const { watch, first, secrets, firstWatch, server } = await setup((s) => s.collection(SECRETS).add(secret('other')));
     await watch.synced;
     await first.next('absent');
@@ -90,7 +92,7 @@ describe('watchNamed against a fake API server', () => {
     assert.equal(server.requests.filter((r) => r.watch).length, 1);
   });
 
-  test('two subscribers share one watch connection; a late one is told the current state at once; unsubscribe stops the calls', async () => {
+  test('two subscribers share one watch connection; a late one is told the current state at once; unsubscribe stops the calls', { timeout: HANG_MS }, async () => {
     const { watch, first, secrets, server, firstWatch } = await setup((s) => s.collection(SECRETS).add(secret(NAME, { v: '1' })));
     await watch.synced;
     await firstWatch;
@@ -111,7 +113,7 @@ describe('watchNamed against a fake API server', () => {
     assert.equal(watch.current()?.data?.['v'], '3');
   });
 
-  test('the backoff starts again after a successful reconnect: the 4th failure after a success waits the base delay', { timeout: 20_000 }, async () => {
+  test('the backoff starts again after a successful reconnect: the 4th failure after a success waits the base delay', { timeout: HANG_MS }, async () => {
     const { watch, first, secrets, server, firstWatch, time, retry } = await setup();
     await watch.synced;
     await firstWatch;
@@ -137,7 +139,7 @@ describe('watchNamed against a fake API server', () => {
     assert.equal(line['retryInMs'], WATCH_RETRY_BASE_MS);
   });
 
-  test('a silent connection is noticed without TCP keep-alive, and a change made meanwhile is delivered', { timeout: 15_000 }, async () => {
+  test('a silent connection is noticed without TCP keep-alive, and a change made meanwhile is delivered', { timeout: HANG_MS }, async () => {
     const { watch, first, secrets, server, firstWatch, time, retry } = await setup((s) => s.collection(SECRETS).add(secret(NAME, { v: '1' })));
     await watch.synced;
     await firstWatch;
@@ -153,7 +155,7 @@ describe('watchNamed against a fake API server', () => {
     assert.equal(watch.isSynced(), true);
   });
 
-  test('deleted while disconnected and the history compacted (410): the re-list reports it absent', { timeout: 15_000 }, async () => {
+  test('deleted while disconnected and the history compacted (410): the re-list reports it absent', { timeout: HANG_MS }, async () => {
     const { watch, first, secrets, server, firstWatch, time, retry } = await setup((s) => s.collection(SECRETS).add(secret(NAME, { v: '1' })));
     await watch.synced;
     await firstWatch;
@@ -170,7 +172,7 @@ describe('watchNamed against a fake API server', () => {
     assert.equal(server.requests.filter((r) => !r.watch).length, 2, 'listed again');
   });
 
-  test('stop() while the watch request hangs resolves and closes the connection', { timeout: 10_000 }, async () => {
+  test('stop() while the watch request hangs resolves and closes the connection', { timeout: HANG_MS }, async () => {
     const { watch, first, server, firstWatch } = await setup();
     await watch.synced;
     await firstWatch;
