@@ -459,6 +459,7 @@ export function startInformer<R extends KubeObject, T = R>(opts: InformerOptions
       // A successful (re)connect: the backoff starts again, and events from `fromRv` on are coming.
       failures = 0;
       fresh = true;
+      lastError = undefined;
       log.debug({ what, resourceVersion: fromRv, timeoutSeconds }, `watching ${what}`);
       let events = 0;
       for await (const line of lines(res.body, signal, onBytes)) {
