@@ -113,9 +113,44 @@ export const SERVING_CERT_RENEW_FRACTION = 1 / 3;
 export const MAX_TRUSTED_CAS = 5;
 /** How long one reconcile (its API calls and certificate generation) may take before it is abandoned and retried. */
 export const RECONCILE_TIMEOUT_MS = 30_000;
-/** A watch that failed (API server unreachable, 403) is restarted after this, doubling up to the max. */
+/**
+ * Watches (`kube/informer.ts`). A list or watch that failed (API server unreachable, 403, a silent
+ * connection) is retried after `WATCH_RETRY_BASE_MS`, doubling per failure in a row up to
+ * `WATCH_RETRY_MAX_MS`; the count starts again as soon as a list succeeds or a watch is answered 200.
+ */
 export const WATCH_RETRY_BASE_MS = 500;
 export const WATCH_RETRY_MAX_MS = 30_000;
+/**
+ * Each watch request asks the API server to end it after a random time in this range (client-go's
+ * reflector: 5 to 10 minutes), so that many watchers do not all reconnect at once; the informer then
+ * watches again from the last resourceVersion, without a list.
+ */
+export const WATCH_TIMEOUT_MIN_S = 300;
+export const WATCH_TIMEOUT_MAX_S = 600;
+/**
+ * A watch connection that goes silent without closing (a dead peer, a NAT or proxy that dropped it)
+ * is noticed on the client side: after `WATCH_IDLE_TIMEOUT_MS` without a byte once the server is known
+ * to send bookmarks (the API server's watch cache sends one to every watcher that allows them about once
+ * a minute: `defaultBookmarkFrequency` in k8s.io/apiserver's cacher), or,
+ * before any bookmark was seen, after the server-side timeout plus `WATCH_TIMEOUT_MARGIN_MS` (by then
+ * the server should have ended the watch itself). The connection is then cut and the watch restarted.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 150_000;
+export const WATCH_TIMEOUT_MARGIN_MS = 30_000;
+/**
+ * Lists are read in pages of `LIST_PAGE_SIZE` objects (client-go's default), so that a collection of
+ * 150,000 pods is never one response of a gigabyte; a page that brings no byte for
+ * `LIST_IDLE_TIMEOUT_MS` is aborted and the list retried.
+ */
+export const LIST_PAGE_SIZE = 500;
+export const LIST_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * A watch the server closes within this time without sending anything counts as a failure (with
+ * backoff), as in client-go's reflector: otherwise a proxy that accepts and hangs up is retried in a loop.
+ */
+export const MIN_WATCH_DURATION_MS = 1_000;
+/** One watch event (one line) larger than this means a broken stream: Kubernetes objects are at most ~1.5 MiB. */
+export const MAX_WATCH_EVENT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Leader election timing, as fractions of `leader_lease_duration` (client-go's defaults are 15 s, 10 s
