@@ -1,32 +1,43 @@
 /** What every long-running subcommand shares: shutdown on SIGTERM/SIGINT, `--port 0`, listen errors. */
+import { constants } from 'node:os';
 import type { Logger } from '../logging/logger.js';
 import { CliError } from './errors.js';
 
+export interface SignalOptions {
+  /** How a second signal ends the process (default `process.exit`); tests pass their own. */
+  readonly exit?: (code: number) => void;
+}
+
 /**
- * Resolves once a SIGTERM or SIGINT has been handled: `stop()` is called (in-flight work drains); a
- * second signal calls `stop({ drainMs: 0 })` to cut every connection at once.
+ * Resolves once the first SIGTERM or SIGINT has been handled by `stop()` (for the webhook server: the
+ * grace period, then the drain; SPEC §6). A second signal exits at once with 128 + its number, as a
+ * shell reports a process killed by it: whoever sends it wants the process gone, not drained.
  */
-export function untilSignalled(stop: (opts?: { drainMs?: number }) => Promise<void>, log: Logger, what: string): Promise<void> {
+export function untilSignalled(stop: () => Promise<void>, log: Logger, what: string, o: SignalOptions = {}): Promise<void> {
+  const exit = o.exit ?? ((code: number) => process.exit(code));
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
-        log.warn({ signal }, 'second signal: closing every connection now');
-        void stop({ drainMs: 0 });
+        log.warn({ signal }, `second signal: ${what} exits now, cutting every connection`);
+        exit(128 + (constants.signals[signal] ?? 0));
         return;
       }
       stopping = true;
-      log.info({ signal }, 'shutting down: letting in-flight admission requests finish');
+      log.info({ signal }, `${what} shutting down (a second signal exits at once)`);
+      const done = () => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve();
+      };
       stop().then(
         () => {
-          process.off('SIGTERM', onSignal);
-          process.off('SIGINT', onSignal);
           log.info(`${what} stopped`);
-          resolve();
+          done();
         },
         (e: unknown) => {
           log.error({ err: e }, 'error while shutting down');
-          resolve();
+          done();
         },
       );
     };
