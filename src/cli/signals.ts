@@ -3,9 +3,17 @@ import { constants } from 'node:os';
 import type { Logger } from '../logging/logger.js';
 import { CliError } from './errors.js';
 
+/** Where SIGTERM and SIGINT come from: `process`, or a plain emitter in tests. */
+export interface SignalSource {
+  on(event: 'SIGTERM' | 'SIGINT', listener: (signal: NodeJS.Signals) => void): unknown;
+  off(event: 'SIGTERM' | 'SIGINT', listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
 export interface SignalOptions {
   /** How a second signal ends the process (default `process.exit`); tests pass their own. */
   readonly exit?: (code: number) => void;
+  /** Default `process`. */
+  readonly signals?: SignalSource;
 }
 
 /**
@@ -15,6 +23,7 @@ export interface SignalOptions {
  */
 export function untilSignalled(stop: () => Promise<void>, log: Logger, what: string, o: SignalOptions = {}): Promise<void> {
   const exit = o.exit ?? ((code: number) => process.exit(code));
+  const signals = o.signals ?? process;
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -26,8 +35,8 @@ export function untilSignalled(stop: () => Promise<void>, log: Logger, what: str
       stopping = true;
       log.info({ signal }, `${what} shutting down (a second signal exits at once)`);
       const done = () => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
+        signals.off('SIGTERM', onSignal);
+        signals.off('SIGINT', onSignal);
         resolve();
       };
       stop().then(
@@ -41,8 +50,8 @@ export function untilSignalled(stop: () => Promise<void>, log: Logger, what: str
         },
       );
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    signals.on('SIGTERM', onSignal);
+    signals.on('SIGINT', onSignal);
   });
 }
 
