@@ -65,6 +65,8 @@ export function portOverride(flag: string | undefined): { override?: string; lis
 /** A failure to bind the port becomes one clear message (exit 1); anything else is rethrown as it is. */
 export function rethrowListenError(e: unknown, host: string, port: number): never {
   const err = e as NodeJS.ErrnoException;
-  if (err.syscall === 'listen') throw new CliError(`cannot listen on ${host}:${port}: ${err.message}`, 1);
+  // `[::]:8000`, not `:::8000`.
+  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+  if (err.syscall === 'listen') throw new CliError(`cannot listen on ${address}: ${err.message}`, 1);
   throw e;
 }

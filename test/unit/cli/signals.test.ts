@@ -2,7 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { untilSignalled } from '../../../src/cli/signals.js';
+import { CliError } from '../../../src/cli/errors.js';
+import { rethrowListenError, untilSignalled } from '../../../src/cli/signals.js';
 import { silentLogger } from '../../../src/logging/logger.js';
 import { deferred } from '../../helpers/manual.js';
 
@@ -33,5 +34,15 @@ describe('untilSignalled', () => {
       assert.deepEqual(exits, [code]);
       assert.equal(calls, 1, 'stop() is not called again');
     }
+  });
+});
+
+describe('rethrowListenError', () => {
+  test('names the address, IPv6 in brackets', () => {
+    const busy = Object.assign(new Error('listen EADDRINUSE: address already in use :::8000'), { syscall: 'listen', code: 'EADDRINUSE' });
+    assert.throws(() => rethrowListenError(busy, '::', 8000), (e: Error) => e instanceof CliError && e.message.startsWith('cannot listen on [::]:8000: '));
+    assert.throws(() => rethrowListenError(busy, '127.0.0.1', 8000), (e: Error) => e instanceof CliError && e.message.startsWith('cannot listen on 127.0.0.1:8000: '));
+    const other = new Error('something else');
+    assert.throws(() => rethrowListenError(other, '::', 8000), (e: unknown) => e === other);
   });
 });
