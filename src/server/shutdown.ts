@@ -94,12 +94,13 @@ export function trackRequests(server: Server): Drainer {
       if (phase === 'closing' || opts.graceMs <= 0) return (shutdownDone = close(opts.drainMs));
       phase = 'grace';
       const notice = opts.closeNoticeMs ?? SHUTDOWN_CLOSE_NOTICE_MS;
+      if (opts.graceMs <= notice) hangUp = true;
       const graceOver = new Promise<void>((resolve) => {
-        const noticeTimer = setTimeout(() => (hangUp = true), Math.max(0, opts.graceMs - notice));
+        const noticeTimer = hangUp ? undefined : setTimeout(() => (hangUp = true), opts.graceMs - notice);
         const graceTimer = setTimeout(() => endGrace?.(), opts.graceMs);
         endGrace = () => {
           endGrace = undefined;
-          clearTimeout(noticeTimer);
+          if (noticeTimer) clearTimeout(noticeTimer);
           clearTimeout(graceTimer);
           resolve();
         };
