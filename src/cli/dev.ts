@@ -71,8 +71,10 @@ export function registerDev(program: Command): void {
         ].join('\n'),
       );
       await untilSignalled(
-        async (o) => {
-          await agent.stop(o);
+        async () => {
+          // No grace period: the API server calls this process directly, not through a Service that
+          // would need time to drop it.
+          await agent.stop({ graceMs: 0 });
           await cp.stop();
         },
         log,

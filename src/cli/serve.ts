@@ -88,6 +88,6 @@ export function registerServe(program: Command): void {
         },
         `Tether webhook server listening on ${server.url}`,
       );
-      await untilSignalled((o) => server.close(o), log, 'webhook server');
+      await untilSignalled(() => server.shutdown(), log, 'webhook server');
     });
 }

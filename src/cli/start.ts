@@ -63,6 +63,6 @@ export function registerStart(program: Command): void {
         { url: agent.server.url, port: agent.server.port, apiServer: kube.server, kubeconfig: kube.source, namespace, identity: agent.controllers.identity, ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}) },
         `Tether cluster agent started; webhook server listening on ${agent.server.url}`,
       );
-      await untilSignalled((o) => agent.stop(o), log, 'cluster agent');
+      await untilSignalled(() => agent.stop(), log, 'cluster agent');
     });
 }

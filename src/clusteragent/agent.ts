@@ -28,8 +28,13 @@ export interface ClusterAgentOptions {
 export interface ClusterAgent {
   readonly server: WebhookServer;
   readonly controllers: RunningControllers;
-  /** Releases leadership, then drains the webhook server. */
-  stop(opts?: { drainMs?: number }): Promise<void>;
+  /**
+   * SIGTERM (SPEC §6): releases leadership at once, so that a successor takes over the controllers,
+   * while the webhook server goes through its shutdown (`WebhookServer.shutdown`: not ready, still
+   * answering for the grace period, then drained). Resolves when both are done. A second call ends the
+   * grace period and the drain at once (`drainMs`, default 0).
+   */
+  stop(opts?: { graceMs?: number; drainMs?: number }): Promise<void>;
 }
 
 export async function startClusterAgent(opts: ClusterAgentOptions): Promise<ClusterAgent> {
@@ -51,13 +56,17 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
     ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
+  let stopped: Promise<void> | undefined;
   return {
     server,
     controllers,
-    async stop(stopOpts) {
-      // Leadership first, so a successor takes over while this replica still drains its reviews.
-      await controllers.stop();
-      await server.close(stopOpts);
+    stop(stopOpts = {}) {
+      if (stopped) return server.close({ drainMs: stopOpts.drainMs ?? 0 }).then(() => stopped);
+      // In parallel with the grace period, not after it: the controllers have a successor within
+      // seconds, while this replica keeps answering the reviews the Service still sends it.
+      const released = controllers.stop().catch((e: unknown) => opts.logger.warn({ err: e }, 'could not stop the controllers cleanly'));
+      stopped = Promise.all([released, server.shutdown(stopOpts)]).then(() => undefined);
+      return stopped;
     },
   };
 }

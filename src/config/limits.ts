@@ -52,6 +52,18 @@ export const MAX_CONNECTIONS = 1024;
 export const SHUTDOWN_DRAIN_MS = 20_000;
 
 /**
+ * The last part of the shutdown grace period (`shutdown_grace_seconds`) in which every answer carries
+ * `Connection: close`. The API server keeps idle keep-alive connections to a Service pinned to the pod
+ * they first reached (kube-proxy translates per connection), and Go's transport reuses them before it
+ * opens new ones: without this, it would still send reviews here after the Service dropped the pod, and a
+ * review written just as the idle connection is closed fails (a POST is not retried). Told to close, the
+ * client ends the connection itself after reading the answer, with nothing in flight. Only near the end:
+ * earlier, every review would pay for a new connection and TLS handshake, which the Service may well
+ * route to this pod again while it still lists it.
+ */
+export const SHUTDOWN_CLOSE_NOTICE_MS = 1_000;
+
+/**
  * Outside facts (owner labels, namespace labels) must be resolved before the API server's webhook
  * timeout: the budget is `timeout_seconds` minus this margin (for decoding, mutating, answering and the
  * network), capped by `FACTS_BUDGET_MAX_MS`, and never below `FACTS_BUDGET_MIN_MS`.

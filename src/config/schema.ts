@@ -24,6 +24,11 @@ export class InvalidValue extends Error {}
 export const AUTH_TOKEN_MIN_LENGTH = 32;
 export const TIMEOUT_SECONDS_RANGE = [1, 30] as const;
 export const DEFAULT_PORT = 8000;
+/**
+ * After SIGTERM the pod stays in its Service's endpoints for a few seconds (endpoints controller, then
+ * kube-proxy on every node); the API server keeps connecting to it meanwhile. 5 s covers that in practice.
+ */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 5;
 /** Namespace of objects that do not name one, as kubectl assumes. */
 export const DEFAULT_NAMESPACE = 'default';
 /**
@@ -141,6 +146,12 @@ export const SCHEMA = {
   kube_resources_namespace: str(undefined, "Tether's namespace (default: the service account's namespace, else `default`)", dnsLabel),
   leader_lease_name: str('datadog-leader-election', 'coordination.k8s.io Lease the cluster agent replicas elect their leader with', dnsSubdomain),
   leader_lease_duration: int(15, 2, 300, 'seconds a leader holds the Lease without renewing it; a new leader takes over after this'),
+  shutdown_grace_seconds: int(
+    DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    0,
+    300,
+    'seconds the webhook server keeps answering after SIGTERM with /readyz failing, so the Service drops the pod before its port closes',
+  ),
 
   [`${AC}.enabled`]: bool(true, 'run the admission controller at all'),
   [`${AC}.port`]: int(DEFAULT_PORT, 1, 65535, 'HTTPS port of the webhook server'),

@@ -32,6 +32,8 @@ export interface RequestListenerDeps {
   readonly routes: ReadonlyMap<string, WebhookKind>;
   /** Whether a certificate is loaded (`/readyz`). */
   readonly isReady: () => boolean;
+  /** A shutdown has begun: `/readyz` fails, whatever `isReady` says (the Service must drop this pod). */
+  readonly shuttingDown?: () => boolean;
   readonly facts?: FactResolver;
   /** Defaults to `MAX_REVIEW_BODY_BYTES`; smaller in tests. */
   readonly bodyLimit?: number;
@@ -137,7 +139,12 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
   async function other(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const handlers: Record<string, () => Promise<Answer> | Answer> = {
       '/healthz': () => text(200, 'ok'),
-      '/readyz': () => (deps.isReady() ? text(200, 'ok') : text(503, 'not ready: no TLS certificate loaded yet')),
+      '/readyz': () =>
+        deps.shuttingDown?.()
+          ? text(503, 'not ready: shutting down')
+          : deps.isReady()
+            ? text(200, 'ok')
+            : text(503, 'not ready: no TLS certificate loaded yet'),
       '/metrics': async () => ({ status: 200, body: await deps.metrics.registry.metrics(), contentType: deps.metrics.registry.contentType }),
     };
     const handler = handlers[path];

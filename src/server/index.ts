@@ -6,3 +6,4 @@ export * from './httpServer.js';
 export * from './body.js';
 export * from './tlsReloader.js';
 export * from './shutdown.js';
+export * from './listen.js';

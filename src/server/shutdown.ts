@@ -1,47 +1,116 @@
 /**
- * Graceful shutdown of an HTTP(S) server: stop accepting, let in-flight requests finish (an admission
- * review cut off mid-way costs the pod its injection, or its creation with failurePolicy Fail), close
- * idle keep-alive connections at once and busy ones as soon as their answer is sent, and cut whatever
- * is left at the drain deadline.
+ * Graceful shutdown of an HTTP(S) server behind a Kubernetes Service (SPEC §6), in two phases.
+ *
+ * Grace: the pod is still in the Service's endpoints for a few seconds after SIGTERM, and the API server
+ * keeps connecting to it; a closed port then costs every pod created meanwhile its injection. So the
+ * server first only says it is going (`/readyz` fails, see `phase()`), keeps accepting and answering,
+ * and near the end asks keep-alive clients to hang up (`Connection: close`, see `SHUTDOWN_CLOSE_NOTICE_MS`).
+ *
+ * Drain: the listener closes, idle connections are closed at once and busy ones as soon as their answer
+ * is sent (an admission review cut off mid-way costs the pod its injection, or its creation with
+ * failurePolicy Fail), and whatever is left is cut at the drain deadline.
  */
 import type { Server } from 'node:http';
+import { SHUTDOWN_CLOSE_NOTICE_MS } from '../config/limits.js';
+
+/** `serving` → `grace` (not ready, still accepting) → `closing` (listener closed, draining). */
+export type ServingPhase = 'serving' | 'grace' | 'closing';
+
+export interface ShutdownOptions {
+  /** How long to keep accepting after `shutdown` is called; 0 closes the listener at once. */
+  readonly graceMs: number;
+  /** Then how long in-flight requests get before their connections are cut. */
+  readonly drainMs: number;
+  /** Answers in the last this-many ms of the grace period carry `Connection: close`; default `SHUTDOWN_CLOSE_NOTICE_MS`. */
+  readonly closeNoticeMs?: number;
+  /** Called when the grace period ends, just before the listener closes. */
+  readonly onGraceEnd?: () => void;
+}
 
 export interface Drainer {
   readonly inFlight: () => number;
+  readonly phase: () => ServingPhase;
+  /** The listener is closed (or closing): the drain phase. */
   readonly closing: () => boolean;
-  /** Resolves once every connection is closed; may be called again with a shorter deadline. */
+  /**
+   * Grace, then drain (see the module comment). Resolves once every connection is closed. A later
+   * `close` ends the grace period at once; calling `shutdown` again returns the same promise.
+   */
+  shutdown(opts: ShutdownOptions): Promise<void>;
+  /**
+   * Closes the listener now (ending a grace period) and drains. Resolves once every connection is
+   * closed; may be called again with a shorter deadline (0 cuts every connection at once).
+   */
   close(drainMs: number): Promise<void>;
 }
 
 export function trackRequests(server: Server): Drainer {
   let inFlight = 0;
-  let closing = false;
+  let phase: ServingPhase = 'serving';
+  /** Answers carry `Connection: close` (end of the grace period, and while draining). */
+  let hangUp = false;
   let closed: Promise<void> | undefined;
+  let shutdownDone: Promise<void> | undefined;
+  let endGrace: (() => void) | undefined;
 
   // Prepended, so it runs before the request handler and can still set headers.
   server.prependListener('request', (_req, res) => {
     inFlight++;
-    if (closing) res.setHeader('Connection', 'close');
+    if (hangUp) res.setHeader('Connection', 'close');
     res.once('close', () => {
       inFlight--;
       // The connection becomes idle only after this tick.
-      if (closing) setImmediate(() => server.closeIdleConnections());
+      if (phase === 'closing') setImmediate(() => server.closeIdleConnections());
     });
   });
 
+  const close = (drainMs: number): Promise<void> => {
+    endGrace?.();
+    phase = 'closing';
+    hangUp = true;
+    closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Node's close() does this too (since 19); explicit, since it is the point: idle keep-alive
+      // connections must not keep the process (or the API server's connection pool) hanging on.
+      server.closeIdleConnections();
+    });
+    if (drainMs <= 0) {
+      server.closeAllConnections();
+      return closed;
+    }
+    // Each call may shorten the deadline (a second signal: stop waiting now).
+    const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
+    deadline.unref();
+    return closed.finally(() => clearTimeout(deadline));
+  };
+
   return {
     inFlight: () => inFlight,
-    closing: () => closing,
-    close(drainMs) {
-      closing = true;
-      // Each call may shorten the deadline (a second SIGTERM: stop waiting now).
-      const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
-      deadline.unref();
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
+    phase: () => phase,
+    closing: () => phase === 'closing',
+    close,
+    shutdown(opts) {
+      if (shutdownDone) return shutdownDone;
+      if (phase === 'closing' || opts.graceMs <= 0) return (shutdownDone = close(opts.drainMs));
+      phase = 'grace';
+      const notice = opts.closeNoticeMs ?? SHUTDOWN_CLOSE_NOTICE_MS;
+      if (opts.graceMs <= notice) hangUp = true;
+      const graceOver = new Promise<void>((resolve) => {
+        const noticeTimer = hangUp ? undefined : setTimeout(() => (hangUp = true), opts.graceMs - notice);
+        const graceTimer = setTimeout(() => endGrace?.(), opts.graceMs);
+        endGrace = () => {
+          endGrace = undefined;
+          if (noticeTimer) clearTimeout(noticeTimer);
+          clearTimeout(graceTimer);
+          resolve();
+        };
       });
-      return closed.finally(() => clearTimeout(deadline));
+      shutdownDone = graceOver.then(() => {
+        // Not when `close` cut the grace period short: that caller has said what happens instead.
+        if (phase === 'grace') opts.onGraceEnd?.();
+        return close(opts.drainMs);
+      });
+      return shutdownDone;
     },
   };
 }

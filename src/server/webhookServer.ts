@@ -12,6 +12,7 @@ import type { Logger } from '../logging/logger.js';
 import type { FactResolver } from './facts.js';
 import { createHttpsServer, createRequestListener, type ServerLimits } from './httpServer.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { IPV6_ANY, listenOn, listenUrl, type Bind } from './listen.js';
 import { trackRequests } from './shutdown.js';
 import { readCertificateFiles, watchCertificateFiles, type CertificateFiles, type CertificateWatcher, type PemPair } from './tlsReloader.js';
 
@@ -22,7 +23,7 @@ export interface WebhookServerOptions {
    * and `/readyz` is 503 until `setCertificate` is called.
    */
   readonly tls?: CertificateFiles | PemPair;
-  /** Default `DEFAULT_LISTEN_HOST` (every interface). */
+  /** Default `DEFAULT_LISTEN_HOST` (every interface of both stacks; IPv4 only on a host without IPv6). */
   readonly host?: string;
   /** Default `admission_controller.port`; 0 picks a free port (see `WebhookServer.port`). */
   readonly port?: number;
@@ -37,6 +38,8 @@ export interface WebhookServerOptions {
   readonly factsBudgetMs?: number;
   /** Overrides connection limits and timeouts of `config/limits.ts` (tests: short timeouts, few connections). */
   readonly limits?: Partial<ServerLimits>;
+  /** How the port is bound (tests inject failures); default `bindPort`. */
+  readonly bind?: Bind;
 }
 
 export interface WebhookServer {
@@ -56,12 +59,25 @@ export interface WebhookServer {
   certificate(): CertificateInfo | undefined;
   /** Checks the certificate files now instead of at the next poll (no-op without files). */
   reloadCertificateFiles(): Promise<void>;
-  /** Stops accepting, lets in-flight reviews finish within `drainMs` (default `SHUTDOWN_DRAIN_MS`). */
+  /**
+   * What SIGTERM does (SPEC §6): `/readyz` fails at once; reviews, on new connections too, are still
+   * answered for `graceMs` (default `shutdown_grace_seconds`), the last `SHUTDOWN_CLOSE_NOTICE_MS` of it
+   * with `Connection: close`; then the listener closes and in-flight reviews get `drainMs` (default
+   * `SHUTDOWN_DRAIN_MS`) to finish. Resolves once every connection is closed.
+   */
+  shutdown(opts?: { graceMs?: number; drainMs?: number }): Promise<void>;
+  /**
+   * Stops accepting now (ending a running `shutdown`'s grace period), lets in-flight reviews finish within
+   * `drainMs` (default `SHUTDOWN_DRAIN_MS`; 0 cuts every connection at once).
+   */
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
-/** Every IPv4 interface: the API server reaches the webhook through a Service, on the pod's IP. */
-export const DEFAULT_LISTEN_HOST = '0.0.0.0';
+/**
+ * Every interface of both IP stacks: the API server reaches the webhook through a Service, on the pod's
+ * IP, which is an IPv6 address in a single-stack IPv6 cluster.
+ */
+export const DEFAULT_LISTEN_HOST = IPV6_ANY;
 
 const isFiles = (t: CertificateFiles | PemPair): t is CertificateFiles => 'certFile' in t;
 
@@ -105,8 +121,9 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     logger: log,
     metrics,
     routes,
-    // Not ready while draining either, so that probes stop routing new reviews here.
-    isReady: () => current !== undefined && !drainer.closing(),
+    isReady: () => current !== undefined,
+    // From the first moment of a shutdown, so that the Service stops routing new reviews here.
+    shuttingDown: () => drainer.phase() !== 'serving',
     ...(opts.facts ? { facts: opts.facts } : {}),
     ...(opts.factsBudgetMs !== undefined ? { factsBudgetMs: opts.factsBudgetMs } : {}),
   });
@@ -136,15 +153,9 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     });
   }
 
-  const host = opts.host ?? DEFAULT_LISTEN_HOST;
+  let host = opts.host ?? DEFAULT_LISTEN_HOST;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? opts.config['admission_controller.port'], host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    host = await listenOn(server, opts.port ?? opts.config['admission_controller.port'], host, log, opts.bind);
   } catch (e) {
     watcher?.stop();
     throw e;
@@ -152,7 +163,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   server.on('error', (e) => log.error({ err: e }, 'webhook server error'));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = listenUrl(host, port);
 
   return {
     url,
@@ -162,6 +173,19 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     setCertificate,
     certificate: () => current,
     reloadCertificateFiles: () => watcher?.check() ?? Promise.resolve(),
+    async shutdown(shutdownOpts = {}) {
+      const graceMs = shutdownOpts.graceMs ?? opts.config.shutdown_grace_seconds * 1000;
+      const drainMs = shutdownOpts.drainMs ?? SHUTDOWN_DRAIN_MS;
+      if (drainer.phase() === 'serving') {
+        log.info({ graceMs, drainMs }, `shutting down: /readyz fails now; reviews are still answered for ${graceMs / 1000} s, then the listener closes`);
+      }
+      await drainer.shutdown({
+        graceMs,
+        drainMs,
+        onGraceEnd: () => log.info({ inFlight: drainer.inFlight(), drainMs }, 'grace period over: closing the listener, letting in-flight reviews finish'),
+      });
+      watcher?.stop();
+    },
     async close(closeOpts = {}) {
       watcher?.stop();
       await drainer.close(closeOpts.drainMs ?? SHUTDOWN_DRAIN_MS);

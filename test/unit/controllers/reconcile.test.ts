@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type * as k8s from '@kubernetes/client-node';
-import { parseConfig } from '../../../src/config/index.js';
+import { parseConfig, SHUTDOWN_DRAIN_MS } from '../../../src/config/index.js';
 import { certificateNames } from '../../../src/controllers/certificate.js';
 import { formatDuration } from '../../../src/controllers/duration.js';
 import { desiredWebhookConfiguration, reconcileWebhookConfiguration, webhookConfigurationDrift } from '../../../src/controllers/webhookConfiguration.js';
@@ -129,5 +129,48 @@ describe('deploy/rbac.yaml', () => {
     assert.deepEqual(named.get('secrets'), [config['admission_controller.certificate.secret_name']]);
     assert.deepEqual(named.get('mutatingwebhookconfigurations'), [config['admission_controller.webhook_name']]);
     assert.deepEqual(named.get('leases'), [config.leader_lease_name]);
+  });
+});
+
+describe('deploy/cluster-agent.yaml', () => {
+  const file = fileURLToPath(new URL('../../../../deploy/cluster-agent.yaml', import.meta.url));
+  const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as k8s.KubernetesObject);
+  const deployment = docs.find((d) => d.kind === 'Deployment') as k8s.V1Deployment;
+  const service = docs.find((d) => d.kind === 'Service') as k8s.V1Service;
+  const pod = deployment.spec!.template.spec!;
+  const container = pod.containers[0]!;
+  const env = (name: string) => container.env?.find((e) => e.name === name)?.value;
+
+  test('its termination grace period covers the shutdown: grace period, then the drain (SPEC §6)', () => {
+    const grace = env('DD_SHUTDOWN_GRACE_SECONDS');
+    const config = parseConfig({ env: grace === undefined ? {} : { DD_SHUTDOWN_GRACE_SECONDS: grace } });
+    const defaults = parseConfig({ env: {} });
+    assert.equal(config.shutdown_grace_seconds, defaults.shutdown_grace_seconds, 'the manifest states the default grace period');
+    assert.ok(
+      pod.terminationGracePeriodSeconds! >= config.shutdown_grace_seconds + SHUTDOWN_DRAIN_MS / 1000,
+      `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} < ${config.shutdown_grace_seconds} + ${SHUTDOWN_DRAIN_MS / 1000}`,
+    );
+  });
+
+  test('names, ports and paths are the configuration defaults and deploy/rbac.yaml', () => {
+    const config = parseConfig({ env: {} });
+    const rbac = fileURLToPath(new URL('../../../../deploy/rbac.yaml', import.meta.url));
+    const account = parseAllDocuments(readFileSync(rbac, 'utf8')).map((d) => d.toJSON() as k8s.KubernetesObject).find((d) => d.kind === 'ServiceAccount')!;
+    assert.equal(pod.serviceAccountName, account.metadata?.name);
+    assert.equal(deployment.metadata?.namespace, account.metadata?.namespace);
+    assert.equal(service.metadata?.namespace, account.metadata?.namespace);
+    assert.equal(deployment.spec?.replicas, 2);
+    assert.deepEqual(container.args, ['start']);
+
+    assert.equal(service.metadata?.name, config['admission_controller.service_name']);
+    const port = container.ports?.find((p) => p.containerPort === config['admission_controller.port']);
+    assert.ok(port?.name, `a named container port ${config['admission_controller.port']}`);
+    assert.deepEqual(service.spec?.ports?.map((p) => [p.port, p.targetPort]), [[443, port.name]]);
+    assert.deepEqual(service.spec?.selector, deployment.spec?.selector.matchLabels);
+    assert.deepEqual(deployment.spec?.template.metadata?.labels, deployment.spec?.selector.matchLabels);
+
+    for (const [probe, path] of [[container.readinessProbe, '/readyz'], [container.livenessProbe, '/healthz']] as const) {
+      assert.deepEqual(probe?.httpGet, { path, port: port.name, scheme: 'HTTPS' });
+    }
   });
 });
