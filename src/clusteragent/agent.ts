@@ -7,6 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { FactResolver } from '../admission/index.js';
 import type { TetherConfig } from '../config/index.js';
 import { startControllers, type RunningControllers } from '../controllers/manager.js';
+import { createControllerApis } from '../kube/controllerApis.js';
 import type { Logger } from '../logging/logger.js';
 import { startWebhookServer, type WebhookServer } from '../server/index.js';
 
@@ -48,7 +49,7 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
     ...(opts.facts ? { facts: opts.facts } : {}),
   });
   const controllers = startControllers({
-    kubeConfig: opts.kubeConfig,
+    apis: createControllerApis(opts.kubeConfig, opts.config, opts.namespace),
     config: opts.config,
     namespace: opts.namespace,
     logger: opts.logger,

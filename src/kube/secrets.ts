@@ -48,7 +48,8 @@ function applyChanges<T>(current: Readonly<Record<string, T>> | undefined, chang
   return out;
 }
 
-function toRecord(s: k8s.V1Secret): SecretRecord {
+/** A Secret object as the controllers read it (data decoded). */
+export function secretRecordOf(s: k8s.V1Secret): SecretRecord {
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
   const created = s.metadata?.creationTimestamp;
@@ -72,7 +73,7 @@ export function createSecretStore(kubeConfig: k8s.KubeConfig, namespace: string,
     id,
     async get(signal) {
       try {
-        return toRecord(await core.readNamespacedSecret({ name, namespace }, abortableCall(signal)));
+        return secretRecordOf(await core.readNamespacedSecret({ name, namespace }, abortableCall(signal)));
       } catch (e) {
         if (isNotFound(e)) return undefined;
         return fail('read')(e);
@@ -84,7 +85,7 @@ export function createSecretStore(kubeConfig: k8s.KubeConfig, namespace: string,
         type: 'Opaque',
         data: applyChanges({}, changes.data, b64),
       };
-      return toRecord(await core.createNamespacedSecret({ namespace, body }, abortableCall(signal)).catch(fail('create')));
+      return secretRecordOf(await core.createNamespacedSecret({ namespace, body }, abortableCall(signal)).catch(fail('create')));
     },
     async update(resourceVersion, changes, signal) {
       // Read-modify-write keeps every field Tether does not manage (labels, other keys, owner references);
@@ -96,7 +97,7 @@ export function createSecretStore(kubeConfig: k8s.KubeConfig, namespace: string,
         metadata: { ...current.metadata, annotations: applyChanges(current.metadata?.annotations, changes.annotations, (v) => v) },
         data: applyChanges(current.data, changes.data, b64),
       };
-      return toRecord(await core.replaceNamespacedSecret({ name, namespace, body }, abortableCall(signal)).catch(fail('update')));
+      return secretRecordOf(await core.replaceNamespacedSecret({ name, namespace, body }, abortableCall(signal)).catch(fail('update')));
     },
   };
 }

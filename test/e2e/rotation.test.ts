@@ -150,15 +150,15 @@ describe('certificate rotation with a lagging replica', () => {
 
     for (let round = 1; round <= ROTATIONS; round++) {
       const switchesBefore = bSwitches();
+      const bundleBefore = (await secretData())['ca.pem'];
       apiProxy.pause();
       // A new CA, published, then used by the leader's Secret, all while B sees none of it.
       const s = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
       await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: { ...s, metadata: { ...s.metadata, annotations: { ...s.metadata?.annotations, 'tether.dev/rotate': 'ca' } } } });
       await eventually(`round ${round}: the leader to serve from the new CA`, async () => {
         const d = await secretData();
-        const cas = certificateBlocks(d['ca.pem']!);
-        assert.equal(cas.length, round + 1);
-        assert.ok(isIssuedBy(d['cert.pem']!, cas.at(-1)!));
+        assert.notEqual(d['ca.pem'], bundleBefore, 'a new CA');
+        assert.ok(isIssuedBy(d['cert.pem']!, certificateBlocks(d['ca.pem']!).at(-1)!), 'served from the newest CA');
       }, 60_000);
       // A renewal from the new CA too (a second serving certificate B has not seen).
       const t = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
@@ -177,5 +177,6 @@ describe('certificate rotation with a lagging replica', () => {
     assert.deepEqual(untrusted, [], `${untrusted.length} of ${handshakes} handshakes were not trusted by the caBundle of the moment`);
     assert.deepEqual(uninjected, [], `${uninjected.length} of ${pods} pods were created without injection`);
     assert.ok(pods > 50 && handshakes > 100, `${pods} pods, ${handshakes} handshakes`);
+    assert.equal(certificateBlocks((await secretData())['ca.pem']!).length, ROTATIONS + 1, 'every CA kept in the bundle');
   });
 });
