@@ -179,8 +179,18 @@ function statusProblem(status: number, body: string, t: KubeletTarget): Upstream
 const caFix = (t: KubeletTarget): string =>
   `set ${setting('kubelet_client_ca')} to the CA that signed the kubelet's serving certificate (now ${t.caFile}), or, if the kubelets use self-signed certificates, set \`kubelet_tls_verify: false\` (${envVarFor('kubelet_tls_verify')}=false).`;
 
-function connectionProblem(code: string | undefined, message: string, handshakeDone: boolean, t: KubeletTarget): UpstreamProblem {
+/**
+ * Node's error message on one line, OpenSSL's internals dropped: `write EPROTO 80…:error:0A00010B:SSL
+ * routines:ssl3_get_record:wrong version number:../deps/openssl/…:350:\n` → `SSL: wrong version number`.
+ */
+export function connectionMessage(message: string): string {
+  const ssl = /error:[0-9A-Fa-f]+:SSL routines:[^:]*:([^:]+)/.exec(message);
+  return ssl ? `SSL: ${ssl[1]}` : message.replace(/\s+/g, ' ').trim();
+}
+
+function connectionProblem(code: string | undefined, rawMessage: string, handshakeDone: boolean, t: KubeletTarget): UpstreamProblem {
   const c = code ?? '';
+  const message = connectionMessage(rawMessage);
   const why = c ? `${c}: ${message}` : message;
   const hostPort = `${setting('kubernetes_kubelet_host')} and ${setting('kubernetes_https_kubelet_port')}`;
   if (UNKNOWN_CA_CODES.has(c)) {
