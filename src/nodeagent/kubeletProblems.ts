@@ -138,7 +138,7 @@ function forbidden(body: string, t: KubeletTarget): UpstreamProblem {
   return {
     ...base,
     summary: `the kubelet at ${t.url} refused ${f.user}: it lacks RBAC permission ${asked}. The token is valid; the permission is missing.`,
-    fix: `grant it: ${kubeletRbacFix(f.user, f.verb)} (deploy/ ships this ClusterRole with the node agent's DaemonSet).`,
+    fix: `grant it: ${kubeletRbacFix(f.user, f.verb)} (or apply the node agent's RBAC from deploy/).`,
   };
 }
 
@@ -148,7 +148,7 @@ function statusProblem(status: number, body: string, t: KubeletTarget): Upstream
       upstream: 'kubelet',
       code: 'unauthorized',
       status,
-      summary: `the kubelet at ${t.url} answered 401 ${bodyExcerpt(body) || 'Unauthorized'}: it did not accept the token read from ${t.tokenPath} (missing, expired, revoked or from another cluster), or it does not check bearer tokens.`,
+      summary: `the kubelet at ${t.url} answered 401 ${bodyExcerpt(body) || 'Unauthorized'}: it did not accept the token read from ${t.tokenPath} (expired, revoked or from another cluster), or it does not check bearer tokens.`,
       fix: `check that ${setting('kubelet_auth_token_path')} is the pod's service-account token (a projected volume; automountServiceAccountToken not false), and that the kubelet runs with --authentication-token-webhook (authentication.webhook.enabled: true in its KubeletConfiguration).`,
     };
   }

@@ -12,7 +12,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { generateCa, issueServingCertificate, type CertificatePair } from '../../../src/certs/index.js';
 import { KUBELET_TOKEN_REREAD_MS } from '../../../src/config/limits.js';
-import { compactPod, createKubeletClient, type KubeletClientOptions } from '../../../src/nodeagent/kubelet.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { compactPod, createKubeletClient, DEFAULT_KUBELET_TOKEN_PATH, kubeletClientOptions, type KubeletClientOptions } from '../../../src/nodeagent/kubelet.js';
 import { UpstreamError, type ProblemCode } from '../../../src/nodeagent/problems.js';
 import { makeCertificate, tempDir, type TempDir } from '../../helpers/certs.js';
 import { recordingLogger } from '../../helpers/logs.js';
@@ -255,5 +256,36 @@ describe('kubelet client', () => {
   test('the host defaults to the node name, IPv6 hosts are bracketed', () => {
     assert.equal(createKubeletClient({ nodeName: NODE }).url, 'https://node-a:10250/pods');
     assert.equal(createKubeletClient({ nodeName: NODE, host: 'fd00::1', port: 1 }).url, 'https://[fd00::1]:1/pods');
+  });
+});
+
+describe('kubeletClientOptions', () => {
+  test('from the configuration keys (as DD_ variables set them)', () => {
+    const config = parseConfig({
+      env: {
+        DD_KUBERNETES_KUBELET_NODENAME: 'node-a',
+        DD_KUBERNETES_KUBELET_HOST: '10.0.0.7',
+        DD_KUBERNETES_HTTPS_KUBELET_PORT: '10443',
+        DD_KUBELET_TLS_VERIFY: 'false',
+        DD_KUBELET_CLIENT_CA: '/etc/kubelet-ca.crt',
+        DD_KUBELET_AUTH_TOKEN_PATH: '/var/run/token',
+      },
+    });
+    assert.deepEqual(kubeletClientOptions(config), {
+      nodeName: 'node-a',
+      host: '10.0.0.7',
+      port: 10443,
+      tokenPath: '/var/run/token',
+      tlsVerify: false,
+      caFile: '/etc/kubelet-ca.crt',
+    });
+  });
+  test('the defaults: the service account\'s token and CA, the node name as host, 10250', () => {
+    const o = kubeletClientOptions(parseConfig({ env: { DD_KUBERNETES_KUBELET_NODENAME: 'node-a' } }));
+    assert.deepEqual(o, { nodeName: 'node-a', port: 10250, tokenPath: DEFAULT_KUBELET_TOKEN_PATH, tlsVerify: true });
+    assert.equal(createKubeletClient(o).url, 'https://node-a:10250/pods');
+  });
+  test('without a node name it refuses, saying which variable to set', () => {
+    assert.throws(() => kubeletClientOptions(parseConfig({ env: {} })), /DD_KUBERNETES_KUBELET_NODENAME/);
   });
 });
