@@ -60,7 +60,7 @@ export interface KubeletClient {
    * with its reason instead (the caller stopped, the kubelet did nothing wrong).
    */
   pods(signal?: AbortSignal): Promise<KubeletPods>;
-  /** Closes kept-alive connections. */
+  /** Closes the connection of a request in flight, if any (the agent shuts down). */
   close(): void;
 }
 
@@ -190,7 +190,9 @@ export function createKubeletClient(opts: KubeletClientOptions): KubeletClient {
   const fail = (failure: KubeletFailure): UpstreamError => new UpstreamError(kubeletProblem(failure, target));
 
   let credentials: Credentials | undefined;
-  // One agent per CA: kept-alive connections were verified against the CA they were made with.
+  // One agent per CA. No keep-alive: one handshake per poll (seconds apart) costs nothing, verifies
+  // the kubelet's current certificate every time, and a kubelet closing an idle connection just as it
+  // is reused cannot show up as a failure.
   let agent: https.Agent | undefined;
   let agentCa: string | undefined;
   const secured = new WeakSet<Socket>();
@@ -224,7 +226,7 @@ export function createKubeletClient(opts: KubeletClientOptions): KubeletClient {
   function agentFor(ca: string | undefined): https.Agent {
     if (agent && agentCa === ca) return agent;
     agent?.destroy();
-    agent = new https.Agent({ keepAlive: true, maxSockets: 1, minVersion: TLS_MIN_VERSION, rejectUnauthorized: tlsVerify, ...(ca ? { ca } : {}) });
+    agent = new https.Agent({ keepAlive: false, minVersion: TLS_MIN_VERSION, rejectUnauthorized: tlsVerify, ...(ca ? { ca } : {}) });
     agentCa = ca;
     return agent;
   }
