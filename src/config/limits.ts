@@ -179,3 +179,22 @@ export const LEASE_RETRY_FRACTION = 2 / 15;
  */
 export const LEADER_STOP_TIMEOUT_MS = 5_000;
 export const LEADER_RELEASE_TIMEOUT_MS = 1_000;
+
+/**
+ * The node agent's kubelet client (`nodeagent/kubelet.ts`). Bound service-account tokens rotate (the
+ * kubelet refreshes the projected file at 80 % of the token's lifetime, an hour by default), so the token
+ * file, and the CA file with it, is read again when the copy in memory is older than
+ * `KUBELET_TOKEN_REREAD_MS`, as the stack's node agent does. One `/pods` request gets
+ * `KUBELET_REQUEST_TIMEOUT_MS` (a kubelet that accepts the connection and never answers must not stall
+ * the agent) and at most `KUBELET_MAX_PODLIST_BYTES` of answer: a node runs at most a few hundred pods
+ * of some kilobytes each, so more than this is not a kubelet's pod list.
+ */
+export const KUBELET_TOKEN_REREAD_MS = 60_000;
+export const KUBELET_REQUEST_TIMEOUT_MS = 10_000;
+export const KUBELET_MAX_PODLIST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A problem with an upstream that repeats is logged at warn once, then at debug, and at warn again
+ * after this long, so that it is not lost from logs kept for a day while not flooding them either.
+ */
+export const UPSTREAM_PROBLEM_REWARN_MS = 10 * 60_000;

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createProblemLog } from '../../../src/nodeagent/problemLog.js';
+import type { UpstreamProblem } from '../../../src/nodeagent/problems.js';
+import { recordingLogger } from '../../helpers/logs.js';
+import { manualClock } from '../../helpers/manual.js';
+
+const P401: UpstreamProblem = { upstream: 'kubelet', code: 'unauthorized', status: 401, summary: 'the kubelet answered 401.', fix: 'check the token.' };
+const P403: UpstreamProblem = { upstream: 'kubelet', code: 'forbidden', status: 403, summary: 'the kubelet answered 403.', fix: 'grant nodes/proxy.' };
+
+test('a repeated problem is one warning, then debug; a new one warns; a long one warns again; recovery is said once', () => {
+  const log = recordingLogger();
+  const clock = manualClock();
+  const p = createProblemLog(log.logger, { now: clock.now, rewarnMs: 1000 });
+  const levels = () => log.lines().map((l) => l['level']);
+  p.failed(P401);
+  p.failed(P401);
+  p.failed(P401);
+  assert.deepEqual(levels(), [40, 20, 20]);
+  const first = log.lines()[0]!;
+  assert.equal(first['msg'], 'the kubelet answered 401. Fix: check the token.');
+  assert.equal(first['code'], 'unauthorized');
+  assert.equal(first['fix'], 'check the token.');
+  p.failed(P403);
+  assert.equal(levels().at(-1), 40);
+  clock.advance(999);
+  p.failed(P403);
+  assert.equal(levels().at(-1), 20);
+  clock.advance(1);
+  p.failed(P403);
+  assert.equal(levels().at(-1), 40);
+  assert.equal(log.lines().at(-1)?.['repeatedSinceLastWarning'], 1);
+  p.succeeded();
+  p.succeeded();
+  const infos = log.lines().filter((l) => l['level'] === 30);
+  assert.equal(infos.length, 1);
+  assert.match(String(infos[0]?.['msg']), /kubelet answers again after 6 failures \(last: forbidden\)/);
+  p.failed(P403);
+  assert.equal(levels().at(-1), 40, 'a problem after a recovery warns again');
+});
