@@ -132,3 +132,17 @@ export const LEASE_RETRY_FRACTION = 2 / 15;
  */
 export const LEADER_STOP_TIMEOUT_MS = 5_000;
 export const LEADER_RELEASE_TIMEOUT_MS = 1_000;
+
+/**
+ * The node agent (`tether node-agent`, SPEC §9). It reads its kubelet and asks the cluster agent every
+ * `NODE_AGENT_SYNC_INTERVAL_MS`; an upstream that failed is asked again after `NODE_AGENT_RETRY_BASE_MS`,
+ * doubling per failure in a row up to `NODE_AGENT_RETRY_MAX_MS`, so a cluster agent that is down for an
+ * hour gets one request a minute from each of a thousand node agents, not one a second.
+ */
+export const NODE_AGENT_SYNC_INTERVAL_MS = 10_000;
+export const NODE_AGENT_RETRY_BASE_MS = 1_000;
+export const NODE_AGENT_RETRY_MAX_MS = 60_000;
+/** One request to the cluster agent API, connection and TLS handshake included. */
+export const CLUSTER_AGENT_REQUEST_TIMEOUT_MS = 10_000;
+/** Largest answer read from the cluster agent API: a node's pods and their tags are a few hundred KB at most. */
+export const CLUSTER_AGENT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
