@@ -253,7 +253,7 @@ export function transportProblem(
 ): UpstreamProblem {
   const { error, stage } = e;
   const code = error.code ?? '';
-  const what = `${code ? code + ': ' : ''}${error.message}`;
+  const what = describeError(error);
   const base = { upstream: 'cluster-agent' as const };
   const handshakeEof = `the cluster agent logs "http: TLS handshake error from <this node agent's IP>: EOF" for the same connection`;
 
@@ -320,6 +320,13 @@ export function transportProblem(
     summary: `cannot reach the cluster agent at ${url} (${lost}: ${what}); the last tags are kept and marked stale.`,
     fix: `Check the cluster agent's pods are running and ready and that its Service has endpoints (kubectl get endpoints <service>); the URL came from ${opts.endpoint.foundFrom}.`,
   };
+}
+
+/** An error on one line: OpenSSL's messages carry a file name, a line and a newline; the reason is what matters. */
+function describeError(error: NodeJS.ErrnoException): string {
+  const reason = /SSL routines:[^:]*:([^:]+):/.exec(error.message)?.[1];
+  const message = (reason ?? error.message).replace(/\s+/g, ' ').trim();
+  return error.code && !message.includes(error.code) ? `${error.code}: ${message}` : message;
 }
 
 /** An HTTP status that is not 200, explained (pure; exported for tests). */
