@@ -178,7 +178,7 @@ export class RequestTimeout extends Error {
   override name = 'RequestTimeout';
 }
 
-function send(url: string, o: SendOptions, explain: (e: { error: NodeJS.ErrnoException; stage: ConnectionStage }) => UpstreamProblem): Promise<Answer> {
+function send(url: string, o: SendOptions, explain: (e: { error: NodeJS.ErrnoException; stage: ConnectionStage }) => UpstreamProblem, retried = false): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
     let stage: ConnectionStage = 'connecting';
     let settled = false;
@@ -187,6 +187,9 @@ function send(url: string, o: SendOptions, explain: (e: { error: NodeJS.ErrnoExc
       settled = true;
       clearTimeout(timer);
       if (o.signal?.aborted) reject(o.signal.reason instanceof Error ? o.signal.reason : new DOMException('aborted', 'AbortError'));
+      // A kept-alive connection the server closed just as it was reused: not a failure, ask again once
+      // on a new connection (as Node's documentation advises for `reusedSocket`).
+      else if (req.reusedSocket && error.code === 'ECONNRESET' && !retried) send(url, o, explain, true).then(resolve, reject);
       else reject(new UpstreamError(explain({ error, stage })));
     };
     const req = https.request(url, {
@@ -313,7 +316,7 @@ export function transportProblem(
       fix: `Check that ${URL_VAR} (or the Service's targetPort) is the cluster agent API port (cluster_agent.cmd_port, 5005 by default) and that the cluster agent is healthy.`,
     };
   }
-  const lost = stage === 'established' ? 'the connection was lost before the answer' : 'nothing answers there';
+  const lost = error instanceof RequestTimeout ? 'no answer in time' : stage === 'established' ? 'the connection was lost before the answer' : 'nothing answers there';
   return {
     ...base,
     code: 'unreachable',

@@ -40,12 +40,11 @@ export function createNodeAgentMetrics(): NodeAgentMetrics {
   let readAge: () => number | undefined = () => undefined;
   new Gauge({
     name: 'tether_node_agent_tags_age_seconds',
-    help: "Age of the tags served: time since the cluster agent's last answer (absent before the first).",
+    help: "Age of the tags served: time since the cluster agent's last answer (NaN before the first).",
     registers: [registry],
     collect() {
       const age = readAge();
-      if (age === undefined) this.reset();
-      else this.set(age);
+      this.set(age ?? Number.NaN);
     },
   });
   for (const upstream of UPSTREAMS) {

@@ -102,6 +102,7 @@ describe('node agent status endpoint', () => {
     assert.match(m.body, /tether_node_agent_upstream_requests_total\{upstream="cluster-agent",result="unauthorized"\} 1/);
     assert.match(m.body, /tether_node_agent_upstream_last_success_timestamp_seconds\{upstream="kubelet"\} \d+/);
     assert.match(m.body, /tether_node_agent_pods 1/);
+    assert.match(m.body, /tether_node_agent_tags_age_seconds nan$/im, 'no tags yet: no age');
   });
 
   test('read-only, unknown paths are 404, and no token anywhere', async () => {
