@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { writeFile, rename } from 'node:fs/promises';
@@ -228,6 +229,27 @@ describe('cluster agent client', () => {
     const missing = await problemOf(c.nodePods('nowhere'));
     assert.equal(missing.status, 404);
     assert.match(missing.summary, /does not serve this path/);
+  });
+
+  test('a kept-alive connection the server drops as it is reused: asked again once on a new connection, not a failure', async () => {
+    const served = new WeakSet<object>();
+    const server = https.createServer({ cert: good.serving.certPem, key: good.serving.keyPem }, (req, res) => {
+      if (served.has(req.socket)) {
+        req.socket.destroy();
+        return;
+      }
+      served.add(req.socket);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(PODS));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const c = client({ url: `https://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      assert.deepEqual(await c.nodePods(NODE), PODS);
+      assert.deepEqual(await c.nodePods(NODE), PODS);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   test('an aborted request rejects with the abort, not a problem', async () => {
