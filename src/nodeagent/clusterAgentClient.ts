@@ -339,7 +339,7 @@ export function statusProblem(url: string, status: number, excerpt: string): Ups
       upstream: 'cluster-agent',
       code: 'token-missing',
       status,
-      summary: `the cluster agent at ${url} answered 401 ${JSON.stringify(excerpt)}: it received no bearer token${excerpt.includes(AUTH_FAILURE_TEXT.missing) ? '' : ' it accepts'}.`,
+      summary: `the cluster agent at ${url} answered 401 ${JSON.stringify(excerpt)}: ${excerpt.includes(AUTH_FAILURE_TEXT.missing) ? 'it received no bearer token' : 'it did not take the request’s credentials as a bearer token'}.`,
       fix: `The node agent sends ${TOKEN_VAR} as "Authorization: Bearer …": when it is set, something between the two agents (a proxy, a mesh sidecar) drops the header, so connect to the cluster agent's Service directly.`,
     };
   }
