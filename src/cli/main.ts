@@ -7,6 +7,7 @@ import { registerInject } from './inject.js';
 import { registerServe } from './serve.js';
 import { registerStart } from './start.js';
 import { registerDev } from './dev.js';
+import { registerNodeAgent } from './nodeAgent.js';
 import { CliError } from './errors.js';
 
 /** The version is package.json's (dist/src/cli/main.js → the package root), stated nowhere else. */
@@ -23,6 +24,7 @@ registerInject(program);
 registerServe(program);
 registerStart(program);
 registerDev(program);
+registerNodeAgent(program);
 
 try {
   await program.parseAsync(process.argv);

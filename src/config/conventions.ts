@@ -75,3 +75,14 @@ export const ROTATE_VALUES = ['ca', 'certificate'] as const;
 
 /** Port of the Service in front of the webhook; it forwards to `admission_controller.port`. */
 export const WEBHOOK_SERVICE_PORT = 443;
+
+/**
+ * The cluster agent API's deployment objects (deploy/cluster-agent-api.yaml, deploy/node-agent.yaml),
+ * named in the node agent's fixes: the Secret both agents read the shared token from, the ConfigMap the
+ * cluster agent publishes its API's CA in (mounted where `cluster_agent.ca_file` points), and the node
+ * agent's DaemonSet and ServiceAccount.
+ */
+export const CLUSTER_AGENT_TOKEN_SECRET = 'datadog-cluster-agent';
+export const CLUSTER_AGENT_TOKEN_SECRET_KEY = 'token';
+export const CLUSTER_AGENT_CA_CONFIGMAP = 'datadog-cluster-agent-ca';
+export const NODE_AGENT_NAME = 'datadog-agent';

@@ -198,3 +198,17 @@ export const KUBELET_MAX_PODLIST_BYTES = 64 * 1024 * 1024;
  * after this long, so that it is not lost from logs kept for a day while not flooding them either.
  */
 export const UPSTREAM_PROBLEM_REWARN_MS = 10 * 60_000;
+
+/**
+ * The node agent (`tether node-agent`, SPEC §9). It reads its kubelet and asks the cluster agent every
+ * `NODE_AGENT_SYNC_INTERVAL_MS`; an upstream that failed is asked again after `NODE_AGENT_RETRY_BASE_MS`,
+ * doubling per failure in a row up to `NODE_AGENT_RETRY_MAX_MS`, so a cluster agent that is down for an
+ * hour gets one request a minute from each of a thousand node agents, not one a second.
+ */
+export const NODE_AGENT_SYNC_INTERVAL_MS = 10_000;
+export const NODE_AGENT_RETRY_BASE_MS = 1_000;
+export const NODE_AGENT_RETRY_MAX_MS = 60_000;
+/** One request to the cluster agent API, connection and TLS handshake included. */
+export const CLUSTER_AGENT_REQUEST_TIMEOUT_MS = 10_000;
+/** Largest answer read from the cluster agent API: a node's pods and their tags are a few hundred KB at most. */
+export const CLUSTER_AGENT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;

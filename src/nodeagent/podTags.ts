@@ -1,0 +1,53 @@
+/**
+ * Joins the kubelet's pods (what runs on this node now) with the tags the cluster agent computed (pure).
+ * The kubelet is the authority on which pods exist; the cluster agent on their tags. A pod the cluster
+ * agent does not know yet (created since it was last asked) gets the tags the kubelet alone can tell,
+ * and says so, rather than none.
+ */
+import type { ServicesByNamespace } from '../clusteragent/apiTypes.js';
+import type { KubeletPod } from './kubeletSource.js';
+
+/** Where a pod's tags came from. */
+export type TagsSource =
+  /** Tether's `/api/v1/tether/pods/{node}`: every tag. */
+  | 'cluster-agent'
+  /** The stack's `/api/v1/tags/pod/{node}` (a cluster agent without Tether's API): the kubelet's tags plus `kube_service`. */
+  | 'cluster-agent-services'
+  /** The cluster agent has not answered (yet), or did not know this pod: only what the kubelet says. */
+  | 'kubelet';
+
+export interface PodWithTags {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly phase: string;
+  readonly containerIds: readonly string[];
+  readonly tags: readonly string[];
+  readonly tagsFrom: TagsSource;
+}
+
+/** The last tags the cluster agent gave, in one of its two answers. */
+export type ClusterTags =
+  | { readonly kind: 'pods'; readonly byUid: ReadonlyMap<string, readonly string[]> }
+  | { readonly kind: 'services'; readonly services: ServicesByNamespace };
+
+/** What the kubelet alone tells about a pod, in the tagger's tag names. */
+export function kubeletTags(pod: KubeletPod): string[] {
+  return [`kube_namespace:${pod.namespace}`, `pod_name:${pod.name}`, `pod_phase:${pod.phase.toLowerCase()}`, `kube_node:${pod.nodeName}`];
+}
+
+export function joinPodTags(pods: readonly KubeletPod[], tags: ClusterTags | undefined): PodWithTags[] {
+  return pods
+    .map((pod): PodWithTags => {
+      const base = { namespace: pod.namespace, name: pod.name, uid: pod.uid, phase: pod.phase, containerIds: pod.containerIds };
+      if (tags?.kind === 'pods') {
+        const found = tags.byUid.get(pod.uid);
+        if (found) return { ...base, tags: found, tagsFrom: 'cluster-agent' };
+      } else if (tags?.kind === 'services') {
+        const services = Object.keys(tags.services[pod.namespace]?.[pod.name] ?? {}).sort();
+        return { ...base, tags: [...kubeletTags(pod), ...services.map((s) => `kube_service:${s}`)].sort(), tagsFrom: 'cluster-agent-services' };
+      }
+      return { ...base, tags: kubeletTags(pod).sort(), tagsFrom: 'kubelet' };
+    })
+    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+}

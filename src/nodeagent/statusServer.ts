@@ -1,0 +1,124 @@
+/**
+ * The node agent's small local HTTP endpoint (`node_agent.port`): what it holds and how its upstreams
+ * are doing, for people (`kubectl port-forward`, `curl`), probes and Prometheus.
+ *
+ * - `/healthz`: 200 while the process runs (liveness: a failing upstream is not fixed by a restart);
+ * - `/readyz`: 200 once the kubelet has been read once, else 503 with the kubelet's problem;
+ * - `/status`: the agent's status (upstreams, their last problem with its fix, counts, tags age);
+ * - `/pods`: this node's pods with their tags;
+ * - `/metrics`: Prometheus.
+ * Plain HTTP and no authentication: nothing here is a secret (pod names, tags, problems; never a
+ * token), and the probes and the scraper need it on the pod's IP.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HEADERS_TIMEOUT_MS, MAX_HEADERS_COUNT, REQUEST_TIMEOUT_MS, SHUTDOWN_DRAIN_MS, TIMEOUT_CHECK_INTERVAL_MS } from '../config/index.js';
+import type { Logger } from '../logging/logger.js';
+import { trackRequests } from '../server/shutdown.js';
+import type { NodeAgent } from './agent.js';
+import type { NodeAgentMetrics } from './metrics.js';
+
+/** Every interface, IPv6 and IPv4 (dual stack); falls back to IPv4 only where the host has no IPv6. */
+export const STATUS_DEFAULT_HOST = '::';
+const IPV4_ANY = '0.0.0.0';
+
+export interface StatusServerOptions {
+  readonly agent: Pick<NodeAgent, 'ready' | 'pods' | 'status' | 'nodeName'>;
+  readonly metrics: NodeAgentMetrics;
+  readonly port: number;
+  /** Default `STATUS_DEFAULT_HOST`. */
+  readonly host?: string;
+  readonly logger: Logger;
+}
+
+export interface StatusServer {
+  readonly port: number;
+  /** `http://host:port`. */
+  readonly url: string;
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
+
+export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 'metrics' | 'logger'>) {
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    const text = JSON.stringify(body, null, 2) + '\n';
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(text);
+  };
+  const plain = (res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}) =>
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers }).end(text + '\n');
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      plain(res, 405, `method ${req.method} not allowed: the node agent's endpoint is read-only`, { Allow: 'GET, HEAD' });
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        plain(res, 200, 'ok');
+        return;
+      case '/readyz': {
+        if (opts.agent.ready()) {
+          plain(res, 200, 'ok');
+          return;
+        }
+        const problem = opts.agent.status().upstreams.kubelet.problem;
+        plain(res, 503, problem ? `not ready: the kubelet has not been read yet: ${problem.summary} Fix: ${problem.fix}` : 'not ready: the kubelet has not been read yet');
+        return;
+      }
+      case '/status':
+        json(res, 200, opts.agent.status());
+        return;
+      case '/pods': {
+        const status = opts.agent.status();
+        json(res, 200, { node: opts.agent.nodeName, tags: status.tags, pods: opts.agent.pods() });
+        return;
+      }
+      case '/metrics':
+        opts.metrics.registry.metrics().then(
+          (text) => res.writeHead(200, { 'Content-Type': opts.metrics.registry.contentType }).end(text),
+          (e: unknown) => {
+            opts.logger.error({ err: e }, 'cannot render the node agent metrics');
+            plain(res, 500, 'cannot render the metrics');
+          },
+        );
+        return;
+      default:
+        plain(res, 404, `no such path ${JSON.stringify(path)}: try /status, /pods, /healthz, /readyz or /metrics`);
+    }
+  };
+}
+
+export async function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
+  const server = http.createServer(
+    { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    statusRequestListener(opts),
+  );
+  server.maxHeadersCount = MAX_HEADERS_COUNT;
+  const drainer = trackRequests(server);
+  const listen = (host: string) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      server.once('error', onError);
+      server.listen(opts.port, host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+  let host = opts.host ?? STATUS_DEFAULT_HOST;
+  try {
+    await listen(host);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // A host without IPv6 (disabled by sysctl) cannot bind `::`; the default then means every IPv4 interface.
+    if (opts.host !== undefined || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw e;
+    host = IPV4_ANY;
+    await listen(host);
+  }
+  const port = (server.address() as AddressInfo).port;
+  const shown = host === STATUS_DEFAULT_HOST || host === IPV4_ANY ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return {
+    port,
+    url: `http://${shown}:${port}`,
+    close: (o) => drainer.close(o?.drainMs ?? SHUTDOWN_DRAIN_MS),
+  };
+}
