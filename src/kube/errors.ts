@@ -8,6 +8,11 @@ export function apiStatus(e: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** Someone else wrote the object since it was read: the caller reads it again and retries. */
+export class Conflict extends Error {
+  override name = 'Conflict';
+}
+
 export const isNotFound = (e: unknown): boolean => apiStatus(e) === 404;
 export const isConflict = (e: unknown): boolean => apiStatus(e) === 409;
 export const isAlreadyExists = isConflict;

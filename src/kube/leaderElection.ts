@@ -22,7 +22,7 @@ import { LEADER_RELEASE_TIMEOUT_MS, LEADER_STOP_TIMEOUT_MS, LEASE_RENEW_DEADLINE
 import type { Logger } from '../logging/logger.js';
 import { deadline, systemTimers, untilAborted, type Timers } from './deadline.js';
 import { describeApiError } from './errors.js';
-import { LeaseConflict, type LeaseClient, type LeaseRecord, type StoredLease } from './leases.js';
+import { Conflict, type LeaseClient, type LeaseRecord, type StoredLease } from './leases.js';
 
 /** Time as leader election sees it. */
 export interface ElectionClock extends Timers {
@@ -177,7 +177,7 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
       return written !== undefined;
     } catch (e) {
       // A conflict means someone else wrote first: not an error, just not us this time.
-      if (e instanceof LeaseConflict || stopping.signal.aborted) return false;
+      if (e instanceof Conflict || stopping.signal.aborted) return false;
       const problem = signal.aborted ? 'the API server did not answer in time' : describeApiError(e);
       log[problem === lastProblem ? 'debug' : 'warn']({ problem }, 'could not read or write the leader Lease');
       lastProblem = problem;

@@ -6,7 +6,9 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { abortableCall } from './abortable.js';
-import { describeApiError, isConflict, isNotFound } from './errors.js';
+import { Conflict, describeApiError, isConflict, isNotFound } from './errors.js';
+
+export { Conflict };
 
 /** The Lease's spec as leader election reads and writes it. */
 export interface LeaseRecord {
@@ -24,19 +26,15 @@ export interface StoredLease extends LeaseRecord {
   readonly resourceVersion: string;
 }
 
-/** Someone else wrote the Lease first (HTTP 409: Conflict on replace, AlreadyExists on create). */
-export class LeaseConflict extends Error {
-  override name = 'LeaseConflict';
-}
 
 export interface LeaseClient {
   /** `namespace/name`, for logs. */
   readonly description: string;
   /** The Lease, or undefined when it does not exist. */
   get(signal: AbortSignal): Promise<StoredLease | undefined>;
-  /** Creates the Lease; rejects with `LeaseConflict` when it exists already. */
+  /** Creates the Lease; rejects with `Conflict` when it exists already. */
   create(record: LeaseRecord, signal: AbortSignal): Promise<StoredLease>;
-  /** Replaces the Lease if it is still at `record.resourceVersion`; rejects with `LeaseConflict` if not. */
+  /** Replaces the Lease if it is still at `record.resourceVersion`; rejects with `Conflict` if not. */
   update(record: StoredLease, signal: AbortSignal): Promise<StoredLease>;
 }
 
@@ -82,9 +80,9 @@ function specOf(record: LeaseRecord, base: k8s.V1LeaseSpec = {}): k8s.V1LeaseSpe
   return spec;
 }
 
-/** A conflict becomes `LeaseConflict`; anything else is rethrown as client-node raised it. */
+/** A conflict becomes `Conflict`; anything else is rethrown as client-node raised it. */
 function conflictOr(e: unknown, what: string): unknown {
-  return isConflict(e) ? new LeaseConflict(`${what}: ${describeApiError(e)}`, { cause: e }) : e;
+  return isConflict(e) ? new Conflict(`${what}: ${describeApiError(e)}`, { cause: e }) : e;
 }
 
 /** The Lease `namespace/name` over client-node 1.x; each call's signal aborts its HTTP request. */

@@ -7,7 +7,9 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { abortableCall } from './abortable.js';
-import { describeApiError, isConflict, isNotFound } from './errors.js';
+import { Conflict, describeApiError, isConflict, isNotFound } from './errors.js';
+
+export { Conflict };
 
 export interface SecretRecord {
   /** Data values decoded as UTF-8 (certificates and keys are PEM text). */
@@ -23,10 +25,6 @@ export interface SecretChanges {
   readonly annotations?: Readonly<Record<string, string | null>>;
 }
 
-/** Someone else wrote the object since it was read. */
-export class Conflict extends Error {
-  override name = 'Conflict';
-}
 
 export interface SecretStore {
   /** `namespace/name`, for messages. */

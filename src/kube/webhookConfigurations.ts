@@ -5,8 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { abortableCall } from './abortable.js';
-import { describeApiError, isConflict, isNotFound } from './errors.js';
-import { Conflict } from './secrets.js';
+import { Conflict, describeApiError, isConflict, isNotFound } from './errors.js';
 
 export type WebhookEntry = k8s.V1MutatingWebhook;
 

@@ -26,6 +26,7 @@ import {
 import { API_PATHS, AUTH_FAILURE_TEXT, type NodePodsAnswer, type PodServicesAnswer, type VersionAnswer } from '../clusteragent/apiTypes.js';
 import type { ClusterAgentEndpoint } from './discovery.js';
 import { UpstreamError, type UpstreamProblem } from './problems.js';
+import { tlsFailure } from './tlsFailure.js';
 
 export interface ClusterAgentClientOptions {
   readonly endpoint: ClusterAgentEndpoint;
@@ -235,18 +236,6 @@ function send(url: string, o: SendOptions, explain: (e: { error: NodeJS.ErrnoExc
   });
 }
 
-const UNTRUSTED_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-]);
-const NOT_TLS = /wrong version number|packet length too long|http request|unknown protocol|record layer failure/i;
-const TLS_VERSION = /unsupported protocol|protocol version|no protocols available|version too low/i;
 
 /** Why a request got no HTTP answer, in the terms of SPEC §9 (pure; exported for tests). */
 export function transportProblem(
@@ -258,9 +247,10 @@ export function transportProblem(
   const code = error.code ?? '';
   const what = describeError(error);
   const base = { upstream: 'cluster-agent' as const };
+  const tls = tlsFailure(code, error.message);
   const handshakeEof = `the cluster agent logs "http: TLS handshake error from <this node agent's IP>: EOF" for the same connection`;
 
-  if (UNTRUSTED_CODES.has(code)) {
+  if (tls === 'unknown-ca') {
     return {
       ...base,
       code: 'tls-unknown-ca',
@@ -268,7 +258,7 @@ export function transportProblem(
       fix: `Mount the current ConfigMap ${CLUSTER_AGENT_CA_CONFIGMAP} at ${dirname(opts.caFile)} (the node agent re-reads it when it changes); check that ${URL_VAR} points at the cluster agent API and not at another TLS server; ${TLS_VERIFY_VAR}=false skips verification (not recommended).`,
     };
   }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+  if (tls === 'wrong-name') {
     return {
       ...base,
       code: 'tls-unknown-ca',
@@ -276,15 +266,15 @@ export function transportProblem(
       fix: `Reach the cluster agent by its Service: ${URL_VAR}=https://<service>.<namespace>.svc:<port> (its certificate names the Service, not a node or pod address).`,
     };
   }
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+  if (tls === 'expired' || tls === 'not-yet-valid') {
     return {
       ...base,
       code: 'tls-unknown-ca',
-      summary: `the cluster agent's certificate at ${url} is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'}: ${what}.`,
+      summary: `the cluster agent's certificate at ${url} is ${tls === 'expired' ? 'expired' : 'not yet valid'}: ${what}.`,
       fix: 'Check the cluster agent renews its API certificate (its logs, `tether diagnose`) and that both nodes have the right time.',
     };
   }
-  if (NOT_TLS.test(error.message) || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_HTTP_REQUEST') {
+  if (tls === 'not-tls') {
     return {
       ...base,
       code: 'tls-handshake',
@@ -292,7 +282,7 @@ export function transportProblem(
       fix: `Point ${URL_VAR} (or the Service's targetPort) at the cluster agent API port (cluster_agent.cmd_port, 5005 by default), which is HTTPS only.`,
     };
   }
-  if (TLS_VERSION.test(error.message)) {
+  if (tls === 'tls-version') {
     return {
       ...base,
       code: 'tls-handshake',

@@ -17,6 +17,7 @@
  */
 import { envVarFor, type ConfigKey } from '../config/schema.js';
 import type { UpstreamProblem } from './problems.js';
+import { tlsFailure } from './tlsFailure.js';
 
 /** Where the client was reading, for the evidence and the fix. */
 export interface KubeletTarget {
@@ -54,20 +55,6 @@ export const KUBELET_READER_ROLE = 'tether-kubelet-reader';
 /** What a node agent needs on the kubelet: `/pods` (proxy, or pods with fine-grained authz) and `/stats`. */
 export const KUBELET_READER_RESOURCES = ['nodes/proxy', 'nodes/pods', 'nodes/stats'] as const;
 
-/** Node's codes for a certificate not signed by the CA we trust. */
-const UNKNOWN_CA_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'INVALID_CA',
-]);
-const EXPIRED_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
-const WRONG_NAME_CODES = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']);
 /** Nothing listens there, or the name does not resolve, or there is no route. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
 /** The peer hung up. */
@@ -193,7 +180,8 @@ function connectionProblem(code: string | undefined, rawMessage: string, handsha
   const message = connectionMessage(rawMessage);
   const why = c ? `${c}: ${message}` : message;
   const hostPort = `${setting('kubernetes_kubelet_host')} and ${setting('kubernetes_https_kubelet_port')}`;
-  if (UNKNOWN_CA_CODES.has(c)) {
+  const tls = tlsFailure(c, message);
+  if (tls === 'unknown-ca') {
     return {
       upstream: 'kubelet',
       code: 'tls-unknown-ca',
@@ -201,7 +189,7 @@ function connectionProblem(code: string | undefined, rawMessage: string, handsha
       fix: caFix(t),
     };
   }
-  if (WRONG_NAME_CODES.has(c)) {
+  if (tls === 'wrong-name') {
     return {
       upstream: 'kubelet',
       code: 'tls-unknown-ca',
@@ -209,7 +197,7 @@ function connectionProblem(code: string | undefined, rawMessage: string, handsha
       fix: `set ${setting('kubernetes_kubelet_host')} to a name or IP the kubelet's certificate holds (the downward API's status.hostIP when the kubelet's certificate has the node IPs), or set \`kubelet_tls_verify: false\` (${envVarFor('kubelet_tls_verify')}=false).`,
     };
   }
-  if (EXPIRED_CODES.has(c)) {
+  if (tls === 'expired' || tls === 'not-yet-valid') {
     return {
       upstream: 'kubelet',
       code: 'tls-unknown-ca',
@@ -217,7 +205,7 @@ function connectionProblem(code: string | undefined, rawMessage: string, handsha
       fix: 'the kubelet did not renew its serving certificate: check its certificate rotation (serverTLSBootstrap, approved CSRs) and the node\'s clock.',
     };
   }
-  const wrongProtocol = c === 'EPROTO' || c.startsWith('ERR_SSL_') || /wrong version number|packet length too long|unknown protocol|http request/i.test(message);
+  const wrongProtocol = tls === 'not-tls' || tls === 'tls-version' || c === 'EPROTO' || c.startsWith('ERR_SSL_');
   if (wrongProtocol) {
     return {
       upstream: 'kubelet',

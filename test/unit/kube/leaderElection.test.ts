@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LEADER_RELEASE_TIMEOUT_MS, LEADER_STOP_TIMEOUT_MS } from '../../../src/config/limits.js';
 import { electionTimings, leaseWrite, startLeaderElection, type ElectionClock, type LeaderElector } from '../../../src/kube/leaderElection.js';
-import { LeaseConflict, type LeaseClient, type LeaseRecord, type StoredLease } from '../../../src/kube/leases.js';
+import { Conflict, type LeaseClient, type LeaseRecord, type StoredLease } from '../../../src/kube/leases.js';
 import { recordingLogger, type RecordedLog } from '../../helpers/logs.js';
 import { deferred, manualClock } from '../../helpers/manual.js';
 
@@ -47,13 +47,13 @@ class FakeLeaseStore {
   }
 
   create(who: string, record: LeaseRecord): StoredLease {
-    if (this.stored) throw new LeaseConflict('AlreadyExists');
+    if (this.stored) throw new Conflict('AlreadyExists');
     this.writes.push({ by: who, op: 'create', record });
     return this.put(record);
   }
 
   update(who: string, record: StoredLease): StoredLease {
-    if (!this.stored || this.stored.resourceVersion !== record.resourceVersion) throw new LeaseConflict('Conflict');
+    if (!this.stored || this.stored.resourceVersion !== record.resourceVersion) throw new Conflict('Conflict');
     this.writes.push({ by: who, op: 'update', record });
     const { resourceVersion: _, ...plain } = record;
     return this.put(plain);

@@ -1,7 +1,7 @@
 /**
  * `createLeaseClient` through client-node's real HTTP stack against a loopback fake of the Lease API:
  * the records it reads and writes, MicroTime with six fractional digits, resourceVersion conflicts as
- * `LeaseConflict`, fields it does not know kept on replace, and an aborted call closing its connection;
+ * `Conflict`, fields it does not know kept on replace, and an aborted call closing its connection;
  * then leader election on it, against an API server that goes silent.
  */
 import { once } from 'node:events';
@@ -9,7 +9,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeApiError } from '../../../src/kube/errors.js';
 import { startLeaderElection } from '../../../src/kube/leaderElection.js';
-import { createLeaseClient, LeaseConflict, type LeaseClient } from '../../../src/kube/leases.js';
+import { createLeaseClient, Conflict, type LeaseClient } from '../../../src/kube/leases.js';
 import { silentLogger } from '../../../src/logging/logger.js';
 import { startFakeLeaseApi, type FakeLeaseApi } from '../../helpers/fakeLeaseApi.js';
 import { deferred } from '../../helpers/manual.js';
@@ -53,20 +53,20 @@ describe('createLeaseClient over HTTP (fake Lease API)', () => {
     assert.deepEqual(await leases.get(never), created);
   });
 
-  test('create of a Lease that exists: LeaseConflict', async () => {
+  test('create of a Lease that exists: Conflict', async () => {
     await leases.create({ holderIdentity: 'a', leaseTransitions: 0 }, never);
     const other = createLeaseClient(api.kubeConfig(), NS, NAME);
-    await assert.rejects(other.create({ holderIdentity: 'b', leaseTransitions: 0 }, never), (e: unknown) => e instanceof LeaseConflict && /HTTP 409: .*already exists/.test(e.message));
+    await assert.rejects(other.create({ holderIdentity: 'b', leaseTransitions: 0 }, never), (e: unknown) => e instanceof Conflict && /HTTP 409: .*already exists/.test(e.message));
   });
 
-  test('update is conditional on the resourceVersion read: a stale one is LeaseConflict, the current one wins', async () => {
+  test('update is conditional on the resourceVersion read: a stale one is Conflict, the current one wins', async () => {
     const created = await leases.create({ holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: t1, renewTime: t1, leaseTransitions: 0 }, never);
     const other = createLeaseClient(api.kubeConfig(), NS, NAME);
     const seen = await other.get(never);
     assert.ok(seen);
     const renewed = await leases.update({ ...created, renewTime: t2 }, never);
     assert.notEqual(renewed.resourceVersion, created.resourceVersion);
-    await assert.rejects(other.update({ ...seen, holderIdentity: 'b', leaseTransitions: 1 }, never), (e: unknown) => e instanceof LeaseConflict && /the object has been modified/.test(e.message));
+    await assert.rejects(other.update({ ...seen, holderIdentity: 'b', leaseTransitions: 1 }, never), (e: unknown) => e instanceof Conflict && /the object has been modified/.test(e.message));
     const sent = JSON.parse(api.requests.at(-2)?.body ?? '') as { metadata: { resourceVersion: string }; spec: Record<string, unknown> };
     assert.equal(sent.metadata.resourceVersion, created.resourceVersion);
     assert.equal(sent.spec['renewTime'], '2025-01-01T12:00:05.456000Z');
@@ -93,8 +93,8 @@ describe('createLeaseClient over HTTP (fake Lease API)', () => {
 
   test('other failures are not conflicts, and are worded with the API server message', async () => {
     api.failWith = { code: 403, message: 'leases.coordination.k8s.io "leader" is forbidden: User "system:serviceaccount:tether:tether" cannot get resource "leases"' };
-    await assert.rejects(leases.get(never), (e: unknown) => !(e instanceof LeaseConflict) && describeApiError(e).startsWith('HTTP 403: leases.coordination.k8s.io "leader" is forbidden'));
-    await assert.rejects(leases.create({ holderIdentity: 'a', leaseTransitions: 0 }, never), (e: unknown) => !(e instanceof LeaseConflict));
+    await assert.rejects(leases.get(never), (e: unknown) => !(e instanceof Conflict) && describeApiError(e).startsWith('HTTP 403: leases.coordination.k8s.io "leader" is forbidden'));
+    await assert.rejects(leases.create({ holderIdentity: 'a', leaseTransitions: 0 }, never), (e: unknown) => !(e instanceof Conflict));
   });
 
   test('a call the API server does not answer is aborted by its signal, and its connection closed', { timeout: 10_000 }, async () => {
