@@ -85,4 +85,6 @@ export const WEBHOOK_SERVICE_PORT = 443;
 export const CLUSTER_AGENT_TOKEN_SECRET = 'datadog-cluster-agent';
 export const CLUSTER_AGENT_TOKEN_SECRET_KEY = 'token';
 export const CLUSTER_AGENT_CA_CONFIGMAP = 'datadog-cluster-agent-ca';
+/** The key of that ConfigMap holding the CA bundle: the file name `cluster_agent.ca_file` ends with. */
+export const CLUSTER_AGENT_CA_CONFIGMAP_KEY = 'ca.pem';
 export const NODE_AGENT_NAME = 'datadog-agent';

@@ -212,3 +212,14 @@ export const NODE_AGENT_RETRY_MAX_MS = 60_000;
 export const CLUSTER_AGENT_REQUEST_TIMEOUT_MS = 10_000;
 /** Largest answer read from the cluster agent API: a node's pods and their tags are a few hundred KB at most. */
 export const CLUSTER_AGENT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The cluster agent API (`clusteragent/api/`). Each replica issues its serving certificate from the
+ * webhook Secret's newest CA; when that CA changes, a certificate of the previous one (still in the trust
+ * bundle) is served for `CLUSTER_AGENT_CA_SWITCH_DELAY_MS` more, since node agents read the CA from a
+ * ConfigMap volume that the kubelet refreshes only a minute or two after the ConfigMap changes (its sync
+ * period plus its ConfigMap cache). A refused request is logged once per reason per
+ * `AUTH_FAILURE_LOG_INTERVAL_MS` (and always counted), so a scanner cannot flood the logs.
+ */
+export const CLUSTER_AGENT_CA_SWITCH_DELAY_MS = 3 * 60_000;
+export const AUTH_FAILURE_LOG_INTERVAL_MS = 60_000;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type * as k8s from '@kubernetes/client-node';
-import { parseConfig, SHUTDOWN_DRAIN_MS } from '../../../src/config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, parseConfig, SHUTDOWN_DRAIN_MS } from '../../../src/config/index.js';
 import { certificateNames } from '../../../src/controllers/certificate.js';
 import { formatDuration } from '../../../src/controllers/duration.js';
 import { desiredWebhookConfiguration, reconcileWebhookConfiguration, webhookConfigurationDrift } from '../../../src/controllers/webhookConfiguration.js';
@@ -129,6 +129,17 @@ describe('deploy/rbac.yaml', () => {
     assert.deepEqual(named.get('secrets'), [config['admission_controller.certificate.secret_name']]);
     assert.deepEqual(named.get('mutatingwebhookconfigurations'), [config['admission_controller.webhook_name']]);
     assert.deepEqual(named.get('leases'), [config.leader_lease_name]);
+    assert.deepEqual(named.get('configmaps'), [CLUSTER_AGENT_CA_CONFIGMAP]);
+  });
+
+  test('lets the leader create the CA ConfigMap and read and update it, and nothing more on ConfigMaps', () => {
+    const file = fileURLToPath(new URL('../../../../deploy/rbac.yaml', import.meta.url));
+    const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[] });
+    const rules = docs.filter((d) => d.kind === 'Role' || d.kind === 'ClusterRole').flatMap((d) => d.rules ?? []).filter((r) => r.resources.includes('configmaps'));
+    assert.ok(rules.every((r) => r.apiGroups.length === 1 && r.apiGroups[0] === ''));
+    assert.deepEqual(rules.filter((r) => !r.resourceNames).flatMap((r) => r.verbs), ['create']);
+    assert.deepEqual(rules.filter((r) => r.resourceNames).flatMap((r) => r.verbs).sort(), ['get', 'update']);
+    assert.ok(docs.filter((d) => d.kind === 'ClusterRole').every((d) => !(d.rules ?? []).some((r) => r.resources.includes('configmaps'))), 'ConfigMaps only in the namespace Role');
   });
 });
 
