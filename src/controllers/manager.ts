@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { SECRET_CERT_KEY, SECRET_KEY_KEY, type TetherConfig } from '../config/index.js';
+import { SECRET_CA_KEY, SECRET_CA_KEY_KEY, SECRET_CERT_KEY, SECRET_KEY_KEY, type TetherConfig } from '../config/index.js';
 import { RECONCILE_TIMEOUT_MS, RESYNC_INTERVAL_MS } from '../config/limits.js';
 import type { ControllerApis } from '../kube/controllerApis.js';
 import { deadline } from '../kube/deadline.js';
@@ -16,9 +16,10 @@ import { startLeaderElection, type ElectionClock, type LeaderElector } from '../
 import { secretRecordOf } from '../kube/secrets.js';
 import type { NamedWatch } from '../kube/watch.js';
 import type { Logger } from '../logging/logger.js';
-import { certificateNames, certificateSettings, PublicationTracker, reconcileCertificate } from './certificate.js';
+import { reconcileCaConfigMap } from './caConfigMap.js';
+import { certificateNames, certificateSettings, PublicationTracker, reconcileCertificate, trustBundlePem } from './certificate.js';
 import { reconcileWebhookConfiguration } from './webhookConfiguration.js';
-import { WorkQueue } from './workqueue.js';
+import { WorkQueue, type ReconcileResult } from './workqueue.js';
 
 export interface ControllersOptions {
   readonly apis: ControllerApis;
@@ -31,6 +32,12 @@ export interface ControllersOptions {
   readonly logger: Logger;
   /** Every replica: the Secret holds a new certificate; serve it (throws when unusable). */
   readonly onCertificate: (certPem: string, keyPem: string) => void;
+  /** Every replica: the Secret's CA (trust bundle and newest CA's key), e.g. for the cluster agent API's certificate. */
+  readonly onCa?: (caBundlePem: string, caKeyPem: string) => void;
+  /** Leadership won or lost (the leader gauge). */
+  readonly onLeadership?: (leading: boolean) => void;
+  /** A reconcile finished (per-controller counters). */
+  readonly onReconcile?: (controller: Key, outcome: 'success' | 'error') => void;
   /** Leader election's clock (tests). */
   readonly clock?: ElectionClock;
 }
@@ -42,7 +49,7 @@ export interface RunningControllers {
   stop(): Promise<void>;
 }
 
-type Key = 'certificate' | 'webhook';
+export type Key = 'certificate' | 'webhook' | 'caConfigMap';
 
 export function defaultIdentity(): string {
   return `${process.env['HOSTNAME'] || hostname()}_${randomBytes(4).toString('hex')}`;
@@ -55,7 +62,15 @@ function runLeaderControllers(opts: ControllersOptions, secretWatch: NamedWatch<
   const names = certificateNames(config['admission_controller.service_name'], namespace, opts.webhookUrl);
   const settings = certificateSettings(config, names);
   const published = new PublicationTracker();
-  const describe = (key: Key) => (key === 'certificate' ? `Secret ${apis.secrets.id}` : `Webhook ${apis.webhooks.name}`);
+  const OBJECTS: Record<Key, string> = { certificate: apis.secrets.id, webhook: apis.webhooks.name, caConfigMap: apis.caConfigMap.id };
+  const describe = (key: Key) => ({ certificate: 'Secret', webhook: 'Webhook', caConfigMap: 'ConfigMap' })[key] + ` ${OBJECTS[key]}`;
+  const reconcilers: Record<Key, (signal: AbortSignal) => Promise<ReconcileResult | void>> = {
+    certificate: (s) => reconcileCertificate({ secrets: apis.secrets, webhooks: apis.webhooks, settings, published, logger: log }, s),
+    webhook: (s) => reconcileWebhookConfiguration({ webhooks: apis.webhooks, secrets: apis.secrets, config, namespace, logger: log, ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}) }, s),
+    caConfigMap: async (s) => {
+      await reconcileCaConfigMap(apis.caConfigMap, trustBundlePem((await apis.secrets.get(s))?.data), s, log);
+    },
+  };
 
   const queue = new WorkQueue<Key>({
     reconcile: async (key) => {
@@ -63,12 +78,13 @@ function runLeaderControllers(opts: ControllersOptions, secretWatch: NamedWatch<
       // in progress stops when leadership is lost.
       const bound = deadline(RECONCILE_TIMEOUT_MS, signal);
       try {
-        const result =
-          key === 'certificate'
-            ? await reconcileCertificate({ secrets: apis.secrets, webhooks: apis.webhooks, settings, published, logger: log }, bound.signal)
-            : await reconcileWebhookConfiguration({ webhooks: apis.webhooks, secrets: apis.secrets, config, namespace, logger: log, ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}) }, bound.signal);
+        const result = await reconcilers[key](bound.signal);
+        opts.onReconcile?.(key, 'success');
         log.debug(`${describe(key)} reconciled successfully`);
         return result;
+      } catch (e) {
+        opts.onReconcile?.(key, 'error');
+        throw e;
       } finally {
         bound.dispose();
       }
@@ -76,15 +92,16 @@ function runLeaderControllers(opts: ControllersOptions, secretWatch: NamedWatch<
     onError: (key, e, retryInMs) => log.warn({ key, problem: describeApiError(e), retryInMs }, `reconcile of ${describe(key)} failed; retrying`),
   });
   const enqueue = (key: Key, why: string) => {
-    log.debug({ key, why }, `Adding object with key ${key === 'certificate' ? apis.secrets.id : apis.webhooks.name} to the queue`);
+    log.debug({ key, why }, `Adding object with key ${OBJECTS[key]} to the queue`);
     queue.add(key);
   };
 
   log.info(`Starting secrets controller for ${apis.secrets.id}`);
   const unsubscribe = secretWatch.subscribe(() => {
     enqueue('certificate', 'the Secret changed');
-    // The caBundle is the Secret's trust bundle.
+    // The caBundle, and the node agents' CA ConfigMap, are the Secret's trust bundle.
     enqueue('webhook', 'the Secret changed');
+    enqueue('caConfigMap', 'the Secret changed');
   });
   const webhookWatch = apis.watchWebhookConfiguration(log);
   webhookWatch.subscribe(() => {
@@ -93,8 +110,7 @@ function runLeaderControllers(opts: ControllersOptions, secretWatch: NamedWatch<
     enqueue('certificate', 'the MutatingWebhookConfiguration changed');
   });
   const resync = setInterval(() => {
-    enqueue('certificate', 'periodic resync');
-    enqueue('webhook', 'periodic resync');
+    for (const key of Object.keys(reconcilers) as Key[]) enqueue(key, 'periodic resync');
   }, RESYNC_INTERVAL_MS);
   resync.unref();
 
@@ -119,8 +135,15 @@ export function startControllers(opts: ControllersOptions): RunningControllers {
 
   // Every replica serves the certificate the Secret holds, whoever wrote it.
   let served: string | undefined;
+  let ca: string | undefined;
   secretWatch.subscribe((secret) => {
     const data = secret ? secretRecordOf(secret).data : {};
+    const caPem = data[SECRET_CA_KEY];
+    const caKeyPem = data[SECRET_CA_KEY_KEY];
+    if (opts.onCa && caPem && caKeyPem && caPem + caKeyPem !== ca) {
+      ca = caPem + caKeyPem;
+      opts.onCa(caPem, caKeyPem);
+    }
     const certPem = data[SECRET_CERT_KEY];
     const keyPem = data[SECRET_KEY_KEY];
     if (!certPem || !keyPem || certPem + keyPem === served) return;
@@ -141,10 +164,12 @@ export function startControllers(opts: ControllersOptions): RunningControllers {
     logger: log,
     ...(opts.clock ? { clock: opts.clock } : {}),
     onStartedLeading: (signal) => {
+      opts.onLeadership?.(true);
       leaderWork = runLeaderControllers(opts, secretWatch, signal);
     },
     // Before the Lease is released (or lost), so that a former leader never writes next to a new one.
     onStoppedLeading: async () => {
+      opts.onLeadership?.(false);
       log.info('no longer the leader: stopping the controllers');
       await leaderWork;
     },

@@ -5,7 +5,8 @@
  * The controllers take this bundle, so tests can hand them in-memory versions.
  */
 import type * as k8s from '@kubernetes/client-node';
-import type { TetherConfig } from '../config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, type TetherConfig } from '../config/index.js';
+import { createConfigMapStore, type ConfigMapStore } from './configMaps.js';
 import type { Logger } from '../logging/logger.js';
 import { createLeaseClient, type LeaseClient } from './leases.js';
 import { createSecretStore, type SecretStore } from './secrets.js';
@@ -17,6 +18,8 @@ export interface ControllerApis {
   readonly secrets: SecretStore;
   readonly webhooks: WebhookConfigurationStore;
   readonly leases: LeaseClient;
+  /** The public CA bundle node agents verify the cluster agent API with. */
+  readonly caConfigMap: ConfigMapStore;
   /** A watch of the certificate Secret; one per process, shared by the follower and the leader's controllers. */
   watchSecret(logger: Logger): NamedWatch<k8s.V1Secret>;
   watchWebhookConfiguration(logger: Logger): NamedWatch<k8s.V1MutatingWebhookConfiguration>;
@@ -30,6 +33,7 @@ export function createControllerApis(kubeConfig: k8s.KubeConfig, config: TetherC
     secrets: createSecretStore(kubeConfig, namespace, secretName),
     webhooks: createWebhookConfigurationStore(kubeConfig, webhookName),
     leases: createLeaseClient(kubeConfig, namespace, config.leader_lease_name),
+    caConfigMap: createConfigMapStore(kubeConfig, namespace, CLUSTER_AGENT_CA_CONFIGMAP),
     watchSecret: (logger) =>
       watchNamed<k8s.V1Secret>({ kubeConfig, transport, path: `/api/v1/namespaces/${namespace}/secrets`, name: secretName, logger, what: `Secret ${namespace}/${secretName}` }),
     watchWebhookConfiguration: (logger) =>

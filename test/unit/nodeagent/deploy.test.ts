@@ -103,7 +103,16 @@ describe('deploy/cluster-agent-api.yaml', () => {
     assert.equal(svc.metadata.namespace, one(load('node-agent.yaml'), 'DaemonSet').metadata.namespace, 'service links only cover the same namespace');
     assert.deepEqual(
       svc.spec.ports.map((p) => [p.port, p.targetPort]),
-      [[config['cluster_agent.cmd_port'], config['cluster_agent.cmd_port']]],
+      [[config['cluster_agent.cmd_port'], 'api']],
     );
+    // It selects the cluster agent's pods, whose container names that port cmd_port.
+    const deployment = one(load('cluster-agent.yaml'), 'Deployment') as Obj & {
+      spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { ports: { name: string; containerPort: number }[]; env: { name: string }[] }[] } } };
+    };
+    const selector = (svc as unknown as { spec: { selector: Record<string, string> } }).spec.selector;
+    for (const [k, v] of Object.entries(selector)) assert.equal(deployment.spec.template.metadata.labels[k], v, `pods carry ${k}=${v}`);
+    const container = deployment.spec.template.spec.containers[0]!;
+    assert.equal(container.ports.find((p) => p.name === 'api')?.containerPort, config['cluster_agent.cmd_port']);
+    assert.ok(container.env.some((e) => e.name === envVarFor('cluster_agent.auth_token')), 'the cluster agent reads the shared token');
   });
 });
