@@ -9,18 +9,24 @@ import { parseAllDocuments } from 'yaml';
 import { impersonatingKubeConfig, type ControlPlane } from '../harness/controlPlane.js';
 
 export const RBAC_MANIFEST = fileURLToPath(new URL('../../../deploy/rbac.yaml', import.meta.url));
+/** The node agent's manifest: its ServiceAccount and kubelet RBAC next to the DaemonSet. */
+export const NODE_AGENT_MANIFEST = fileURLToPath(new URL('../../../deploy/node-agent.yaml', import.meta.url));
 /** The service account deploy/rbac.yaml grants the permissions to. */
 export const SERVICE_ACCOUNT = 'datadog-cluster-agent';
+/** The node agent's service account (deploy/node-agent.yaml). */
+export const NODE_AGENT_SERVICE_ACCOUNT = 'datadog-agent';
+
+const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
 interface ManifestObject extends k8s.KubernetesObject {
   subjects?: { kind: string; name: string; namespace?: string }[];
 }
 
-/** The manifest's objects, moved to `namespace` (objects and service-account subjects alike). */
-export function rbacObjects(namespace: string): ManifestObject[] {
-  return parseAllDocuments(readFileSync(RBAC_MANIFEST, 'utf8'))
+/** The manifest's RBAC objects, moved to `namespace` (objects and service-account subjects alike). */
+export function rbacObjects(namespace: string, manifest = RBAC_MANIFEST): ManifestObject[] {
+  return parseAllDocuments(readFileSync(manifest, 'utf8'))
     .map((d) => d.toJSON() as ManifestObject | null)
-    .filter((o): o is ManifestObject => o !== null)
+    .filter((o): o is ManifestObject => o !== null && RBAC_KINDS.has(o.kind ?? ''))
     .map((o) => {
       const copy = structuredClone(o);
       if (copy.metadata?.namespace) copy.metadata.namespace = namespace;
@@ -37,7 +43,7 @@ export function rbacObjects(namespace: string): ManifestObject[] {
  * Creates `namespace` and applies deploy/rbac.yaml into it; returns a KubeConfig that impersonates
  * `system:serviceaccount:<namespace>:datadog-cluster-agent`.
  */
-export async function applyTetherRbac(cp: ControlPlane, namespace: string): Promise<k8s.KubeConfig> {
+export async function applyTetherRbac(cp: ControlPlane, namespace: string, manifest = RBAC_MANIFEST, serviceAccount = SERVICE_ACCOUNT): Promise<k8s.KubeConfig> {
   const admin = cp.kubeConfig();
   const core = admin.makeApiClient(k8s.CoreV1Api);
   try {
@@ -46,12 +52,12 @@ export async function applyTetherRbac(cp: ControlPlane, namespace: string): Prom
     if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
   }
   const objects = k8s.KubernetesObjectApi.makeApiClient(admin);
-  for (const o of rbacObjects(namespace)) {
+  for (const o of rbacObjects(namespace, manifest)) {
     try {
       await objects.create(o);
     } catch (e) {
       if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
     }
   }
-  return impersonatingKubeConfig(cp, `system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`);
+  return impersonatingKubeConfig(cp, `system:serviceaccount:${namespace}:${serviceAccount}`);
 }
