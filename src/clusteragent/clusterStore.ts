@@ -109,6 +109,29 @@ function splitKey(key: string): [namespace: string, name: string] {
   return i < 0 ? ['', key] : [key.slice(0, i), key.slice(i + 1)];
 }
 
+/** Records by namespace, then name; `set`/`delete` take the informer's key (`namespace/name`). */
+class NamespacedMap<V> {
+  private readonly byNs = new Map<string, Map<string, V>>();
+  size = 0;
+  get(namespace: string, name: string): V | undefined {
+    return this.byNs.get(namespace)?.get(name);
+  }
+  set(key: string, value: V, pool: InternPool): void {
+    const [namespace, name] = splitKey(key);
+    let m = this.byNs.get(namespace);
+    if (!m) this.byNs.set(pool.str(namespace), (m = new Map()));
+    if (!m.has(name)) this.size++;
+    m.set(name, value);
+  }
+  delete(key: string): void {
+    const [namespace, name] = splitKey(key);
+    const m = this.byNs.get(namespace);
+    if (!m?.delete(name)) return;
+    this.size--;
+    if (m.size === 0) this.byNs.delete(namespace);
+  }
+}
+
 const EMPTY_NAMES: readonly string[] = Object.freeze([]);
 
 function selects(selector: LabelMap, labels: LabelMap): boolean {
@@ -137,13 +160,13 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
    * ReplicaSet, so one node's answer mostly hits; dropped for a namespace whenever its Services change.
    */
   const selectedCache = new Map<string, WeakMap<LabelMap, readonly string[]>>();
-  /** Workloads by resource, keyed `namespace/name` (few: one per ReplicaSet, Deployment...). */
-  const controlled = { replicasets: new Map<string, ControlledRecord>(), jobs: new Map<string, ControlledRecord>() };
+  /** Workloads by resource, by namespace and name (looked up per pod per answer: no key string built). */
+  const controlled = { replicasets: new NamespacedMap<ControlledRecord>(), jobs: new NamespacedMap<ControlledRecord>() };
   const workloads = {
-    deployments: new Map<string, WorkloadRecord>(),
-    statefulsets: new Map<string, WorkloadRecord>(),
-    daemonsets: new Map<string, WorkloadRecord>(),
-    cronjobs: new Map<string, WorkloadRecord>(),
+    deployments: new NamespacedMap<WorkloadRecord>(),
+    statefulsets: new NamespacedMap<WorkloadRecord>(),
+    daemonsets: new NamespacedMap<WorkloadRecord>(),
+    cronjobs: new NamespacedMap<WorkloadRecord>(),
   };
   const workloadResourceOfKind: Readonly<Record<string, keyof typeof workloads>> = {
     Deployment: 'deployments',
@@ -251,8 +274,6 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
     selectedCache.delete(namespace);
   };
 
-  const get = <V>(map: Map<string, V>, namespace: string, name: string): V | undefined => map.get(`${namespace}/${name}`);
-
   const store: ClusterStore = {
     compact: (resource, obj) => compactors[resource](obj),
 
@@ -275,10 +296,10 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
           return putService(key, record as ServiceRecord);
         case 'replicasets':
         case 'jobs':
-          controlled[resource].set(key, record as ControlledRecord);
+          controlled[resource].set(key, record as ControlledRecord, pool);
           return;
         default:
-          workloads[resource].set(key, record as WorkloadRecord);
+          workloads[resource].set(key, record as WorkloadRecord, pool);
       }
     },
 
@@ -358,21 +379,21 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
       const owner = pod.owner;
       if (!owner) return undefined;
       const ns = pod.namespace;
-      const viaController = (rec: ControlledRecord | undefined, parents: Map<string, WorkloadRecord>): WorkloadView | undefined => {
+      const viaController = (rec: ControlledRecord | undefined, parents: NamespacedMap<WorkloadRecord>): WorkloadView | undefined => {
         if (!rec) return undefined;
         if (!rec.controller) return { kind: owner.kind, name: owner.name, tagLabels: rec.tagLabels };
         // The controller not (yet) known: its name still tells the workload, its labels not.
-        const parent = get(parents, ns, rec.controller.name);
+        const parent = parents.get(ns, rec.controller.name);
         return { kind: rec.controller.kind, name: rec.controller.name, via: owner, tagLabels: parent?.tagLabels ?? EMPTY_LABELS };
       };
       switch (owner.kind) {
         case 'ReplicaSet':
-          return viaController(get(controlled.replicasets, ns, owner.name), workloads.deployments);
+          return viaController(controlled.replicasets.get(ns, owner.name), workloads.deployments);
         case 'Job':
-          return viaController(get(controlled.jobs, ns, owner.name), workloads.cronjobs);
+          return viaController(controlled.jobs.get(ns, owner.name), workloads.cronjobs);
         default: {
           const resource = Object.hasOwn(workloadResourceOfKind, owner.kind) ? workloadResourceOfKind[owner.kind] : undefined;
-          const rec = resource && get(workloads[resource], ns, owner.name);
+          const rec = resource && workloads[resource].get(ns, owner.name);
           return rec ? { kind: owner.kind, name: owner.name, tagLabels: rec.tagLabels } : undefined;
         }
       }

@@ -100,29 +100,49 @@ export function unifiedServiceTags(podLabels: LabelMap | undefined, ownerLabels:
   return owner.length > 0 ? { from: 'owner', values: owner } : { from: 'none', values: [] };
 }
 
-/** A pod's tags, `key:value`, sorted, without duplicates. Empty values make no tag (as the stack's tag lists). */
+function ownerTag(out: string[], o: OwnerRef | undefined): void {
+  if (o && o.name && Object.hasOwn(OWNER_KIND_TAGS, o.kind)) out.push(`${OWNER_KIND_TAGS[o.kind]}:${o.name}`);
+}
+
+/** The labels whose `tags.datadoghq.com/*` decide (SPEC §5, as `unifiedServiceTags`), without allocating. */
+function deciding(podLabels: LabelMap | undefined, ownerLabels: LabelMap | undefined): LabelMap | undefined {
+  if (podLabels) for (const t of UNIFIED_SERVICE_TAGS) if (typeof podLabels[t.label] === 'string') return podLabels;
+  return ownerLabels;
+}
+
+/**
+ * A pod's tags, `key:value`, sorted, without duplicates. Empty values make no tag (as the stack's tag
+ * lists). Written for the cluster agent's hot path (every pod of a node per request): one array, no
+ * intermediate objects.
+ */
 export function podTags(input: PodTagsInput): string[] {
-  const tags = new Set<string>();
-  const add = (key: string, value: string | undefined): void => {
-    if (value) tags.add(`${key}:${value}`);
-  };
-  add(TAG.namespace, input.namespace);
-  add(TAG.podName, input.name);
-  add(TAG.podPhase, input.phase?.toLowerCase());
-  add(TAG.node, input.node);
-  const ownerTag = (o: OwnerRef | undefined): void => {
-    const key = o && Object.hasOwn(OWNER_KIND_TAGS, o.kind) ? OWNER_KIND_TAGS[o.kind] : undefined;
-    if (key) add(key, o!.name);
-  };
-  if (input.owner) {
-    add(TAG.ownerKind, input.owner.kind.toLowerCase());
-    ownerTag(input.owner);
+  const out: string[] = [];
+  if (input.namespace) out.push(`${TAG.namespace}:${input.namespace}`);
+  if (input.name) out.push(`${TAG.podName}:${input.name}`);
+  if (input.phase) out.push(`${TAG.podPhase}:${input.phase.toLowerCase()}`);
+  if (input.node) out.push(`${TAG.node}:${input.node}`);
+  const owner = input.owner;
+  if (owner) {
+    if (owner.kind) out.push(`${TAG.ownerKind}:${owner.kind.toLowerCase()}`);
+    ownerTag(out, owner);
   }
-  if (input.workload) {
-    ownerTag(input.workload.via);
-    ownerTag(input.workload);
+  const workload = input.workload;
+  if (workload) {
+    ownerTag(out, workload.via);
+    ownerTag(out, workload);
   }
-  for (const s of input.services ?? []) add(TAG.service, s);
-  for (const v of unifiedServiceTags(input.labels, input.workload?.tagLabels).values) add(v.tag, v.value);
-  return [...tags].sort();
+  for (const s of input.services ?? []) if (s) out.push(`${TAG.service}:${s}`);
+  const labels = deciding(input.labels, workload?.tagLabels);
+  if (labels) {
+    for (const t of UNIFIED_SERVICE_TAGS) {
+      const v = labels[t.label];
+      if (v) out.push(`${t.tag}:${v}`);
+    }
+  }
+  out.sort();
+  // Duplicates (an owner that is also the workload, a Service named twice) are adjacent once sorted.
+  let n = 0;
+  for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[n - 1]) out[n++] = out[i]!;
+  out.length = n;
+  return out;
 }
