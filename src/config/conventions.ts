@@ -11,12 +11,14 @@ export const CONFIG_MODE_LABEL = 'admission.datadoghq.com/config.mode';
 /** Prefix of the library-injection annotations (`<prefix><lang>-lib.version`, ...). */
 export const ANNOTATION_PREFIX = 'admission.datadoghq.com/';
 
-/** Unified service tagging: pod (or owner) label → environment variable. */
+/** Unified service tagging: pod (or owner) label → environment variable, and the tag it becomes. */
 export const UNIFIED_SERVICE_TAGS = [
-  { label: 'tags.datadoghq.com/env', env: 'DD_ENV' },
-  { label: 'tags.datadoghq.com/service', env: 'DD_SERVICE' },
-  { label: 'tags.datadoghq.com/version', env: 'DD_VERSION' },
+  { label: 'tags.datadoghq.com/env', env: 'DD_ENV', tag: 'env' },
+  { label: 'tags.datadoghq.com/service', env: 'DD_SERVICE', tag: 'service' },
+  { label: 'tags.datadoghq.com/version', env: 'DD_VERSION', tag: 'version' },
 ] as const;
+/** What the unified service tag labels share (the cluster agent keeps only these of a workload's labels). */
+export const UNIFIED_SERVICE_TAG_PREFIX = 'tags.datadoghq.com/';
 
 export const ENV_AGENT_HOST = 'DD_AGENT_HOST';
 export const ENV_ENTITY_ID = 'DD_ENTITY_ID';

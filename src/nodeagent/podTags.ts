@@ -5,6 +5,7 @@
  * and says so, rather than none.
  */
 import type { ServicesByNamespace } from '../clusteragent/apiTypes.js';
+import { podTags } from '../tagging/podTags.js';
 import type { KubeletPod } from './kubeletSource.js';
 
 /** Where a pod's tags came from. */
@@ -31,9 +32,14 @@ export type ClusterTags =
   | { readonly kind: 'pods'; readonly byUid: ReadonlyMap<string, readonly string[]> }
   | { readonly kind: 'services'; readonly services: ServicesByNamespace };
 
-/** What the kubelet alone tells about a pod, in the tagger's tag names. */
+/**
+ * What the kubelet alone tells about a pod, by the shared tagger: namespace, name, phase, node, its first
+ * owner (not resolved through the API: `kube_replica_set` without `kube_deployment`) and its own
+ * `tags.datadoghq.com/*` labels. Sorted.
+ */
 export function kubeletTags(pod: KubeletPod): string[] {
-  return [`kube_namespace:${pod.namespace}`, `pod_name:${pod.name}`, `pod_phase:${pod.phase.toLowerCase()}`, `kube_node:${pod.nodeName}`];
+  const owner = pod.ownerReferences[0];
+  return podTags({ namespace: pod.namespace, name: pod.name, phase: pod.phase, node: pod.nodeName, labels: pod.labels, ...(owner ? { owner } : {}) });
 }
 
 export function joinPodTags(pods: readonly KubeletPod[], tags: ClusterTags | undefined): PodWithTags[] {
