@@ -17,6 +17,7 @@ interface StartFlags {
   config?: string;
   webhookUrl?: string;
   port?: string;
+  apiPort?: string;
   host: string;
 }
 
@@ -30,10 +31,16 @@ export function registerStart(program: Command): void {
     .option('--config <file>', 'Tether configuration file (YAML); DD_* environment variables apply too')
     .option('--webhook-url <url>', 'the API server calls https://HOST:PORT/<endpoint> instead of the Service (running outside the cluster)')
     .option('--port <port>', `HTTPS port of the webhook server (default: admission_controller.port, ${DEFAULT_PORT}); 0 picks a free port`)
-    .option('--host <address>', 'address the webhook server listens on', DEFAULT_LISTEN_HOST)
+    .option('--api-port <port>', 'HTTPS port of the cluster agent API (default: cluster_agent.cmd_port, 5005); 0 picks a free port')
+    .option('--host <address>', 'address the webhook server and the cluster agent API listen on', DEFAULT_LISTEN_HOST)
     .action(async (flags: StartFlags) => {
       const port = portOverride(flags.port);
-      const config = loadConfig({ configPath: flags.config, env: process.env, overrides: { 'admission_controller.port': [port.override, '--port'] } });
+      const apiPort = portOverride(flags.apiPort);
+      const config = loadConfig({
+        configPath: flags.config,
+        env: process.env,
+        overrides: { 'admission_controller.port': [port.override, '--port'], 'cluster_agent.cmd_port': [apiPort.override, '--api-port'] },
+      });
       const log = createLogger(config.log_level);
       warnUnknownEnv(log);
       if (flags.webhookUrl) {
@@ -54,13 +61,14 @@ export function registerStart(program: Command): void {
           facts: await apiFacts(kube, config, log),
           host: flags.host,
           ...(port.listen !== undefined ? { port: port.listen } : {}),
+          ...(apiPort.listen !== undefined ? { apiPort: apiPort.listen } : {}),
           ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}),
         });
       } catch (e) {
         rethrowListenError(e, flags.host, port.listen ?? config['admission_controller.port']);
       }
       log.info(
-        { url: agent.server.url, port: agent.server.port, apiServer: kube.server, kubeconfig: kube.source, namespace, identity: agent.controllers.identity, ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}) },
+        { url: agent.server.url, port: agent.server.port, ...(agent.api ? { apiUrl: agent.api.url, apiPort: agent.api.port } : {}), apiServer: kube.server, kubeconfig: kube.source, namespace, identity: agent.controllers.identity, ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}) },
         `Tether cluster agent started; webhook server listening on ${agent.server.url}`,
       );
       await untilSignalled(() => agent.stop(), log, 'cluster agent');

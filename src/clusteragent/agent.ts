@@ -1,7 +1,9 @@
 /**
  * The cluster agent (`tether start`, SPEC §1): the webhook server on every replica, serving the
- * certificate held in the Secret, with owner and namespace facts read through the API; the
- * certificate and webhook-configuration controllers on the leader.
+ * certificate held in the Secret, with owner and namespace facts read through the API; the cluster
+ * agent API for node agents on every replica (when a token is configured), answered from the cluster
+ * state its watches keep, with a certificate from the Secret's CA; the certificate, webhook-configuration
+ * and CA ConfigMap controllers on the leader.
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { FactResolver } from '../admission/index.js';
@@ -10,6 +12,8 @@ import { startControllers, type RunningControllers } from '../controllers/manage
 import { createControllerApis } from '../kube/controllerApis.js';
 import type { Logger } from '../logging/logger.js';
 import { startWebhookServer, type WebhookServer } from '../server/index.js';
+import { startClusterAgentApi, type ClusterAgentApi } from './api/index.js';
+import { startClusterState, type ClusterState } from './state.js';
 
 export interface ClusterAgentOptions {
   readonly config: TetherConfig;
@@ -23,12 +27,16 @@ export interface ClusterAgentOptions {
   readonly host?: string;
   /** Default `admission_controller.port`; 0 picks a free port. */
   readonly port?: number;
+  /** Default `cluster_agent.cmd_port`; 0 picks a free port. */
+  readonly apiPort?: number;
   readonly identity?: string;
 }
 
 export interface ClusterAgent {
   readonly server: WebhookServer;
   readonly controllers: RunningControllers;
+  /** The cluster agent API, unless no `cluster_agent.auth_token` is configured. */
+  readonly api: ClusterAgentApi | undefined;
   /**
    * SIGTERM (SPEC §6): releases leadership at once, so that a successor takes over the controllers,
    * while the webhook server goes through its shutdown (`WebhookServer.shutdown`: not ready, still
@@ -38,22 +46,51 @@ export interface ClusterAgent {
   stop(opts?: { graceMs?: number; drainMs?: number }): Promise<void>;
 }
 
+/** The API's certificate also names the host of `--webhook-url` (Tether outside the cluster: tests, `tether dev`). */
+const extraNamesOf = (webhookUrl: string | undefined): string[] => (webhookUrl ? [new URL(webhookUrl).hostname.replace(/^\[(.*)\]$/, '$1')] : []);
+
 export async function startClusterAgent(opts: ClusterAgentOptions): Promise<ClusterAgent> {
+  const log = opts.logger;
   // No certificate yet: the server answers no TLS handshake and /readyz says 503 until the Secret's arrives.
   const server = await startWebhookServer({
     config: opts.config,
-    logger: opts.logger,
+    logger: log,
     tetherNamespace: opts.namespace,
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.facts ? { facts: opts.facts } : {}),
   });
+
+  // Node agents authenticate with the shared token: without one there is nobody to serve.
+  let state: ClusterState | undefined;
+  let api: ClusterAgentApi | undefined;
+  if (opts.config['cluster_agent.auth_token']) {
+    state = startClusterState({ kubeConfig: opts.kubeConfig, logger: log.child({ component: 'cluster-state' }) });
+    try {
+      api = await startClusterAgentApi({
+        config: opts.config,
+        namespace: opts.namespace,
+        view: state,
+        logger: log,
+        extraNames: extraNamesOf(opts.webhookUrl),
+        ...(opts.host !== undefined ? { host: opts.host } : {}),
+        ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}),
+      });
+    } catch (e) {
+      await Promise.all([state.stop(), server.close({ drainMs: 0 })]);
+      throw e;
+    }
+  } else {
+    log.warn('no cluster_agent.auth_token (DD_CLUSTER_AGENT_AUTH_TOKEN): the cluster agent API for node agents is off');
+  }
+
   const controllers = startControllers({
     apis: createControllerApis(opts.kubeConfig, opts.config, opts.namespace),
     config: opts.config,
     namespace: opts.namespace,
-    logger: opts.logger,
+    logger: log,
     onCertificate: (certPem, keyPem) => server.setCertificate(certPem, keyPem),
+    ...(api ? { onCa: (caPem: string, caKeyPem: string) => void api.setCa(caPem, caKeyPem), onLeadership: (l: boolean) => api.metrics.setLeader(l), onReconcile: (c: string, o: 'success' | 'error') => api.metrics.countReconcile(c, o) } : {}),
     ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
@@ -61,12 +98,13 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
   return {
     server,
     controllers,
+    api,
     stop(stopOpts = {}) {
-      if (stopped) return server.close({ drainMs: stopOpts.drainMs ?? 0 }).then(() => stopped);
+      if (stopped) return Promise.all([server.close({ drainMs: stopOpts.drainMs ?? 0 }), api?.close({ drainMs: stopOpts.drainMs ?? 0 })]).then(() => stopped);
       // In parallel with the grace period, not after it: the controllers have a successor within
       // seconds, while this replica keeps answering the reviews the Service still sends it.
-      const released = controllers.stop().catch((e: unknown) => opts.logger.warn({ err: e }, 'could not stop the controllers cleanly'));
-      stopped = Promise.all([released, server.shutdown(stopOpts)]).then(() => undefined);
+      const released = controllers.stop().catch((e: unknown) => log.warn({ err: e }, 'could not stop the controllers cleanly'));
+      stopped = Promise.all([released, server.shutdown(stopOpts), api?.shutdown(stopOpts).then(() => state?.stop())]).then(() => undefined);
       return stopped;
     },
   };

@@ -55,7 +55,8 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Answer>
   });
 }
 
-const api = (path: string, token: string | undefined = TOKEN) => get(`${apiUrl}${path}`, token === undefined ? {} : { Authorization: `Bearer ${token}` });
+/** A request to the cluster agent API with `token` (null: no Authorization header). */
+const api = (path: string, token: string | null = TOKEN) => get(`${apiUrl}${path}`, token === null ? {} : { Authorization: `Bearer ${token}` });
 
 async function serviceAccountToken(name: string): Promise<string> {
   const r = await core.createNamespacedServiceAccountToken({ name, namespace: NS, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
@@ -202,7 +203,7 @@ describe('cluster agent API and node agents (the first seed)', () => {
     const version = JSON.parse((await api('/version')).body) as Record<string, unknown>;
     assert.deepEqual(Object.keys(version), ['Major', 'Minor', 'Patch', 'Pre', 'Meta', 'Commit']);
 
-    const none = await api('/api/v1/tags/pod/n1', undefined);
+    const none = await api('/api/v1/tags/pod/n1', null);
     assert.equal(none.status, 401);
     assert.match(none.body, /no session token provided/);
     assert.match(String(none.headers['www-authenticate']), /^Bearer/);
