@@ -1,0 +1,102 @@
+/**
+ * A small JSON client for what `status` and `diagnose` ask the API server: get one object (undefined on
+ * 404), list a collection (all pages), and create a review or a dry-run object. Any path, so a check
+ * needs no typed client per resource; authenticated as client-node authenticates everything else
+ * (`applyToHTTPSOptions`). Errors are `ApiError`s carrying the status and the API server's own message.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type * as k8s from '@kubernetes/client-node';
+import { LIST_PAGE_SIZE } from '../config/limits.js';
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    /** HTTP status; 0 when no answer came. */
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface KubeReader {
+  /** The object at `path`, or undefined when it does not exist (404). */
+  get<T>(path: string, signal: AbortSignal, query?: Record<string, string>): Promise<T | undefined>;
+  /** Every item of the collection at `path` (paged). A 404 (an API group the server does not serve) is an empty list. */
+  list<T>(path: string, signal: AbortSignal, query?: Record<string, string>): Promise<T[]>;
+  /** POSTs `body` (reviews, dry-run creates with `query: { dryRun: 'All' }`). */
+  create<T>(path: string, body: unknown, signal: AbortSignal, query?: Record<string, string>): Promise<T>;
+}
+
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+export function createKubeReader(kubeConfig: k8s.KubeConfig): KubeReader {
+  async function request(method: 'GET' | 'POST', path: string, query: Record<string, string> | undefined, body: unknown, signal: AbortSignal): Promise<{ status: number; text: string }> {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new ApiError(0, 'the kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
+    const opts: https.RequestOptions = {};
+    await kubeConfig.applyToHTTPSOptions(opts);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const send = url.protocol === 'http:' ? http.request : https.request;
+    return new Promise((resolve, reject) => {
+      const req = send(
+        url,
+        { ...opts, method, signal, headers: { ...opts.headers, Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json' } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_ANSWER_BYTES) req.destroy(new ApiError(0, `the answer to ${method} ${path} is larger than ${MAX_ANSWER_BYTES} bytes`));
+            else chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (e) => reject(e instanceof ApiError ? e : new ApiError(0, `${method} ${path}: ${e.message}`)));
+      req.end(payload);
+    });
+  }
+
+  const fail = (method: string, path: string, status: number, text: string): ApiError => {
+    let message = text.slice(0, 300);
+    try {
+      const m = (JSON.parse(text) as { message?: unknown }).message;
+      if (typeof m === 'string') message = m;
+    } catch {
+      /* not a Status */
+    }
+    return new ApiError(status, `${method} ${path}: HTTP ${status}: ${message}`);
+  };
+
+  return {
+    async get<T>(path: string, signal: AbortSignal, query?: Record<string, string>) {
+      const r = await request('GET', path, query, undefined, signal);
+      if (r.status === 404) return undefined;
+      if (r.status !== 200) throw fail('GET', path, r.status, r.text);
+      return JSON.parse(r.text) as T;
+    },
+    async list<T>(path: string, signal: AbortSignal, query?: Record<string, string>) {
+      const items: T[] = [];
+      let next: string | undefined;
+      do {
+        const r = await request('GET', path, { ...query, limit: String(LIST_PAGE_SIZE), ...(next ? { continue: next } : {}) }, undefined, signal);
+        if (r.status === 404) return [];
+        if (r.status !== 200) throw fail('GET', path, r.status, r.text);
+        const page = JSON.parse(r.text) as { items?: T[]; metadata?: { continue?: string } };
+        items.push(...(page.items ?? []));
+        next = page.metadata?.continue || undefined;
+      } while (next);
+      return items;
+    },
+    async create<T>(path: string, body: unknown, signal: AbortSignal, query?: Record<string, string>) {
+      const r = await request('POST', path, query, body, signal);
+      if (r.status !== 200 && r.status !== 201) throw fail('POST', path, r.status, r.text);
+      return JSON.parse(r.text) as T;
+    },
+  };
+}
