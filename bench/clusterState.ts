@@ -3,7 +3,7 @@
  * a simulated cluster, 150,000 pods on 5,000 nodes by default, and the time to compute one node's tags
  * with the shared tagger (what `/api/v1/tether/pods/{node}` does per request, without the HTTP).
  *
- *   node --expose-gc dist/bench/clusterState.js [--pods N] [--nodes N] [--informers] [--json]
+ *   node --expose-gc dist/bench/clusterState.js [--pods N] [--nodes N] [--informers] [--no-intern] [--json]
  *
  * The cluster: 100 namespaces; Deployments of 5 to 25 replicas, each with its current ReplicaSet and an
  * old one scaled to 0 (as `revisionHistoryLimit` keeps them), and a Service selecting it; pods with
@@ -39,6 +39,8 @@ const PODS = Number(flag('--pods') ?? 150_000);
 const NODES = Number(flag('--nodes') ?? 5_000);
 const VIA_INFORMERS = process.argv.includes('--informers');
 const JSON_OUT = process.argv.includes('--json');
+/** For comparison: no interning at all. */
+const NO_INTERN = process.argv.includes('--no-intern');
 const NAMESPACES = 100;
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -66,7 +68,25 @@ const ALNUM = 'bcdfghjklmnpqrstvwxz2456789';
 const token = (r: () => number, n: number): string => Array.from({ length: n }, () => ALNUM[Math.floor(r() * ALNUM.length)]).join('');
 const hex = (r: () => number, n: number): string => Array.from({ length: n }, () => Math.floor(r() * 16).toString(16)).join('');
 const uuid = (r: () => number): string => `${hex(r, 8)}-${hex(r, 4)}-4${hex(r, 3)}-a${hex(r, 3)}-${hex(r, 12)}`;
-const WORDS = ['checkout', 'cart', 'payments', 'search', 'catalog', 'users', 'auth', 'orders', 'shipping', 'inventory', 'reviews', 'ads', 'email', 'frontend', 'gateway', 'recommend'];
+const WORDS = [
+  'checkout-api',
+  'cart-service',
+  'payments-worker',
+  'search-indexer',
+  'catalog-api',
+  'user-profile',
+  'auth-gateway',
+  'order-events',
+  'shipping-quotes',
+  'inventory-sync',
+  'reviews-api',
+  'ad-server',
+  'email-sender',
+  'web-frontend',
+  'edge-gateway',
+  'recommendations',
+];
+const NAMESPACE_WORDS = ['commerce', 'platform', 'identity', 'logistics', 'marketing'];
 const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
 const TYPES = ['m6i.2xlarge', 'm6i.4xlarge', 'c6i.4xlarge', 'r6i.2xlarge'];
 
@@ -88,14 +108,14 @@ function deployments(pods: number): Deployment[] {
     const r = rng(1_000_003 + i);
     const replicas = Math.min(left, 5 + Math.floor(r() * 21));
     left -= replicas;
-    const ns = `team-${i % NAMESPACES}`;
+    const ns = `team-${NAMESPACE_WORDS[i % NAMESPACE_WORDS.length]}-${i % NAMESPACES}`;
     out.push({ ns, name: `${WORDS[i % WORDS.length]}-${Math.floor(i / WORDS.length)}`, hash: token(r, 10), oldHash: token(r, 10), replicas, team: ns, version: `1.${Math.floor(r() * 40)}.${Math.floor(r() * 10)}` });
   }
   return out;
 }
 
 const nodeName = (i: number) => `ip-10-${(i >> 8) & 255}-${i & 255}-${(i * 7) % 250}.ec2.internal`;
-const tagLabels = (d: Deployment) => ({ 'tags.datadoghq.com/env': 'prod', 'tags.datadoghq.com/service': d.name, 'tags.datadoghq.com/version': d.version });
+const tagLabels = (d: Deployment) => ({ 'tags.datadoghq.com/env': 'production', 'tags.datadoghq.com/service': d.name, 'tags.datadoghq.com/version': d.version });
 
 function makeNode(i: number): object {
   const r = rng(7 + i);
@@ -169,7 +189,7 @@ function* cluster(resource: ClusterResource, deps: readonly Deployment[]): Gener
       return;
     case 'namespaces':
       yield fresh({ metadata: { name: 'kube-system', uid: uuid(rng(3)), labels: { 'kubernetes.io/metadata.name': 'kube-system' } } });
-      for (let i = 0; i < NAMESPACES; i++) yield fresh({ metadata: { name: `team-${i}`, uid: uuid(rng(5 + i)), labels: { 'kubernetes.io/metadata.name': `team-${i}`, team: `team-${i}` } } });
+      for (const ns of new Set(deps.map((d) => d.ns))) yield fresh({ metadata: { name: ns, uid: uuid(rng(ns.length)), labels: { 'kubernetes.io/metadata.name': ns, team: ns } } });
       return;
     case 'services':
       for (const d of deps) yield fresh({ metadata: { name: d.name, namespace: d.ns, labels: { app: d.name } }, spec: { selector: { app: d.name }, ports: [{ port: 80, targetPort: 8080 }], clusterIP: '10.100.0.1' } });
@@ -206,7 +226,7 @@ function* cluster(resource: ClusterResource, deps: readonly Deployment[]): Gener
 // feeding: directly, or through the informers over an in-process transport
 
 function feedStore(deps: readonly Deployment[]): ClusterStore {
-  const store = createClusterStore();
+  const store = createClusterStore(NO_INTERN ? { intern: { maxStrings: 0, maxMaps: 0 } } : {});
   for (const resource of Object.keys(WATCHED_RESOURCES) as ClusterResource[]) for (const o of cluster(resource, deps)) store.apply(resource, 'ADDED', o);
   return store;
 }
@@ -270,7 +290,7 @@ async function main(): Promise<void> {
   let counts: ClusterStore;
   let stop = async (): Promise<void> => {};
   if (VIA_INFORMERS) {
-    const state = startClusterState({ transport: simulatedApiServer(deps), logger: silentLogger() });
+    const state = startClusterState({ transport: simulatedApiServer(deps), logger: silentLogger(), ...(NO_INTERN ? { intern: { maxStrings: 0, maxMaps: 0 } } : {}) });
     await state.synced;
     view = state;
     counts = state.store;
@@ -320,7 +340,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result));
     return;
   }
-  console.log(`cluster state, fed ${VIA_INFORMERS ? 'through the informers' : 'to the store directly'} (node ${process.version})`);
+  console.log(`cluster state, fed ${VIA_INFORMERS ? 'through the informers' : 'to the store directly'}${NO_INTERN ? ', without interning' : ''} (node ${process.version})`);
   console.log(`  ${pods} pods on ${result.nodes} nodes (${result.podsPerNode} per node), ${result.deployments} Deployments, ${result.replicaSets} ReplicaSets, ${result.services} Services; loaded in ${result.loadSeconds} s`);
   console.log(`  memory per pod: heap ${result.heapBytesPerPod} B, RSS ${result.rssBytesPerPod} B (heap +${result.heapMiB} MiB, RSS +${result.rssMiB} MiB); target < 1024 B`);
   console.log(`  interned: ${result.intern.strings} strings, ${result.intern.labelMaps} label maps, ${result.intern.refs} owner refs (${result.intern.resets} resets)`);

@@ -23,9 +23,9 @@ export interface InternPool {
 }
 
 export interface InternPoolOptions {
-  /** Strings kept before the pool starts again. */
+  /** Strings kept before the pool starts again; 0: no string is shared (the bench's comparison). */
   readonly maxStrings?: number;
-  /** Distinct label maps (and owner refs) kept before that pool starts again. */
+  /** Distinct label maps (and owner refs) kept before that pool starts again; 0: none is shared. */
   readonly maxMaps?: number;
 }
 
@@ -45,6 +45,7 @@ export function createInternPool(opts: InternPoolOptions = {}): InternPool {
   let resets = 0;
 
   const str = (s: string): string => {
+    if (maxStrings === 0) return s;
     const found = strings.get(s);
     if (found !== undefined) return found;
     if (strings.size >= maxStrings) {
@@ -63,8 +64,8 @@ export function createInternPool(opts: InternPoolOptions = {}): InternPool {
       const entries = Object.entries(labels as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string');
       if (entries.length === 0) return EMPTY_LABELS;
       entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      const key = entries.map(([k, v]) => k + KV + v).join(ENTRY);
-      const found = maps.get(key);
+      const key = maxMaps === 0 ? '' : entries.map(([k, v]) => k + KV + v).join(ENTRY);
+      const found = maxMaps === 0 ? undefined : maps.get(key);
       if (found) return found;
       if (maps.size >= maxMaps) {
         maps = new Map();
@@ -74,10 +75,11 @@ export function createInternPool(opts: InternPoolOptions = {}): InternPool {
       const out: Record<string, string> = {};
       for (const [k, v] of entries) out[str(k)] = str(v);
       const frozen = Object.freeze(out);
-      maps.set(key, frozen);
+      if (maxMaps > 0) maps.set(key, frozen);
       return frozen;
     },
     ref(kind, name) {
+      if (maxMaps === 0) return Object.freeze({ kind: str(kind), name: str(name) });
       const key = kind + KV + name;
       const found = refs.get(key);
       if (found) return found;

@@ -209,6 +209,10 @@ describe('cluster store', () => {
     assert.ok(store.internStats().strings <= 8 && store.internStats().labelMaps <= 2);
     for (let i = 0; i < 50; i++) assert.deepEqual({ ...store.pod('shop', `p${i}`)!.labels }, { app: `a${i % 7}` });
     assert.equal(names(store, 'n0').length, 10);
+    const off = createClusterStore({ intern: { maxStrings: 0, maxMaps: 0 } });
+    for (const name of ['a', 'b']) off.apply('pods', 'ADDED', pod({ name, node: 'n1', labels: { app: 'web' } }));
+    assert.notEqual(off.pod('shop', 'a')!.labels, off.pod('shop', 'b')!.labels, 'pools of size 0 share nothing');
+    assert.deepEqual(off.pod('shop', 'a')!.labels, off.pod('shop', 'b')!.labels);
   });
 
   test('objects without a name or namespace are refused, naming the resource; odd field types are ignored', () => {
