@@ -21,7 +21,7 @@ export async function connectToCluster(opts: KubeConfigOptions): Promise<LoadedK
 }
 
 /** Owners and namespaces read through the API, cached (`kube/facts.ts`). */
-export async function apiFacts(kube: LoadedKubeConfig, config: TetherConfig, logger: Logger): Promise<FactResolver> {
+export async function apiFacts(kube: LoadedKubeConfig, config: TetherConfig, logger: Logger, onBreakerChange?: (state: 'open' | 'closed') => void): Promise<FactResolver> {
   const { createApiFactResolver } = await import('../kube/facts.js');
-  return createApiFactResolver({ kubeConfig: kube.kubeConfig, config, logger });
+  return createApiFactResolver({ kubeConfig: kube.kubeConfig, config, logger, ...(onBreakerChange ? { onBreakerChange } : {}) });
 }

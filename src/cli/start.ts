@@ -51,6 +51,8 @@ export function registerStart(program: Command): void {
       // Loaded on demand: it brings the Kubernetes client, which other subcommands do without.
       const { startClusterAgent } = await import('../clusteragent/agent.js');
       const namespace = resolveTetherNamespace(flags.namespace, config);
+      // The breaker's state is a metric of the cluster agent API, which starts after the facts resolver.
+      let breakerChanged = (_state: 'open' | 'closed'): void => {};
       let agent;
       try {
         agent = await startClusterAgent({
@@ -58,7 +60,7 @@ export function registerStart(program: Command): void {
           kubeConfig: kube.kubeConfig,
           namespace,
           logger: log,
-          facts: await apiFacts(kube, config, log),
+          facts: await apiFacts(kube, config, log, (state) => breakerChanged(state)),
           host: flags.host,
           ...(port.listen !== undefined ? { port: port.listen } : {}),
           ...(apiPort.listen !== undefined ? { apiPort: apiPort.listen } : {}),
@@ -67,6 +69,8 @@ export function registerStart(program: Command): void {
       } catch (e) {
         rethrowListenError(e, flags.host, port.listen ?? config['admission_controller.port']);
       }
+      const api = agent.api;
+      if (api) breakerChanged = (state) => api.metrics.setBreakerState('facts', state);
       log.info(
         { url: agent.server.url, port: agent.server.port, ...(agent.api ? { apiUrl: agent.api.url, apiPort: agent.api.port } : {}), apiServer: kube.server, kubeconfig: kube.source, namespace, identity: agent.controllers.identity, ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}) },
         `Tether cluster agent started; webhook server listening on ${agent.server.url}`,

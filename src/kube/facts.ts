@@ -227,6 +227,8 @@ export type FactResolverOptions = OwnerCacheTtl & {
   readonly logger?: Logger;
   /** Clock for cache expiry (tests). */
   readonly now?: () => number;
+  /** Told when the breaker in front of the API server opens or closes (a metric). */
+  readonly onBreakerChange?: (state: 'open' | 'closed') => void;
 };
 
 export type ApiFactResolverOptions = FactResolverOptions & { readonly kubeConfig: k8s.KubeConfig };
@@ -254,13 +256,14 @@ function checkTtl(name: string, ms: number): number {
  * `readers` behind one breaker (`kube/breaker.ts`): when the API server stops answering, reviews stop
  * waiting for it. One for both kinds of read: they go to the same server.
  */
-function guardedReaders(readers: Readers, log: Logger, now?: () => number): Readers {
+function guardedReaders(readers: Readers, log: Logger, now?: () => number, onBreakerChange?: (state: 'open' | 'closed') => void): Readers {
   const breaker = createReadBreaker({
     threshold: FACT_BREAKER_THRESHOLD,
     slowMs: FACT_BREAKER_SLOW_READ_MS,
     coolDownMs: FACT_BREAKER_COOL_DOWN_MS,
     ...(now ? { now } : {}),
     onChange: (state, unanswered) => {
+      onBreakerChange?.(state);
       if (state === 'open') {
         log.warn(
           { unanswered, coolDownMs: FACT_BREAKER_COOL_DOWN_MS },
@@ -282,7 +285,7 @@ export function createCachingFactResolver(unguarded: Readers, opts: FactResolver
   const readTimeoutMs = opts.readTimeoutMs ?? FACT_READ_TIMEOUT_MS;
   const log = opts.logger ?? silentLogger();
   const clock = opts.now ? { now: opts.now } : {};
-  const readers = guardedReaders(unguarded, log, opts.now);
+  const readers = guardedReaders(unguarded, log, opts.now, opts.onBreakerChange);
   // A failure is an answer too (cached briefly, so a burst of pods does not repeat it), but must not
   // outlive a fix: never longer than FACT_FAILURE_CACHE_TTL_MS.
   const owners = new TtlCache<OwnerFact>({

@@ -212,6 +212,14 @@ describe('cluster agent API and node agents (the first seed)', () => {
     assert.match(wrong.body, /invalid session token/);
     assert.equal((await get(`${apiUrl}/api/v1/tags/pod/n1`, { Authorization: `bearer ${TOKEN}` })).status, 200, 'schemes are case-insensitive');
     assert.ok(!clusterAgent.stderr().includes(TOKEN), 'the token is in no log line');
+
+    // The API's and the controllers' metrics (open, like /healthz).
+    const metrics = (await get(`${apiUrl}/metrics`)).body;
+    assert.match(metrics, /tether_cluster_agent_requests_total\{[^}]*status="200"[^}]*\} [1-9]/);
+    assert.match(metrics, /tether_cluster_agent_auth_failures_total\{reason="missing"\} [1-9]/);
+    assert.match(metrics, /tether_cluster_agent_auth_failures_total\{reason="invalid"\} [1-9]/);
+    assert.match(metrics, /tether_leader 1/, 'the only replica leads');
+    assert.match(metrics, /tether_reconciles_total\{[^}]*controller="certificate"[^}]*\} [1-9]/);
   });
 
   test('a 30-character token: both agents refuse to start and say why, without printing it', async () => {
