@@ -6,8 +6,9 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { abortableCall } from './abortable.js';
+import { applyMapChanges, type MapChanges } from './mapChanges.js';
 import { describeApiError, isConflict, isNotFound } from './errors.js';
-import { Conflict } from './secrets.js';
+import { Conflict } from './errors.js';
 
 export { Conflict };
 
@@ -19,8 +20,8 @@ export interface ConfigMapRecord {
 
 /** Changes to apply: a string sets the key, `null` removes it; unnamed keys are left as they are. */
 export interface ConfigMapChanges {
-  readonly data?: Readonly<Record<string, string | null>>;
-  readonly labels?: Readonly<Record<string, string | null>>;
+  readonly data?: MapChanges;
+  readonly labels?: MapChanges;
 }
 
 export interface ConfigMapStore {
@@ -33,14 +34,7 @@ export interface ConfigMapStore {
 }
 
 /** `current` with `changes` applied (pure; the fake store uses it too). */
-export function applyConfigMapChanges(current: Readonly<Record<string, string>> | undefined, changes: Readonly<Record<string, string | null>> | undefined): Record<string, string> {
-  const out: Record<string, string> = { ...current };
-  for (const [k, v] of Object.entries(changes ?? {})) {
-    if (v === null) delete out[k];
-    else out[k] = v;
-  }
-  return out;
-}
+export const applyConfigMapChanges = applyMapChanges;
 
 export function configMapRecordOf(c: k8s.V1ConfigMap): ConfigMapRecord {
   return { data: { ...c.data }, labels: { ...c.metadata?.labels }, resourceVersion: c.metadata?.resourceVersion ?? '' };

@@ -7,6 +7,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { abortableCall } from './abortable.js';
+import { applyMapChanges, type MapChanges } from './mapChanges.js';
 import { Conflict, describeApiError, isConflict, isNotFound } from './errors.js';
 
 export { Conflict };
@@ -21,8 +22,8 @@ export interface SecretRecord {
 
 /** Changes to apply: a string sets the key, `null` removes it; unnamed keys are left as they are. */
 export interface SecretChanges {
-  readonly data?: Readonly<Record<string, string | null>>;
-  readonly annotations?: Readonly<Record<string, string | null>>;
+  readonly data?: MapChanges;
+  readonly annotations?: MapChanges;
 }
 
 
@@ -37,14 +38,6 @@ export interface SecretStore {
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
-function applyChanges<T>(current: Readonly<Record<string, T>> | undefined, changes: Readonly<Record<string, T | null>> | undefined, encode: (v: T) => T): Record<string, T> {
-  const out: Record<string, T> = { ...current };
-  for (const [k, v] of Object.entries(changes ?? {})) {
-    if (v === null) delete out[k];
-    else out[k] = encode(v);
-  }
-  return out;
-}
 
 /** A Secret object as the controllers read it (data decoded). */
 export function secretRecordOf(s: k8s.V1Secret): SecretRecord {
@@ -79,9 +72,9 @@ export function createSecretStore(kubeConfig: k8s.KubeConfig, namespace: string,
     },
     async create(changes, signal) {
       const body: k8s.V1Secret = {
-        metadata: { name, namespace, annotations: applyChanges({}, changes.annotations, (v) => v) },
+        metadata: { name, namespace, annotations: applyMapChanges({}, changes.annotations) },
         type: 'Opaque',
-        data: applyChanges({}, changes.data, b64),
+        data: applyMapChanges({}, changes.data, b64),
       };
       return secretRecordOf(await core.createNamespacedSecret({ namespace, body }, abortableCall(signal)).catch(fail('create')));
     },
@@ -92,8 +85,8 @@ export function createSecretStore(kubeConfig: k8s.KubeConfig, namespace: string,
       if (current.metadata?.resourceVersion !== resourceVersion) throw new Conflict(`Secret ${id} changed since it was read`);
       const body: k8s.V1Secret = {
         ...current,
-        metadata: { ...current.metadata, annotations: applyChanges(current.metadata?.annotations, changes.annotations, (v) => v) },
-        data: applyChanges(current.data, changes.data, b64),
+        metadata: { ...current.metadata, annotations: applyMapChanges(current.metadata?.annotations, changes.annotations) },
+        data: applyMapChanges(current.data, changes.data, b64),
       };
       return secretRecordOf(await core.replaceNamespacedSecret({ name, namespace, body }, abortableCall(signal)).catch(fail('update')));
     },
