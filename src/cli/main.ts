@@ -8,6 +8,8 @@ import { registerServe } from './serve.js';
 import { registerStart } from './start.js';
 import { registerDev } from './dev.js';
 import { registerNodeAgent } from './nodeAgent.js';
+import { registerStatus } from './status.js';
+import { registerDiagnose } from './diagnose.js';
 import { CliError } from './errors.js';
 
 /** The version is package.json's (dist/src/cli/main.js → the package root), stated nowhere else. */
@@ -25,6 +27,8 @@ registerServe(program);
 registerStart(program);
 registerDev(program);
 registerNodeAgent(program);
+registerStatus(program);
+registerDiagnose(program);
 
 try {
   await program.parseAsync(process.argv);

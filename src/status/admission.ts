@@ -1,0 +1,100 @@
+/**
+ * The "Admission Controller" section (SPEC §8, the admission controller seed's `agent status`): the
+ * webhook configuration and its entries, then the certificate Secret. Pure: built from what was read.
+ */
+import { caBundleDigest, certificateBlocks, inspectCertificate } from '../certs/index.js';
+import { SECRET_CA_KEY, SECRET_CERT_KEY } from '../config/index.js';
+import { formatDuration } from '../controllers/duration.js';
+import type { MutatingWebhook, MutatingWebhookConfiguration, Read, Secret } from './objects.js';
+import { formatLabelSelector } from './selector.js';
+import type { AdmissionStatus, SecretStatus, WebhookEntryStatus, WebhookStatus } from './types.js';
+
+export interface AdmissionInput {
+  readonly webhookName: string;
+  readonly secretName: string;
+  readonly namespace: string;
+  readonly webhook: Read<MutatingWebhookConfiguration>;
+  readonly secret: Read<Secret>;
+  readonly now: Date;
+}
+
+const decode = (b64: string | undefined): Buffer => Buffer.from(b64 ?? '', 'base64');
+
+function entryStatus(w: MutatingWebhook): WebhookEntryStatus {
+  const cc = w.clientConfig ?? {};
+  const svc = cc.service;
+  return {
+    name: w.name,
+    // The digest is of the PEM bytes the API server holds (caBundle is their base64).
+    caBundleDigest: caBundleDigest(decode(cc.caBundle)),
+    objectSelector: formatLabelSelector(w.objectSelector),
+    ...(w.namespaceSelector ? { namespaceSelector: formatLabelSelector(w.namespaceSelector) } : {}),
+    rules: (w.rules ?? []).map((r) => ({
+      operations: r.operations ?? [],
+      apiGroups: r.apiGroups ?? [],
+      apiVersions: r.apiVersions ?? [],
+      resources: r.resources ?? [],
+    })),
+    // The API server defaults an unset service port to 443.
+    ...(svc ? { service: { namespace: svc.namespace ?? '', name: svc.name ?? '', port: svc.port ?? 443, path: svc.path ?? '' } } : {}),
+    ...(cc.url !== undefined ? { url: cc.url } : {}),
+  };
+}
+
+export function webhookStatus(name: string, read: Read<MutatingWebhookConfiguration>): WebhookStatus {
+  if (!read.ok) return { name, found: false, error: read.error };
+  if (!read.value) return { name, found: false, error: `MutatingWebhookConfiguration ${name} not found` };
+  // Sorted by name, as the seed's output is (the agent ranges over a Go map).
+  const entries = [...(read.value.webhooks ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(entryStatus);
+  return { name, found: true, createdAt: read.value.metadata?.creationTimestamp ?? '', entries };
+}
+
+export function secretStatus(name: string, namespace: string, read: Read<Secret>, now: Date): SecretStatus {
+  if (!read.ok) return { name, namespace, found: false, error: read.error };
+  if (!read.value) return { name, namespace, found: false, error: `Secret ${namespace}/${name} not found` };
+  const data = read.value.data ?? {};
+  const caBundleSource = data[SECRET_CA_KEY] !== undefined ? SECRET_CA_KEY : SECRET_CERT_KEY;
+  const base = {
+    name,
+    namespace,
+    found: true as const,
+    createdAt: read.value.metadata?.creationTimestamp ?? '',
+    caBundleDigest: caBundleDigest(decode(data[caBundleSource])),
+    caBundleSource,
+  };
+  const caExpiresAt = newestCaExpiry(decode(data[SECRET_CA_KEY]).toString('utf8'));
+  try {
+    const notAfter = inspectCertificate(decode(data[SECRET_CERT_KEY])).notAfter;
+    const left = notAfter.getTime() - now.getTime();
+    return {
+      ...base,
+      certificateExpiresAt: notAfter.toISOString(),
+      certificateExpiresInMs: left,
+      durationBeforeExpiration: formatDuration(left),
+      ...(caExpiresAt ? { caExpiresAt } : {}),
+    };
+  } catch (e) {
+    return { ...base, durationBeforeExpiration: `unknown: ${SECRET_CERT_KEY}: ${(e as Error).message}`, ...(caExpiresAt ? { caExpiresAt } : {}) };
+  }
+}
+
+/** The latest notAfter of the bundle's CAs (the one serving certificates are issued from lives longest). */
+function newestCaExpiry(bundle: string): string | undefined {
+  let latest: Date | undefined;
+  for (const block of certificateBlocks(bundle)) {
+    try {
+      const notAfter = inspectCertificate(block).notAfter;
+      if (!latest || notAfter > latest) latest = notAfter;
+    } catch {
+      // An unreadable block: the digest line already tells the bundle apart; diagnose names the problem.
+    }
+  }
+  return latest?.toISOString();
+}
+
+export function admissionStatus(input: AdmissionInput): AdmissionStatus {
+  return {
+    webhook: webhookStatus(input.webhookName, input.webhook),
+    secret: secretStatus(input.secretName, input.namespace, input.secret, input.now),
+  };
+}
