@@ -24,7 +24,7 @@ import { PROBE_WAIT_MS, webhookReachable } from '../../src/diagnose/checks/webho
 import { detectPlatform } from '../../src/diagnose/platform.js';
 import { runCheck } from '../../src/diagnose/run.js';
 import { createKubeReader, type KubeReader } from '../../src/kube/reader.js';
-import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
+import { impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { testConfig } from '../helpers/config.js';
 import { eventually } from '../helpers/eventually.js';
 import { applyTetherRbac } from '../helpers/rbac.js';
@@ -458,5 +458,38 @@ describe('broken: each failure created in the API server and found', () => {
     assert.equal(cluster.fix, `kubectl patch service/datadog -n datadog -p '{"spec":{"internalTrafficPolicy":"Local"}}'`);
     await core.patchNamespacedService({ name: 'datadog', namespace: NS, body: { spec: { internalTrafficPolicy: 'Local' } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     expectStatus(await run(serviceModeLocalService), 'ok');
+  });
+});
+
+describe('permissions', () => {
+  /** What these checks read, and the dry-run create: the rules deploy/diagnose-rbac.yaml must hold for them. */
+  const RULES: k8s.V1PolicyRule[] = [
+    { apiGroups: [''], resources: ['nodes', 'namespaces', 'pods', 'services'], verbs: ['get', 'list'] },
+    // webhook-reachable's probe: always with dryRun=All, which RBAC cannot express.
+    { apiGroups: [''], resources: ['pods'], verbs: ['create'] },
+    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], verbs: ['get', 'list'] },
+    { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get', 'list'] },
+    { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], verbs: ['get', 'list'] },
+  ];
+
+  test('every check of this file runs with only these read rules (and create pods for the dry run)', async () => {
+    const rbac = cp.kubeConfig().makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createClusterRole({ body: { metadata: { name: 'diagnose-platform-test' }, rules: RULES } });
+    await rbac.createClusterRoleBinding({
+      body: { metadata: { name: 'diagnose-platform-test' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'diagnose-platform-test' }, subjects: [{ kind: 'User', name: 'diagnose-tester', apiGroup: 'rbac.authorization.k8s.io' }] },
+    });
+    const limited = createKubeReader(impersonatingKubeConfig(cp, 'diagnose-tester'));
+    const checks = [webhookReachable, uninjectedPods, labelOnWorkload, socketModePlatform, aksSelectors, serviceModeLocalService];
+    await eventually('the role to take effect', async () => {
+      const results = await Promise.all(checks.map((c) => runCheck(c, { ...ctx({ 'admission_controller.inject_config.mode': 'service' }), kube: limited, platform: () => detectPlatform(limited, AbortSignal.timeout(10_000)) })));
+      for (const r of results) assert.doesNotMatch(`${r.summary} ${r.evidence.join(' ')}`, /not allowed|forbidden|could not read/i, JSON.stringify(r));
+    });
+    // Without the create rule the probe is refused, and says which permission it lacked.
+    await rbac.replaceClusterRole({ name: 'diagnose-platform-test', body: { metadata: { name: 'diagnose-platform-test' }, rules: RULES.filter((r) => !r.verbs.includes('create')) } });
+    await eventually('the create rule to be gone', async () => {
+      const r = await runCheck(webhookReachable, { ...ctx(), kube: limited });
+      expectStatus(r, 'skipped');
+      assert.match(r.summary, /not allowed to read what this check needs: .*pods is forbidden: User "diagnose-tester" cannot create resource "pods"/);
+    });
   });
 });

@@ -6,10 +6,16 @@
  * entry's mark on the returned pod says whether the API server reached it. When none did, the fix is the
  * platform's network step (GKE private cluster firewall, EKS security group, host network with a custom
  * CNI or Rancher on EKS), since that is where the seeds found the cause.
+ *
+ * Failing open leaves no trace in the answer: the API server (1.35, tried) returns the unmutated pod with
+ * no Warning header and no message; only its log ("Failed calling webhook, failing open …") and the audit
+ * annotation `failed-open.mutation.webhook.admission.k8s.io/…` record it. Hence the marks, and, with
+ * failurePolicy Fail, the refusal's own message as evidence.
  */
 import { webhookEntryName } from '../../admission/webhooks.js';
 import {
   ANNOTATION_PREFIX,
+  DEFAULT_PORT,
   ENABLED_LABEL,
   ENV_ENTITY_ID,
   NEVER_MUTATED_NAMESPACES,
@@ -170,7 +176,7 @@ async function platformOf(ctx: DiagnoseContext): Promise<Platform | undefined> {
 export const webhookReachable: Check = {
   name: 'webhook-reachable',
   finds: "The control plane cannot reach the webhook: a server-side dry-run create of a labelled probe pod comes back without injection (failing open hides it).",
-  fixes: 'Open TCP 8000 (admission_controller.port) from the control plane to the cluster agent pods: a GKE private cluster firewall rule, an EKS security-group inbound rule, or host networking with a custom CNI or Rancher on EKS.',
+  fixes: `Open TCP ${DEFAULT_PORT} (admission_controller.port) from the control plane to the cluster agent pods: a GKE private cluster firewall rule, an EKS security-group inbound rule, or host networking with a custom CNI or Rancher on EKS.`,
   async run(ctx): Promise<CheckOutcome> {
     const name = ctx.config['admission_controller.webhook_name'];
     const mwc = await ctx.kube.get<MutatingWebhookConfiguration>(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`, ctx.signal);
