@@ -90,3 +90,8 @@ export const CLUSTER_AGENT_CA_CONFIGMAP = 'datadog-cluster-agent-ca';
 /** The key of that ConfigMap holding the CA bundle: the file name `cluster_agent.ca_file` ends with. */
 export const CLUSTER_AGENT_CA_CONFIGMAP_KEY = 'ca.pem';
 export const NODE_AGENT_NAME = 'datadog-agent';
+/** The cluster agent's Deployment and its service account (deploy/cluster-agent.yaml, deploy/rbac.yaml). */
+export const CLUSTER_AGENT_DEPLOYMENT = 'datadog-cluster-agent';
+export const CLUSTER_AGENT_SERVICE_ACCOUNT = 'datadog-cluster-agent';
+/** Where the cluster agent records each node agent's last results (one data key per node). */
+export const NODE_AGENTS_CONFIGMAP = 'datadog-node-agents';

@@ -42,6 +42,8 @@ export interface DiagnoseContext {
   readonly namespace: string;
   /** The cluster agent's service account: `--service-account`, else its Deployment's, else `datadog-cluster-agent`. */
   readonly serviceAccount: string;
+  /** Where `webhook-reachable` dry-runs its probe pod (`--probe-namespace`); default `default`, else a namespace the webhook is sent to. */
+  readonly probeNamespace?: string;
   /** Read-only access to the API server (plus reviews and dry-run creates). */
   readonly kube: KubeReader;
   /** Detected once per run, shared by the checks (`diagnose/platform.ts`). */

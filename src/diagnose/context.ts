@@ -4,7 +4,7 @@
  * that ends the whole run after `DIAGNOSE_TIMEOUT_MS`.
  */
 import type * as k8s from '@kubernetes/client-node';
-import type { TetherConfig } from '../config/index.js';
+import { CLUSTER_AGENT_DEPLOYMENT, CLUSTER_AGENT_SERVICE_ACCOUNT, type TetherConfig } from '../config/index.js';
 import { ApiError, createKubeReader, type KubeReader } from '../kube/reader.js';
 import type { DiagnoseContext, Platform } from './check.js';
 import { detectPlatform } from './platform.js';
@@ -17,8 +17,6 @@ export const DIAGNOSE_TIMEOUT_MS = 180_000;
  * none: the name deploy/ and the chart use. NOTE for the merge: other checks may define the same names;
  * keep one (config/conventions.ts).
  */
-export const CLUSTER_AGENT_DEPLOYMENT = 'datadog-cluster-agent';
-export const DEFAULT_CLUSTER_AGENT_SERVICE_ACCOUNT = 'datadog-cluster-agent';
 
 export interface ServiceAccountChoice {
   readonly name: string;
@@ -44,10 +42,10 @@ export async function resolveServiceAccount(flag: string | undefined, kube: Kube
       const pod = d.spec?.template?.spec;
       return { name: pod?.serviceAccountName || pod?.serviceAccount || 'default', source: where };
     }
-    return { name: DEFAULT_CLUSTER_AGENT_SERVICE_ACCOUNT, source: `default (no ${where})` };
+    return { name: CLUSTER_AGENT_SERVICE_ACCOUNT, source: `default (no ${where})` };
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
-    return { name: DEFAULT_CLUSTER_AGENT_SERVICE_ACCOUNT, source: `default (could not read ${where}: ${e.message})` };
+    return { name: CLUSTER_AGENT_SERVICE_ACCOUNT, source: `default (could not read ${where}: ${e.message})` };
   }
 }
 

@@ -12,7 +12,9 @@ import type { NodeAgentReport, NodeAgentsStatus, UpstreamResult } from './types.
  * The ConfigMap, in Tether's namespace. NOTE for the merge: the cluster agent side that writes it is
  * another helper's; this name must be that one's (move it to config/conventions.ts then).
  */
-export const NODE_AGENTS_CONFIGMAP = 'datadog-node-agents';
+import { NODE_AGENTS_CONFIGMAP } from '../config/index.js';
+
+export { NODE_AGENTS_CONFIGMAP };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
