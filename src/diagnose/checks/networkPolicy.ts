@@ -142,7 +142,7 @@ export const networkPolicyCheck: Check = {
       f.evidence(`${a.source}: pod labels ${describeLabels(a.labels)}; isolated for ingress by ${r.isolating.length > 0 ? r.isolating.join(', ') : 'no NetworkPolicy'}`);
       const fix = `Allow ${what} into the cluster agent pods from everywhere (the API server is not a pod; or from the control plane's range as an ipBlock). NetworkPolicies add up, so one more policy is enough:\n${allowWebhookPolicyYaml(namespace, a.labels, portNumber)}`;
       if (r.verdict === 'blocked') {
-        f.add('error', `NetworkPolicy ${r.isolating.join(', ')} selects the cluster agent (${a.source}) and allows no ingress on the webhook port ${what}: the API server cannot call the webhook`, fix);
+        f.add('error', `${r.isolating.length > 1 ? 'NetworkPolicies' : 'NetworkPolicy'} ${r.isolating.join(', ')} ${r.isolating.length > 1 ? 'select' : 'selects'} the cluster agent (${a.source}) and allows no ingress on the webhook port ${what}: the API server cannot call the webhook`, fix);
       } else if (r.verdict === 'pods-only') {
         f.add('warning', `NetworkPolicy ${r.allowingPodsOnly.join(', ')} allows the webhook port ${what} of ${a.source} only from pods or namespaces, which the API server's calls do not come from`, fix);
       } else if (r.isolating.length > 0) {

@@ -40,6 +40,20 @@ export function distinctVersions(seen: readonly (string | undefined)[]): string[
   return out;
 }
 
+/**
+ * Every writer seen across several reads, each (manager, operation, subresource) once at its latest
+ * time. One read is not enough: a manager whose fields the next writer took over leaves the list.
+ */
+export function mergeManagedFields(reads: readonly (readonly ManagedFieldsEntry[] | undefined)[]): ManagedFieldsEntry[] {
+  const latest = new Map<string, ManagedFieldsEntry>();
+  for (const m of reads.flatMap((r) => r ?? [])) {
+    const key = `${m.manager ?? ''}\u0000${m.operation ?? ''}\u0000${m.subresource ?? ''}`;
+    const seen = latest.get(key);
+    if (!seen || (m.time ?? '') > (seen.time ?? '')) latest.set(key, m);
+  }
+  return [...latest.values()];
+}
+
 /** Who wrote the object, newest first, one line each; `others`: managers that are not Tether. */
 export function describeWriters(fields: readonly ManagedFieldsEntry[] | undefined, own: string = TETHER_FIELD_MANAGER): { lines: string[]; others: string[] } {
   const sorted = [...(fields ?? [])].sort((a, b) => (b.time ?? '').localeCompare(a.time ?? ''));
@@ -171,20 +185,27 @@ async function leaderEvidence(ctx: DiagnoseContext): Promise<string> {
 interface Observation {
   readonly last: WebhookConfigurationObject | undefined;
   readonly versions: string[];
+  /** The writers of every version seen. */
+  readonly writers: ManagedFieldsEntry[];
 }
 
 /** Reads the configuration every `pollMs` for `observeMs`: the last state, and the versions it went through. */
 async function observe(ctx: DiagnoseContext, observeMs: number, pollMs: number): Promise<Observation> {
   const seen: (string | undefined)[] = [];
+  const fields: (readonly ManagedFieldsEntry[] | undefined)[] = [];
   let last = await readWebhookConfiguration(ctx);
-  seen.push(last?.metadata?.resourceVersion);
+  const record = () => {
+    seen.push(last?.metadata?.resourceVersion);
+    fields.push(last?.metadata?.managedFields);
+  };
+  record();
   const end = Date.now() + observeMs;
   while (Date.now() < end) {
     await sleep(Math.min(pollMs, Math.max(0, end - Date.now())), undefined, { signal: ctx.signal });
     last = await readWebhookConfiguration(ctx);
-    seen.push(last?.metadata?.resourceVersion);
+    record();
   }
-  return { last, versions: distinctVersions(seen) };
+  return { last, versions: distinctVersions(seen), writers: mergeManagedFields(fields) };
 }
 
 export interface WebhookConfigurationCheckOptions {
@@ -209,7 +230,7 @@ export function createWebhookConfigurationCheck(opts: WebhookConfigurationCheckO
       const secretId = `${namespace}/${secretName}`;
       if (enabledWebhooks(config).length === 0) return skipped('the admission controller is disabled (admission_controller.enabled, or every webhook disabled): Tether writes no webhook configuration');
 
-      const { last: mwc, versions } = await observe(ctx, observeMs, pollMs);
+      const { last: mwc, versions, writers: seenWriters } = await observe(ctx, observeMs, pollMs);
       const f = new Findings();
       // Read once, and only when a problem needs it.
       let leaderRead: Promise<string> | undefined;
@@ -226,7 +247,7 @@ export function createWebhookConfigurationCheck(opts: WebhookConfigurationCheckO
         return f.outcome('');
       }
       const webhooks = mwc.webhooks ?? [];
-      const writers = describeWriters(mwc.metadata?.managedFields);
+      const writers = describeWriters(seenWriters);
       f.evidence(`MutatingWebhookConfiguration ${name}: created ${mwc.metadata?.creationTimestamp ?? '?'}, resourceVersion ${mwc.metadata?.resourceVersion ?? '?'}, ${webhooks.length} entries`);
       for (const w of webhooks) f.evidence(`entry ${w.name}: calls ${describeTarget(w)}`);
 

@@ -15,6 +15,7 @@ import {
   createWebhookConfigurationCheck,
   describeWriters,
   distinctVersions,
+  mergeManagedFields,
 } from '../../../src/diagnose/checks/webhookConfiguration.js';
 import { webhookUrlOf } from '../../../src/diagnose/webhookObjects.js';
 import { fakeReader } from '../../helpers/fakeKubeReader.js';
@@ -111,6 +112,16 @@ describe('writers and rewrites', () => {
     assert.deepEqual(r.others, ['datadog-cluster-agent', 'kubectl-edit']);
     assert.equal(r.lines[0], 'field manager datadog-cluster-agent: Update at 2026-01-01T00:00:03Z');
     assert.equal(r.lines[1], 'field manager tether (Tether): Update at 2026-01-01T00:00:02Z');
+  });
+  test('writers across reads: one that left the list since is still seen, at its latest time', () => {
+    const merged = mergeManagedFields([
+      [{ manager: 'datadog-cluster-agent', operation: 'Update', time: '2026-01-01T00:00:01Z' }],
+      [{ manager: 'tether', operation: 'Update', time: '2026-01-01T00:00:02Z' }],
+      undefined,
+      [{ manager: 'datadog-cluster-agent', operation: 'Update', time: '2026-01-01T00:00:03Z' }],
+    ]);
+    assert.deepEqual(describeWriters(merged).others, ['datadog-cluster-agent']);
+    assert.deepEqual(merged.map((m) => m.time).sort(), ['2026-01-01T00:00:02Z', '2026-01-01T00:00:03Z']);
   });
   test('resourceVersions seen, repeats folded, absence shown', () => {
     assert.deepEqual(distinctVersions(['1', '1', '2', '2', undefined, '5']), ['1', '2', '-', '5']);
