@@ -75,6 +75,13 @@ export const SECRET_CA_KEY_KEY = 'ca-key.pem';
 export const ROTATE_ANNOTATION = 'tether.dev/rotate';
 export const ROTATE_VALUES = ['ca', 'certificate'] as const;
 
+/**
+ * The field manager Tether's writes of the webhook configuration carry (`metadata.managedFields`), so
+ * that `diagnose` can tell them from another install's. Without it the API server names the manager
+ * after the User-Agent, which for client-node is the generic `node-fetch`.
+ */
+export const TETHER_FIELD_MANAGER = 'tether';
+
 /** Port of the Service in front of the webhook; it forwards to `admission_controller.port`. */
 export const WEBHOOK_SERVICE_PORT = 443;
 

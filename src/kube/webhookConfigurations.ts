@@ -5,6 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { abortableCall } from './abortable.js';
+import { TETHER_FIELD_MANAGER } from '../config/conventions.js';
 import { Conflict, describeApiError, isConflict, isNotFound } from './errors.js';
 
 export type WebhookEntry = k8s.V1MutatingWebhook;
@@ -46,13 +47,13 @@ export function createWebhookConfigurationStore(kubeConfig: k8s.KubeConfig, name
     },
     async create(webhooks, signal) {
       const body: k8s.V1MutatingWebhookConfiguration = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name }, webhooks: [...webhooks] };
-      return toRecord(await api.createMutatingWebhookConfiguration({ body }, abortableCall(signal)).catch(fail('create')));
+      return toRecord(await api.createMutatingWebhookConfiguration({ body, fieldManager: TETHER_FIELD_MANAGER }, abortableCall(signal)).catch(fail('create')));
     },
     async replaceWebhooks(resourceVersion, webhooks, signal) {
       // The object's other metadata (labels, annotations, owner references) is kept: read, then replace.
       const current = await api.readMutatingWebhookConfiguration({ name }, abortableCall(signal)).catch(fail('read'));
       if (current.metadata?.resourceVersion !== resourceVersion) throw new Conflict(`MutatingWebhookConfiguration ${name} changed since it was read`);
-      return toRecord(await api.replaceMutatingWebhookConfiguration({ name, body: { ...current, webhooks: [...webhooks] } }, abortableCall(signal)).catch(fail('update')));
+      return toRecord(await api.replaceMutatingWebhookConfiguration({ name, body: { ...current, webhooks: [...webhooks] }, fieldManager: TETHER_FIELD_MANAGER }, abortableCall(signal)).catch(fail('update')));
     },
   };
 }

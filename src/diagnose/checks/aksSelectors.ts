@@ -7,7 +7,7 @@
 import { AKS_NAMESPACE_SELECTOR } from '../../controllers/webhookConfiguration.js';
 import { CLUSTER_AGENT_DEPLOYMENT, envVarFor } from '../../config/index.js';
 import { ok, problem, type Check, type CheckOutcome } from '../check.js';
-import { describeSelector, type LabelSelector } from '../selector.js';
+import { describeSelector, type LabelSelector } from '../labelSelector.js';
 
 /** The field manager the enforcer writes with (seen in server-side apply conflicts on AKS). */
 export const AKS_ENFORCER_MANAGER = 'admissionsenforcer';

@@ -30,7 +30,7 @@ import { ok, problem, skipped, type Check, type CheckOutcome, type DiagnoseConte
 import { platformName } from '../platform.js';
 import { CHECK_TIMEOUT_MS } from '../run.js';
 import type { ListedPod } from '../pods.js';
-import { describeSelector, selectorMatches, type LabelSelector } from '../selector.js';
+import { describeSelector, selectorMatches, type LabelSelector } from '../labelSelector.js';
 
 /** The cluster agent's Deployment as deploy/cluster-agent.yaml and the chart name it (for the host-network fix). */
 /** The namespace the probe goes to unless told otherwise: where most applications are, and sent to the webhook by default. */
@@ -114,7 +114,7 @@ export function chooseProbeNamespace(
   const labelsOf = (ns: string) => namespaces.find((n) => n.metadata?.name === ns)?.metadata?.labels;
   const sentTo = (ns: string) => {
     const labels = labelsOf(ns);
-    return labels !== undefined && entries.every((e) => selectorMatches(e.namespaceSelector, labels));
+    return labels !== undefined && entries.every((e) => selectorMatches(e.namespaceSelector ?? {}, labels)) // absent: the API server's default, every namespace;
   };
   if (wanted !== undefined) {
     if (never.has(wanted)) return { why: `namespace ${wanted} is never mutated (${wanted === tetherNamespace ? "Tether's own" : 'kube-system'}): give a namespace applications run in` };

@@ -102,7 +102,7 @@ test("AKS: the enforcer's expressions and field manager are traces; its opt-out 
     ],
   };
   assert.deepEqual(enforcerTraces(mwc), [
-    "entry datadog.webhook.config: namespaceSelector has the enforcer's control-plane NotIn (true), kubernetes.azure.com/managedby NotIn (aks)",
+    "entry datadog.webhook.config: namespaceSelector has the enforcer's control-plane notin (true),kubernetes.azure.com/managedby notin (aks)",
     'field manager admissionsenforcer wrote the configuration (Update at 2024-05-01T10:00:00Z)',
   ]);
   assert.equal(optedOut({ metadata: { annotations: { 'admissions.enforcer/disabled': 'true' } } }), true);

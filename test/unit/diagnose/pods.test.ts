@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import type { OwnerReference } from '../../../src/admission/pod.js';
 import { capLines } from '../../../src/diagnose/evidence.js';
 import { carriesConfigInjection, groupByOwner, isFinished, ownerKey, recreateCommand, type ListedPod } from '../../../src/diagnose/pods.js';
-import { describeSelector, selectorMatches } from '../../../src/diagnose/selector.js';
 
 const pod = (name: string, env: string[] = [], owner?: Partial<OwnerReference>, ns = 'apps'): ListedPod => ({
   metadata: { name, namespace: ns, ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', controller: true, ...owner }] } : {}) },
@@ -75,17 +74,3 @@ test('evidence is capped with a count of what was left out', () => {
   assert.deepEqual(capLines(['a', 'b']), ['a', 'b']);
 });
 
-test('label selectors match as the API server matches them', () => {
-  const ns = { 'kubernetes.io/metadata.name': 'apps', team: 'a' };
-  assert.equal(selectorMatches(undefined, ns), true);
-  assert.equal(selectorMatches({}, ns), true);
-  assert.equal(selectorMatches({ matchLabels: { team: 'a' } }, ns), true);
-  assert.equal(selectorMatches({ matchLabels: { team: 'b' } }, ns), false);
-  assert.equal(selectorMatches({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['datadog', 'kube-system'] }] }, ns), true);
-  assert.equal(selectorMatches({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['apps'] }] }, ns), false);
-  assert.equal(selectorMatches({ matchExpressions: [{ key: 'control-plane', operator: 'DoesNotExist' }] }, ns), true);
-  assert.equal(selectorMatches({ matchExpressions: [{ key: 'team', operator: 'Exists' }] }, ns), true);
-  assert.equal(selectorMatches({ matchExpressions: [{ key: 'team', operator: 'In', values: ['b'] }] }, ns), false);
-  assert.equal(selectorMatches({ matchExpressions: [{ key: 'team', operator: 'Gt', values: ['1'] }] }, ns), false);
-  assert.equal(describeSelector({ matchLabels: { a: 'b' }, matchExpressions: [{ key: 'c', operator: 'NotIn', values: ['x', 'y'] }] }), 'a=b, c NotIn (x, y)');
-});
