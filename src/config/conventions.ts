@@ -90,3 +90,10 @@ export const CLUSTER_AGENT_CA_CONFIGMAP = 'datadog-cluster-agent-ca';
 /** The key of that ConfigMap holding the CA bundle: the file name `cluster_agent.ca_file` ends with. */
 export const CLUSTER_AGENT_CA_CONFIGMAP_KEY = 'ca.pem';
 export const NODE_AGENT_NAME = 'datadog-agent';
+/** The cluster agent's Deployment (deploy/cluster-agent.yaml), read by `diagnose` for its token and service account. */
+export const CLUSTER_AGENT_DEPLOYMENT = 'datadog-cluster-agent';
+/**
+ * Where the cluster agent API records what each node agent last said and was answered (one key per node):
+ * `tether status` and `diagnose` read it (clusteragent/nodeAgentReport.ts).
+ */
+export const NODE_AGENTS_CONFIGMAP = 'datadog-node-agents';
