@@ -68,3 +68,20 @@ export function describeQuestion(q: AccessQuestion): string {
   const where = q.namespace ? ` in namespace ${q.namespace}` : '';
   return `${q.verb} ${what}${q.name ? ` "${q.name}"` : ''}${where}`;
 }
+
+/** At most this many reviews in flight: each holds a listener on the run's signal and a connection. */
+const REVIEW_CONCURRENCY = 8;
+
+/** The answers to `questions`, in order, asked a few at a time. */
+export async function canIAll(kube: KubeReader, subject: Subject, questions: readonly AccessQuestion[], signal: AbortSignal): Promise<AccessAnswer[]> {
+  const answers: AccessAnswer[] = new Array<AccessAnswer>(questions.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < questions.length) {
+      const i = next++;
+      answers[i] = await canI(kube, subject, questions[i]!, signal);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REVIEW_CONCURRENCY, questions.length) }, worker));
+  return answers;
+}

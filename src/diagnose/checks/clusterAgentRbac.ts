@@ -13,7 +13,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { resolveApiCalls, type ResolvedApiCall } from '../../clusteragent/apiCalls.js';
 import type { KubeReader } from '../../kube/reader.js';
 import type { Check, CheckOutcome } from '../check.js';
-import { canI, resourceName, serviceAccountSubject } from '../accessReview.js';
+import { canIAll, resourceName, serviceAccountSubject } from '../accessReview.js';
 import { outcomeOf, type Finding } from '../findings.js';
 
 /** One verb of one call that the service account may not make. */
@@ -208,18 +208,11 @@ export const clusterAgentRbac: Check = {
   async run(ctx) {
     const subject = serviceAccountSubject(ctx.namespace, ctx.serviceAccount);
     const questions = resolveApiCalls(ctx.config).flatMap((call) => call.verbs.map((verb) => ({ call, verb })));
-    const answers = await Promise.all(
-      questions.map(async (q) => ({
-        ...q,
-        allowed: (
-          await canI(
-            ctx.kube,
-            subject,
-            { verb: q.verb, group: q.call.group, resource: q.call.resource, ...(q.call.name ? { name: q.call.name } : {}), ...(q.call.scope === 'namespace' ? { namespace: ctx.namespace } : {}) },
-            ctx.signal,
-          )
-        ).allowed,
-      })),
+    const answers = await canIAll(
+      ctx.kube,
+      subject,
+      questions.map((q) => ({ verb: q.verb, group: q.call.group, resource: q.call.resource, ...(q.call.name ? { name: q.call.name } : {}), ...(q.call.scope === 'namespace' ? { namespace: ctx.namespace } : {}) })),
+      ctx.signal,
     );
     const roles = await boundRoles(ctx.kube, ctx.namespace, ctx.serviceAccount, ctx.signal);
     const stale = staleRules(roles, await servedResources(ctx.kube, roles, ctx.signal));
@@ -227,7 +220,7 @@ export const clusterAgentRbac: Check = {
       namespace: ctx.namespace,
       serviceAccount: ctx.serviceAccount,
       asked: questions.length,
-      denied: answers.filter((a) => !a.allowed).map(({ call, verb }) => ({ call, verb })),
+      denied: questions.filter((_, i) => !answers[i]!.allowed),
       roles,
       stale,
     });
