@@ -70,7 +70,7 @@ export function describeQuestion(q: AccessQuestion): string {
 }
 
 /** At most this many reviews in flight: each holds a listener on the run's signal and a connection. */
-const REVIEW_CONCURRENCY = 8;
+const REVIEW_CONCURRENCY = 4;
 
 /** The answers to `questions`, in order, asked a few at a time. */
 export async function canIAll(kube: KubeReader, subject: Subject, questions: readonly AccessQuestion[], signal: AbortSignal): Promise<AccessAnswer[]> {
