@@ -9,10 +9,12 @@ import type * as k8s from '@kubernetes/client-node';
 import type { FactResolver } from '../admission/index.js';
 import type { TetherConfig } from '../config/index.js';
 import { startControllers, type RunningControllers } from '../controllers/manager.js';
+import { NODE_AGENTS_CONFIGMAP } from '../config/index.js';
+import { createConfigMapStore } from '../kube/configMaps.js';
 import { createControllerApis } from '../kube/controllerApis.js';
 import type { Logger } from '../logging/logger.js';
 import { startWebhookServer, type WebhookServer } from '../server/index.js';
-import { startClusterAgentApi, type ClusterAgentApi } from './api/index.js';
+import { createNodeAgentReportWriter, startClusterAgentApi, type ClusterAgentApi, type NodeAgentReportWriter } from './api/index.js';
 import { startClusterState, type ClusterState } from './state.js';
 
 export interface ClusterAgentOptions {
@@ -64,8 +66,10 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
   // Node agents authenticate with the shared token: without one there is nobody to serve.
   let state: ClusterState | undefined;
   let api: ClusterAgentApi | undefined;
+  let reports: NodeAgentReportWriter | undefined;
   if (opts.config['cluster_agent.auth_token']) {
     state = startClusterState({ kubeConfig: opts.kubeConfig, logger: log.child({ component: 'cluster-state' }) });
+    reports = createNodeAgentReportWriter({ store: createConfigMapStore(opts.kubeConfig, opts.namespace, NODE_AGENTS_CONFIGMAP), logger: log });
     try {
       api = await startClusterAgentApi({
         config: opts.config,
@@ -73,6 +77,7 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
         view: state,
         logger: log,
         extraNames: extraNamesOf(opts.webhookUrl),
+        recorder: reports,
         ...(opts.host !== undefined ? { host: opts.host } : {}),
         ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}),
       });
@@ -104,7 +109,7 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
       // In parallel with the grace period, not after it: the controllers have a successor within
       // seconds, while this replica keeps answering the reviews the Service still sends it.
       const released = controllers.stop().catch((e: unknown) => log.warn({ err: e }, 'could not stop the controllers cleanly'));
-      stopped = Promise.all([released, server.shutdown(stopOpts), api?.shutdown(stopOpts).then(() => state?.stop())]).then(() => undefined);
+      stopped = Promise.all([released, server.shutdown(stopOpts), api?.shutdown(stopOpts).then(() => Promise.all([state?.stop(), reports?.stop()]))]).then(() => undefined);
       return stopped;
     },
   };

@@ -100,5 +100,8 @@ export const NODE_AGENT_NAME = 'datadog-agent';
 /** The cluster agent's Deployment and its service account (deploy/cluster-agent.yaml, deploy/rbac.yaml). */
 export const CLUSTER_AGENT_DEPLOYMENT = 'datadog-cluster-agent';
 export const CLUSTER_AGENT_SERVICE_ACCOUNT = 'datadog-cluster-agent';
-/** Where the cluster agent records each node agent's last results (one data key per node). */
+/**
+ * Where the cluster agent API records what each node agent last said and was answered (one key per node):
+ * `tether status` and `diagnose` read it (clusteragent/nodeAgentReport.ts).
+ */
 export const NODE_AGENTS_CONFIGMAP = 'datadog-node-agents';

@@ -223,3 +223,22 @@ export const CLUSTER_AGENT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
  */
 export const CLUSTER_AGENT_CA_SWITCH_DELAY_MS = 3 * 60_000;
 export const AUTH_FAILURE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Node agent reports (clusteragent/nodeAgentReport.ts). Each request of a node agent carries its last
+ * kubelet result in a small header (at most `NODE_AGENT_REPORT_HEADER_MAX_BYTES`, its summary cut to
+ * `NODE_AGENT_REPORT_SUMMARY_MAX_CHARS`); the cluster agent API writes what changed into one ConfigMap at
+ * most every `NODE_AGENT_REPORT_FLUSH_MS`. An unchanged report is rewritten only to move its `lastSeen`
+ * on, once per `NODE_AGENT_REPORT_REFRESH_MS` (so a thousand healthy node agents asking every 10 s do not
+ * rewrite the ConfigMap every flush), and a node not seen for `NODE_AGENT_REPORT_RETENTION_MS` is dropped.
+ * The ConfigMap stays under `NODE_AGENT_REPORT_MAX_BYTES` (the API server refuses objects above 1 MiB):
+ * summaries go first, then the oldest reports. `diagnose` trusts reports seen within
+ * `NODE_AGENT_REPORT_STALE_MS` (a refresh period and a few missed ones).
+ */
+export const NODE_AGENT_REPORT_HEADER_MAX_BYTES = 1024;
+export const NODE_AGENT_REPORT_SUMMARY_MAX_CHARS = 300;
+export const NODE_AGENT_REPORT_FLUSH_MS = 5_000;
+export const NODE_AGENT_REPORT_REFRESH_MS = 5 * 60_000;
+export const NODE_AGENT_REPORT_RETENTION_MS = 24 * 60 * 60_000;
+export const NODE_AGENT_REPORT_MAX_BYTES = 900 * 1024;
+export const NODE_AGENT_REPORT_STALE_MS = 3 * NODE_AGENT_REPORT_REFRESH_MS;

@@ -41,3 +41,18 @@ export class Findings {
     return problem(severity, summary, this.lines, fixes.join('\n'));
   }
 }
+
+/** One problem, as the checks that collect them in a list describe it. */
+export interface Finding {
+  readonly status: Severity;
+  readonly summary: string;
+  readonly evidence: readonly string[];
+  readonly fix: string;
+}
+
+/** The outcome of a list of findings, after `context` (what was looked at): the same rules as `Findings`. */
+export function outcomeOf(findings: readonly Finding[], okSummary: string, context: readonly string[]): CheckOutcome {
+  const f = new Findings().evidence(...context);
+  for (const x of findings) f.add(x.status, x.summary, x.fix, x.evidence);
+  return f.outcome(okSummary);
+}

@@ -10,17 +10,21 @@
  */
 import { envVarFor, NODE_AGENT_RETRY_BASE_MS, NODE_AGENT_RETRY_MAX_MS, NODE_AGENT_SYNC_INTERVAL_MS } from '../config/index.js';
 import type { NodePodsAnswer, PodServicesAnswer } from '../clusteragent/apiTypes.js';
+import type { KubeletReport } from '../clusteragent/nodeAgentReport.js';
 import type { Logger } from '../logging/logger.js';
 import type { KubeletPod, KubeletSource } from './kubeletSource.js';
 import type { NodeAgentMetrics, RequestResult } from './metrics.js';
 import { joinPodTags, type ClusterTags, type PodWithTags, type TagsSource } from './podTags.js';
 import { UpstreamError, type Upstream, type UpstreamProblem } from './problems.js';
 
-/** What the agent asks the cluster agent (`ClusterAgentClient` implements it). */
+/**
+ * What the agent asks the cluster agent (`ClusterAgentClient` implements it). Each request carries the
+ * agent's last kubelet result, so that the cluster agent can record it for `tether status` and `diagnose`.
+ */
 export interface ClusterAgentSource {
   readonly url: string;
-  nodePods(node: string, signal?: AbortSignal): Promise<NodePodsAnswer>;
-  podServices(node: string, signal?: AbortSignal): Promise<PodServicesAnswer>;
+  nodePods(node: string, signal?: AbortSignal, report?: KubeletReport): Promise<NodePodsAnswer>;
+  podServices(node: string, signal?: AbortSignal, report?: KubeletReport): Promise<PodServicesAnswer>;
 }
 
 export interface Timers {
@@ -235,15 +239,23 @@ export function createNodeAgent(opts: NodeAgentOptions): NodeAgent {
     rejoin();
   };
 
+  /** The kubelet's last result as the cluster agent records it: state and problem, no counts. */
+  const kubeletReport = (): KubeletReport => {
+    const k = state.kubelet;
+    if (k.problem) return { state: 'failing', code: k.problem.code, ...(k.problem.status !== undefined ? { status: k.problem.status } : {}), summary: k.problem.summary };
+    return { state: k.lastSuccessMs !== undefined ? 'ok' : 'unknown' };
+  };
+
   const syncClusterAgent = async (): Promise<void> => {
     if (!clusterAgent) {
       failed('cluster-agent', opts.clusterAgent as UpstreamProblem, false);
       return;
     }
+    const report = kubeletReport();
     try {
       if (!servicesOnly) {
         try {
-          const answer = await clusterAgent.nodePods(node, abort.signal);
+          const answer = await clusterAgent.nodePods(node, abort.signal, report);
           clusterTags = { kind: 'pods', byUid: new Map(answer.pods.map((p) => [p.uid, [...p.tags].sort()])) };
         } catch (e) {
           if (!(e instanceof UpstreamError && e.problem.code === 'bad-answer' && e.problem.status === 404)) throw e;
@@ -255,7 +267,7 @@ export function createNodeAgent(opts: NodeAgentOptions): NodeAgent {
         }
       }
       if (servicesOnly) {
-        const answer = await clusterAgent.podServices(node, abort.signal);
+        const answer = await clusterAgent.podServices(node, abort.signal, report);
         clusterTags = { kind: 'services', services: answer.Nodes[node]?.services ?? {} };
       }
     } catch (e) {

@@ -24,6 +24,7 @@ import {
   TLS_MIN_VERSION,
 } from '../config/index.js';
 import { API_PATHS, AUTH_FAILURE_TEXT, type NodePodsAnswer, type PodServicesAnswer, type VersionAnswer } from '../clusteragent/apiTypes.js';
+import { encodeNodeAgentHeader, NODE_AGENT_REPORT_HEADER, type KubeletReport } from '../clusteragent/nodeAgentReport.js';
 import type { ClusterAgentEndpoint } from './discovery.js';
 import { UpstreamError, type UpstreamProblem } from './problems.js';
 import { tlsFailure } from './tlsFailure.js';
@@ -44,10 +45,13 @@ export interface ClusterAgentClientOptions {
 export interface ClusterAgentClient {
   readonly url: string;
   version(signal?: AbortSignal): Promise<VersionAnswer>;
-  /** The stack's `GET /api/v1/tags/pod/{node}`: the Services selecting each pod of the node. */
-  podServices(node: string, signal?: AbortSignal): Promise<PodServicesAnswer>;
-  /** Tether's `GET /api/v1/tether/pods/{node}`: the node's pods with all their tags. */
-  nodePods(node: string, signal?: AbortSignal): Promise<NodePodsAnswer>;
+  /**
+   * The stack's `GET /api/v1/tags/pod/{node}`: the Services selecting each pod of the node. `report`, the
+   * node agent's last kubelet result, goes along in `X-Tether-Node-Agent` (clusteragent/nodeAgentReport.ts).
+   */
+  podServices(node: string, signal?: AbortSignal, report?: KubeletReport): Promise<PodServicesAnswer>;
+  /** Tether's `GET /api/v1/tether/pods/{node}`: the node's pods with all their tags (`report` as above). */
+  nodePods(node: string, signal?: AbortSignal, report?: KubeletReport): Promise<NodePodsAnswer>;
   /** Closes idle keep-alive connections. */
   close(): void;
 }
@@ -105,14 +109,15 @@ export function createClusterAgentClient(opts: ClusterAgentClientOptions): Clust
     return agent;
   };
 
-  const get = async <T>(path: string, parse: (body: unknown) => T | string, signal: AbortSignal | undefined): Promise<T> => {
+  const get = async <T>(path: string, parse: (body: unknown) => T | string, signal: AbortSignal | undefined, report?: KubeletReport): Promise<T> => {
     const tokenProblem = checkAuthToken(opts.authToken);
     if (tokenProblem) throw new UpstreamError(tokenProblem);
     const token = opts.authToken as string;
     signal?.throwIfAborted();
     const agent = await agentFor();
     const url = base + path;
-    const answer = await send(url, { agent, token, servername: opts.endpoint.servername, timeoutMs, signal }, (e) => transportProblem(e, url, opts));
+    const headers: Record<string, string> = report ? { [NODE_AGENT_REPORT_HEADER]: encodeNodeAgentHeader(report) } : {};
+    const answer = await send(url, { agent, token, headers, servername: opts.endpoint.servername, timeoutMs, signal }, (e) => transportProblem(e, url, opts));
     const excerpt = bodyExcerpt(answer.body, token);
     if (answer.status !== 200) throw new UpstreamError(statusProblem(url, answer.status, excerpt));
     let json: unknown;
@@ -129,8 +134,8 @@ export function createClusterAgentClient(opts: ClusterAgentClientOptions): Clust
   return {
     url: base,
     version: (signal) => get(API_PATHS.version, parseVersion, signal),
-    podServices: (node, signal) => get(API_PATHS.podServices(node), (b) => parsePodServices(b, node), signal),
-    nodePods: (node, signal) => get(API_PATHS.nodePods(node), (b) => parseNodePods(b, node), signal),
+    podServices: (node, signal, report) => get(API_PATHS.podServices(node), (b) => parsePodServices(b, node), signal, report),
+    nodePods: (node, signal, report) => get(API_PATHS.nodePods(node), (b) => parseNodePods(b, node), signal, report),
     close: () => current?.agent.destroy(),
   };
 }
@@ -167,6 +172,8 @@ interface Answer {
 interface SendOptions {
   readonly agent: https.Agent;
   readonly token: string;
+  /** Extra request headers (the node agent's report). */
+  readonly headers: Readonly<Record<string, string>>;
   readonly servername: string;
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
@@ -197,7 +204,7 @@ function send(url: string, o: SendOptions, explain: (e: { error: NodeJS.ErrnoExc
       method: 'GET',
       agent: o.agent,
       servername: o.servername,
-      headers: { Authorization: `Bearer ${o.token}`, Accept: 'application/json' },
+      headers: { ...o.headers, Authorization: `Bearer ${o.token}`, Accept: 'application/json' },
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const timer = setTimeout(() => req.destroy(new RequestTimeout(`no answer within ${o.timeoutMs} ms`)), o.timeoutMs);

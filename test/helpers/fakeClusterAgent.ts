@@ -26,6 +26,8 @@ export async function makeTestCa(name = 'test cluster agent CA'): Promise<TestCa
 export interface SeenRequest {
   readonly path: string;
   readonly hadAuthorization: boolean;
+  /** The node agent's report header (X-Tether-Node-Agent), as sent. */
+  readonly report?: string;
 }
 
 export interface FakeClusterAgent {
@@ -48,7 +50,8 @@ export async function startFakeClusterAgent(opts: { token: string; serving: Cert
   const state = { dropAuthorization: false };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const authorization = state.dropAuthorization ? undefined : req.headers.authorization;
-    requests.push({ path: req.url ?? '', hadAuthorization: authorization !== undefined });
+    const report = req.headers['x-tether-node-agent'];
+    requests.push({ path: req.url ?? '', hadAuthorization: authorization !== undefined, ...(typeof report === 'string' ? { report } : {}) });
     const m = /^Bearer (.+)$/i.exec(authorization ?? '');
     if (!m) return text(res, 401, AUTH_FAILURE_TEXT.missing, { 'WWW-Authenticate': 'Bearer' });
     if (m[1] !== opts.token) return text(res, 403, AUTH_FAILURE_TEXT.invalid);

@@ -14,6 +14,8 @@ import type { ClusterView } from '../stateTypes.js';
 import { clusterIdAnswer, namespaceLabelsAnswer, nodeLabelsAnswer, nodePodsAnswer, podServicesAnswer, podTagsAnswer, type Answer } from './answers.js';
 import type { AuthFailure, AuthFailureReason, BearerAuth } from './auth.js';
 import type { ClusterAgentMetrics } from './metrics.js';
+import { NODE_AGENT_REPORT_HEADER, parseNodeAgentHeader } from '../nodeAgentReport.js';
+import { NOOP_NODE_AGENT_RECORDER, type NodeAgentRecorder } from './nodeAgentRecorder.js';
 import { BadPath, matchRoute, OPEN_ROUTES, pathOf, ROUTES, type RouteId, type RouteMatch } from './routes.js';
 import type { TagsOf } from './tags.js';
 
@@ -29,7 +31,13 @@ export interface ApiHandlerDeps {
   readonly notReady: () => string | undefined;
   /** ms clock for the log throttle (tests). */
   readonly now?: () => number;
+  /** What each node agent reported and was answered (`tether status`, `diagnose`); default: nothing is recorded. */
+  readonly recorder?: NodeAgentRecorder;
 }
+
+/** The routes a node agent asks about its own node, `{node}` first. */
+const NODE_ROUTES: ReadonlySet<RouteId> = new Set<RouteId>(['podServices', 'podTags', 'nodeLabels', 'nodePods']);
+const REPORT_HEADER = NODE_AGENT_REPORT_HEADER.toLowerCase();
 
 const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
@@ -87,6 +95,7 @@ export function readiness(view: ClusterView, notReady: string | undefined): Answ
 export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
   const log = deps.logger;
   const now = deps.now ?? Date.now;
+  const recorder = deps.recorder ?? NOOP_NODE_AGENT_RECORDER;
   const lastLogged = new Map<AuthFailureReason, number>();
   const suppressed = new Map<AuthFailureReason, number>();
 
@@ -132,6 +141,7 @@ export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
       badPath = e.message;
     }
     const route = match?.route;
+    const node = match && NODE_ROUTES.has(match.route) ? match.params[0] : undefined;
     const answer = (status: number, body: string, contentType: string, extra?: Record<string, string>): void => {
       write(req, res, status, body, contentType, extra);
       deps.metrics.countRequest(route, status);
@@ -142,6 +152,12 @@ export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
       if (failure) {
         deps.metrics.countAuthFailure(failure.reason);
         logRefusal(req, failure, route);
+        // A refusal is recorded (that is how "a node agent gets 403" shows cluster-side), but only for a
+        // node that exists: anyone reaching the port may send any path, and must not fill the ConfigMap.
+        // Its header is not trusted either: the node's last kubelet report stays as it was.
+        if (node !== undefined && deps.view.nodeLabels(node) !== undefined) {
+          recorder.record(node, undefined, { state: 'failing', code: failure.status === 401 ? 'unauthorized' : 'forbidden', status: failure.status });
+        }
         return answer(failure.status, failure.message + '\n', TEXT_TYPE, failure.challenge ? { 'WWW-Authenticate': failure.challenge } : undefined);
       }
     }
@@ -149,6 +165,7 @@ export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
     // Go's net/http wording: what the stack's clients (and people) expect from an unknown path.
     if (!match) return answer(404, '404 page not found\n', TEXT_TYPE);
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, `method ${req.method} not allowed on ${ROUTES[match.route]}\n`, TEXT_TYPE, { Allow: ALLOW });
+    if (node !== undefined) recorder.record(node, parseNodeAgentHeader(req.headers[REPORT_HEADER]), { state: 'ok' });
 
     switch (match.route) {
       case 'healthz':

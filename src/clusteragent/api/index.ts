@@ -7,3 +7,4 @@ export * from './metrics.js';
 export * from './routes.js';
 export * from './tags.js';
 export * from './version.js';
+export * from './nodeAgentRecorder.js';

@@ -21,6 +21,7 @@ import type { ClusterView } from '../stateTypes.js';
 import { createBearerAuth } from './auth.js';
 import { createApiCertificates, type CertificateTimers } from './certificate.js';
 import { createApiHandler } from './handler.js';
+import type { NodeAgentRecorder } from './nodeAgentRecorder.js';
 import { createClusterAgentMetrics, type ClusterAgentMetrics } from './metrics.js';
 import { defaultTagsOf, type TagsOf } from './tags.js';
 import { COMMIT_ENV, packageVersion, versionAnswer } from './version.js';
@@ -48,6 +49,8 @@ export interface ClusterAgentApiOptions {
   readonly bind?: Bind;
   /** `GET /version`'s Commit; default the `TETHER_COMMIT` environment variable, else "unknown". */
   readonly commit?: string;
+  /** Where each node agent's last report and answer go (`createNodeAgentReportWriter`); default nowhere. */
+  readonly recorder?: NodeAgentRecorder;
 }
 
 export interface ClusterAgentApi {
@@ -88,6 +91,7 @@ export async function startClusterAgentApi(opts: ClusterAgentApiOptions): Promis
     logger: log,
     tagsOf: opts.tagsOf ?? defaultTagsOf,
     versionBody: JSON.stringify(versionAnswer(packageVersion(), opts.commit ?? process.env[COMMIT_ENV])),
+    ...(opts.recorder ? { recorder: opts.recorder } : {}),
     notReady: () => (drainer.phase() !== 'serving' ? 'shutting down' : !serving ? 'no TLS certificate issued yet' : undefined),
   });
   const server = createHttpsServer(listener, undefined, opts.limits);

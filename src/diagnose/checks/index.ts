@@ -4,8 +4,11 @@
  */
 import type { Check } from '../check.js';
 import { aksSelectors } from './aksSelectors.js';
+import { clusterAgentRbac } from './clusterAgentRbac.js';
+import { clusterAgentToken } from './clusterAgentToken.js';
 import { labelOnWorkload } from './labelOnWorkload.js';
 import { networkPolicyCheck } from './networkPolicy.js';
+import { nodeAgentKubeletRbac } from './nodeAgentKubeletRbac.js';
 import { serviceModeLocalService } from './serviceModeLocalService.js';
 import { socketModePlatform } from './socketModePlatform.js';
 import { uninjectedPods } from './uninjectedPods.js';
@@ -14,6 +17,9 @@ import { webhookReachable } from './webhookReachable.js';
 import { webhookServiceCheck } from './webhookService.js';
 
 export const CHECKS: readonly Check[] = [
+  clusterAgentToken,
+  nodeAgentKubeletRbac,
+  clusterAgentRbac,
   webhookConfigurationCheck,
   webhookServiceCheck,
   webhookReachable,

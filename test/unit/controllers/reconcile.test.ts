@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type * as k8s from '@kubernetes/client-node';
-import { CLUSTER_AGENT_CA_CONFIGMAP, parseConfig, SHUTDOWN_DRAIN_MS } from '../../../src/config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, NODE_AGENTS_CONFIGMAP, parseConfig, SHUTDOWN_DRAIN_MS } from '../../../src/config/index.js';
 import { certificateNames } from '../../../src/controllers/certificate.js';
 import { formatDuration } from '../../../src/controllers/duration.js';
 import { desiredWebhookConfiguration, reconcileWebhookConfiguration, webhookConfigurationDrift } from '../../../src/controllers/webhookConfiguration.js';
@@ -129,7 +129,7 @@ describe('deploy/rbac.yaml', () => {
     assert.deepEqual(named.get('secrets'), [config['admission_controller.certificate.secret_name']]);
     assert.deepEqual(named.get('mutatingwebhookconfigurations'), [config['admission_controller.webhook_name']]);
     assert.deepEqual(named.get('leases'), [config.leader_lease_name]);
-    assert.deepEqual(named.get('configmaps'), [CLUSTER_AGENT_CA_CONFIGMAP]);
+    assert.deepEqual(named.get('configmaps'), [CLUSTER_AGENT_CA_CONFIGMAP, NODE_AGENTS_CONFIGMAP]);
   });
 
   test('lets the leader create the CA ConfigMap and read and update it, and nothing more on ConfigMaps', () => {
