@@ -29,10 +29,11 @@ test('ClusterRole tether-diagnose: get/list only, but create on subjectaccessrev
       [[''], ['pods'], ['create']],
     ],
   );
-  // Secrets only by name, and never listed (a list would return every Secret's data).
+  // Secrets only by name: with resourceNames, the API server allows a list only when it is filtered to
+  // those names (metadata.name), so no other Secret's data can be read.
   for (const r of role.rules.filter((x) => x.resources.includes('secrets'))) {
-    assert.deepEqual(r.verbs, ['get']);
-    assert.ok(r.resourceNames && r.resourceNames.length > 0);
+    assert.deepEqual(r.verbs, ['get', 'list']);
+    assert.deepEqual(r.resourceNames, ['webhook-certificate', 'datadog-cluster-agent']);
   }
   const binding = docs.find((d) => d.kind === 'ClusterRoleBinding');
   assert.equal(binding?.roleRef?.name, 'tether-diagnose');
