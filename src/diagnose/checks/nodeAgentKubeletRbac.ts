@@ -12,7 +12,7 @@ import { NODE_AGENT_NAME, NODE_AGENTS_CONFIGMAP } from '../../config/index.js';
 import { NODE_AGENT_REPORT_STALE_MS } from '../../config/limits.js';
 import type { NodeAgentRecord } from '../../clusteragent/nodeAgentReport.js';
 import { KUBELET_READER_RESOURCES, kubeletRbacFix } from '../../nodeagent/kubeletProblems.js';
-import type { Check, CheckOutcome } from '../check.js';
+import { skipped, type Check, type CheckOutcome } from '../check.js';
 import { canI, serviceAccountSubject } from '../accessReview.js';
 import { describeWorkload, readNodeAgentDaemonSet, readNodeAgentReports } from '../agentWorkloads.js';
 import { outcomeOf, type Finding } from '../findings.js';
@@ -104,6 +104,10 @@ export const nodeAgentKubeletRbac: Check = {
       ctx.kube.get<k8s.V1NodeList>('/api/v1/nodes', ctx.signal, { limit: '1' }),
       readNodeAgentReports(ctx.kube, ctx.namespace, ctx.signal),
     ]);
+    // Nothing to check where no node agent runs: no DaemonSet of that name and none has reported.
+    if (!daemonSet && reports.size === 0) {
+      return skipped(`no node agent: no DaemonSet ${ctx.namespace}/${NODE_AGENT_NAME} (the name deploy/node-agent.yaml uses) and no node agent has reported to the cluster agent (ConfigMap ${ctx.namespace}/${NODE_AGENTS_CONFIGMAP})`);
+    }
     const fromSpec = daemonSet?.podSpec?.serviceAccountName || daemonSet?.podSpec?.serviceAccount;
     const serviceAccount = fromSpec || (daemonSet ? 'default' : NODE_AGENT_NAME);
     const serviceAccountFrom = daemonSet
