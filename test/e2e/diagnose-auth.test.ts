@@ -30,7 +30,7 @@ import { createKubeReader } from '../../src/kube/reader.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
 import { startKubeletDouble, type KubeletDouble } from '../helpers/kubeletDouble.js';
-import { applyTetherRbac, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT, SERVICE_ACCOUNT } from '../helpers/rbac.js';
+import { applyTetherRbac, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT, SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -43,6 +43,7 @@ let admin: k8s.KubeConfig;
 let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
 let rbac: k8s.RbacAuthorizationV1Api;
+let asDiagnose: k8s.KubeConfig;
 const processes: TetherProcess[] = [];
 const kubelets: KubeletDouble[] = [];
 
@@ -53,7 +54,8 @@ function contextFor(over: Partial<DiagnoseContext> = {}): DiagnoseContext {
     config,
     namespace: NS,
     serviceAccount: SERVICE_ACCOUNT,
-    kube: createKubeReader(admin),
+    // As `tether diagnose` runs: with only what deploy/diagnose-rbac.yaml grants.
+    kube: createKubeReader(asDiagnose),
     platform: async () => ({ gkeAutopilot: false, gke: false, eks: false, aks: false, openshift: false, rancher: false, evidence: [] }),
     now: () => new Date(),
     signal: AbortSignal.timeout(60_000),
@@ -129,6 +131,7 @@ before(
     rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
     await applyTetherRbac(cp, NS);
     await applyTetherRbac(cp, NS, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT);
+    asDiagnose = await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT);
     for (const name of NODES) await core.createNode({ body: { metadata: { name } } });
   },
   { timeout: 10 * 60_000 },

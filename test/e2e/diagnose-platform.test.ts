@@ -27,7 +27,7 @@ import { createKubeReader, type KubeReader } from '../../src/kube/reader.js';
 import { impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { testConfig } from '../helpers/config.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac } from '../helpers/rbac.js';
+import { applyTetherRbac, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -151,13 +151,14 @@ before(
   async () => {
     cp = await startControlPlane();
     const admin = cp.kubeConfig();
-    kube = createKubeReader(admin);
     core = admin.makeApiClient(k8s.CoreV1Api);
     apps = admin.makeApiClient(k8s.AppsV1Api);
     batch = admin.makeApiClient(k8s.BatchV1Api);
     admission = admin.makeApiClient(k8s.AdmissionregistrationV1Api);
     crds = admin.makeApiClient(k8s.ApiextensionsV1Api);
     const asTether = await applyTetherRbac(cp, NS);
+    // As `tether diagnose` runs: with only what deploy/diagnose-rbac.yaml grants.
+    kube = createKubeReader(await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT));
     const kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
     await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
     await core.createNamespace({ body: { metadata: { name: APPS } } });
@@ -428,7 +429,7 @@ describe('broken: each failure created in the API server and found', () => {
       }, 'admissionsenforcer');
       const rewritten = await run(aksSelectors);
       expectStatus(rewritten, 'error');
-      assert.ok(rewritten.evidence.includes("entry datadog.webhook.config: namespaceSelector has the enforcer's control-plane NotIn (true), kubernetes.azure.com/managedby NotIn (aks)"), rewritten.evidence.join('\n'));
+      assert.ok(rewritten.evidence.includes("entry datadog.webhook.config: namespaceSelector has the enforcer's control-plane notin (true),kubernetes.azure.com/managedby notin (aks)"), rewritten.evidence.join('\n'));
       assert.ok(rewritten.evidence.some((l) => /^field manager admissionsenforcer wrote the configuration \(Update at /.test(l)));
 
       expectStatus(await run(aksSelectors, { 'admission_controller.add_aks_selectors': true }), 'ok');

@@ -31,7 +31,7 @@ import { createKubeReader, type KubeReader } from '../../src/kube/reader.js';
 import { DEFAULT_CONTROLLERS, impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { testConfig } from '../helpers/config.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac } from '../helpers/rbac.js';
+import { applyTetherRbac, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -132,11 +132,8 @@ before(
     discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
     networking = kc.makeApiClient(k8s.NetworkingV1Api);
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-    await rbac.createClusterRole({ body: { metadata: { name: 'diagnose-webhook' }, rules: DIAGNOSE_WEBHOOK_RULES } });
-    await rbac.createClusterRoleBinding({
-      body: { metadata: { name: 'diagnose-webhook' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'diagnose-webhook' }, subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'diagnose' }] },
-    });
-    reader = createKubeReader(impersonatingKubeConfig(cp, 'diagnose'));
+    // As `tether diagnose` runs: with only what deploy/diagnose-rbac.yaml grants.
+    reader = createKubeReader(await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT));
 
     const asTether = await applyTetherRbac(cp, NS);
     const kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
@@ -381,7 +378,7 @@ describe('webhook-service, with entries calling the Service', () => {
     const caPem = Buffer.from(secret.data?.['ca.pem'] ?? '', 'base64').toString('utf8');
     await setWebhooks(desiredWebhookConfiguration({ config, namespace: ELSEWHERE, caBundlePem: caPem }).webhooks!);
     try {
-      const r = await expectStatus(webhookServiceCheck, 'error', /^datadog-webhook calls Service elsewhere\/datadog-admission-controller, in a namespace other than the cluster agent's \(datadog\) \(and \d+ more problems\)$/);
+      const r = await expectStatus(webhookServiceCheck, 'error', /^datadog-webhook calls Service elsewhere\/datadog-admission-controller, in a namespace other than the cluster agent's \(datadog\) \(and \d+ more problems: see the evidence\)$/);
       assert.ok(r.evidence.includes('Services named datadog-admission-controller: in elsewhere'), show(r));
       assert.ok(r.evidence.includes('Secrets named webhook-certificate: in elsewhere'), show(r));
       assert.match(r.fix, /Create the Service in datadog/);

@@ -18,7 +18,7 @@ import { renderCheckListText } from '../../src/diagnose/render.js';
 import type { StatusReport } from '../../src/status/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
+import { applyTetherRbac, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { cleanEnv, freePort, spawnTether, TETHER_MAIN, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -28,7 +28,6 @@ const LEASE = 'datadog-leader-election';
 const API_SERVICE = 'datadog-cluster-agent';
 const CA_CONFIGMAP = 'datadog-cluster-agent-ca';
 const NODE_AGENTS = 'datadog-node-agents';
-const DIAGNOSE_MANIFEST = fileURLToPath(new URL('../../../deploy/diagnose-rbac.yaml', import.meta.url));
 const TOKEN = 'status-e2e-token-0123456789abcdef0123456789';
 
 const run = promisify(execFile);
@@ -65,7 +64,7 @@ before(
     const admin = cp.kubeConfig();
     core = admin.makeApiClient(k8s.CoreV1Api);
     const asTether = await applyTetherRbac(cp, NS);
-    const asDiagnose = await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, 'tether-diagnose');
+    const asDiagnose = await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT);
     // A whole install: the node agents' service account and kubelet RBAC too.
     await applyTetherRbac(cp, NS, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT);
     const tetherKubeconfig = join(cp.dir, 'tether.kubeconfig');

@@ -9,6 +9,9 @@ import { parseAllDocuments } from 'yaml';
 import { impersonatingKubeConfig, type ControlPlane } from '../harness/controlPlane.js';
 
 export const RBAC_MANIFEST = fileURLToPath(new URL('../../../deploy/rbac.yaml', import.meta.url));
+/** `tether status` and `diagnose`'s read-only identity. */
+export const DIAGNOSE_MANIFEST = fileURLToPath(new URL('../../../deploy/diagnose-rbac.yaml', import.meta.url));
+export const DIAGNOSE_SERVICE_ACCOUNT = 'tether-diagnose';
 /** The node agent's manifest: its ServiceAccount and kubelet RBAC next to the DaemonSet. */
 export const NODE_AGENT_MANIFEST = fileURLToPath(new URL('../../../deploy/node-agent.yaml', import.meta.url));
 /** The service account deploy/rbac.yaml grants the permissions to. */
