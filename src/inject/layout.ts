@@ -93,7 +93,8 @@ function jsonLayout(text: string, doc: Document): { json?: Layout['json'] } {
   return { json: { unit, spaced: /":\s/.test(body) } };
 }
 
-function indentOf(text: string, pos: number): number {
+/** The indentation of the line `pos` is on. */
+export function indentOf(text: string, pos: number): number {
   const start = lineStart(text, pos);
   let i = start;
   while (text[i] === ' ') i++;
@@ -172,23 +173,21 @@ function inline(value: unknown, layout: Layout): string {
 }
 
 /**
- * A value inside a flow collection (`{…}`, `[…]`, JSON). JSON documents printed over several lines get
- * the value pretty-printed, its later lines indented to `col`; everything else is written on one line.
+ * A value inside a flow collection (`{…}`, `[…]`, JSON). Given `col` (the collection puts its items on
+ * lines of their own) in a pretty-printed JSON document, it is pretty-printed with its later lines
+ * indented from `col`; otherwise it is written on one line.
  */
-export function flowValue(value: unknown, layout: Layout, col: number): string {
-  if (layout.json && layout.json.unit > 0) return JSON.stringify(value, null, layout.json.unit).replaceAll('\n', `${layout.newline}${pad(col)}`);
-  return flowInline(value, layout);
-}
-
-function flowInline(value: unknown, layout: Layout): string {
+export function flowValue(value: unknown, layout: Layout, col?: number): string {
+  if (col !== undefined && layout.json && layout.json.unit > 0) return JSON.stringify(value, null, layout.json.unit).replaceAll('\n', `${layout.newline}${pad(col)}`);
   const spaced = !layout.json || layout.json.spaced;
-  if (Array.isArray(value)) return `[${value.map((v) => flowInline(v, layout)).join(spaced ? ', ' : ',')}]`;
-  if (isObject(value)) return `{${Object.entries(value).map(([k, v]) => flowPair(k, v, layout, 0, spaced)).join(spaced ? ', ' : ',')}}`;
+  if (Array.isArray(value)) return `[${value.map((v) => flowValue(v, layout)).join(spaced ? ', ' : ',')}]`;
+  if (isObject(value)) return `{${Object.entries(value).map(([k, v]) => flowPair(k, v, layout)).join(spaced ? ', ' : ',')}}`;
   return scalarText(value, true, layout);
 }
 
-/** `key: value` inside a flow mapping. */
-export function flowPair(key: string, value: unknown, layout: Layout, col: number, spaced = !layout.json || layout.json.spaced || layout.json.unit > 0): string {
+/** `key: value` inside a flow mapping (`col` as for `flowValue`). */
+export function flowPair(key: string, value: unknown, layout: Layout, col?: number): string {
+  const spaced = col !== undefined || !layout.json || layout.json.spaced;
   return `${scalarText(key, true, layout)}${spaced ? ': ' : ':'}${flowValue(value, layout, col)}`;
 }
 

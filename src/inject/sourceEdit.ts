@@ -11,7 +11,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, visit, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parsePointer, type JsonPatchOp } from '../admission/jsonpatch.js';
-import { blockItem, blockPair, column, detectLayout, flowPair, flowValue, isBlockScalar, lineStart, replacementScalar, type Layout } from './layout.js';
+import { blockItem, blockPair, column, detectLayout, indentOf, flowPair, flowValue, isBlockScalar, lineStart, replacementScalar, scalarText, type Layout } from './layout.js';
 import { parseManifests } from './parse.js';
 
 export class CannotEditInPlace extends Error {
@@ -50,6 +50,7 @@ function editFor(text: string, doc: Document.Parsed, op: JsonPatchOp, layout: La
   const last = tokens.pop();
   if (last === undefined) throw new CannotEditInPlace('the operation replaces the whole document');
   const parent = tokens.reduce<unknown>((node, token) => child(node, token, op.path), doc.contents);
+  if (isAlias(parent)) throw new CannotEditInPlace(`${op.path} goes through an alias`);
   if (isMap(parent)) return mapEdit(text, doc, parent, last, op.value, layout);
   if (isSeq(parent) && op.op === 'add') return seqEdit(text, doc, parent, last, op.value, layout);
   throw new CannotEditInPlace(`${op.op} ${op.path}: its parent is not a mapping or a list in the text`);
@@ -127,7 +128,7 @@ function mapEdit(text: string, doc: Document, map: YAMLMap, key: string, value: 
   const existing = lastPair(map, key);
   if (existing) return replaceValue(text, map, existing, key, value, layout);
   const range = rangeOf(map, 'the mapping');
-  if (map.flow) return flowInsert(text, range, map.items, map.items.length, flowPair(key, value, layout, 0), (p) => rangeOf((p as Pair).key, 'a key')[0], (p) => pairEnd(p as Pair), layout, key, value);
+  if (map.flow) return flowInsert(text, flowMap(map), map.items.length, (col) => flowPair(key, value, layout, col), layout);
   const last = map.items[map.items.length - 1] as Pair | undefined;
   if (!last) throw new CannotEditInPlace('an empty block mapping');
   const col = column(text, range[0]);
@@ -154,11 +155,25 @@ function replaceValue(text: string, map: YAMLMap, pair: Pair, key: string, value
   if (map.flow) {
     const [start, end] = old ? rangeOf(old, 'the value') : [pairEnd(pair), pairEnd(pair)];
     const sep = end === start && text[start - 1] === ':' ? ' ' : '';
-    return { at: start, remove: end - start, insert: sep + flowValue(value, layout, column(text, rangeOf(pair.key, 'a key')[0])) };
+    const col = itemColumn(text, flowMap(map)) === undefined ? undefined : column(text, rangeOf(pair.key, 'a key')[0]);
+    return { at: start, remove: end - start, insert: sep + flowValue(value, layout, col) };
   }
   if (old && isBlockScalar(old)) throw new CannotEditInPlace(`the block scalar at ${JSON.stringify(key)}`);
   const keyStart = rangeOf(pair.key, 'a key')[0];
   const col = column(text, keyStart);
+  const [valueStart, valueEnd] = old ? rangeOf(old, 'the value') : [pairEnd(pair), pairEnd(pair)];
+  if (valueStart === valueEnd && onlySpacesBefore(text, keyStart)) {
+    // `key:` with nothing written after it (a comment at most): the key's line stays as it is and the
+    // value is added after the colon, or, for a list or mapping, on the lines below.
+    const lines = blockPair(key, value, col, layout);
+    const firstBreak = lines.indexOf(layout.newline);
+    const keyText = `${scalarText(key, false, layout)}:`;
+    if (firstBreak === lines.length - layout.newline.length) {
+      const colon = text.indexOf(':', rangeOf(pair.key, 'a key')[1]);
+      return { at: colon + 1, remove: 0, insert: lines.slice(col + keyText.length, firstBreak) };
+    }
+    return linesAfter(text, valueStart, lines.slice(firstBreak + layout.newline.length), layout);
+  }
   const end = nextLineStart(text, pairEnd(pair));
   let lines = blockPair(key, value, col, layout).slice(col);
   if (end === text.length && !text.endsWith('\n')) lines = lines.slice(0, -layout.newline.length);
@@ -169,7 +184,7 @@ function seqEdit(text: string, doc: Document, seq: YAMLSeq, token: string, value
   const index = token === '-' ? seq.items.length : /^\d+$/.test(token) ? Number(token) : NaN;
   if (!(index <= seq.items.length)) throw new CannotEditInPlace(`no index ${token} in a list of ${seq.items.length}`);
   const range = rangeOf(seq, 'the list');
-  if (seq.flow) return flowInsert(text, range, seq.items, index, flowValue(value, layout, 0), (n) => rangeOf(n, 'an item')[0], (n) => rangeOf(n, 'an item')[1], layout, undefined, value);
+  if (seq.flow) return flowInsert(text, flowSeq(seq), index, (col) => flowValue(value, layout, col), layout);
   const col = column(text, range[0]);
   const lines = blockItem(value, col, layout);
   const before = seq.items[index];
@@ -197,34 +212,48 @@ function aboveComments(text: string, line: number, col: number): number {
   return at;
 }
 
+interface FlowCollection {
+  readonly range: Range;
+  readonly items: readonly unknown[];
+  readonly startOf: (item: unknown) => number;
+  readonly endOf: (item: unknown) => number;
+}
+
+function flowMap(map: YAMLMap): FlowCollection {
+  return { range: rangeOf(map, 'the mapping'), items: map.items, startOf: (p) => rangeOf((p as Pair).key, 'a key')[0], endOf: (p) => pairEnd(p as Pair) };
+}
+
+function flowSeq(seq: YAMLSeq): FlowCollection {
+  return { range: rangeOf(seq, 'the list'), items: seq.items, startOf: (n) => rangeOf(n, 'an item')[0], endOf: (n) => rangeOf(n, 'an item')[1] };
+}
+
+/** The column of the items when the collection puts them on lines of their own (pretty JSON), else undefined. */
+function itemColumn(text: string, c: FlowCollection): number | undefined {
+  const first = c.items[0];
+  if (first === undefined) return undefined;
+  const start = c.startOf(first);
+  return lineStart(text, start) > c.range[0] ? column(text, start) : undefined;
+}
+
 /**
  * An item added to a flow collection (`{…}`, `[…]`, JSON) at `index`: on the same line with `, `, or, when
- * the collection puts its items on lines of their own, on a new line at their column.
+ * the collection puts its items on lines of their own, on a new line at their column. `item(col)` writes
+ * the item (`col` as for `flowValue`).
  */
-function flowInsert(
-  text: string,
-  range: Range,
-  items: readonly unknown[],
-  index: number,
-  item: string,
-  startOf: (n: unknown) => number,
-  endOf: (n: unknown) => number,
-  layout: Layout,
-  key: string | undefined,
-  value: unknown,
-): Edit {
-  const open = range[0];
+function flowInsert(text: string, c: FlowCollection, index: number, item: (col?: number) => string, layout: Layout): Edit {
+  const open = c.range[0];
   if (text[open] !== '{' && text[open] !== '[') throw new CannotEditInPlace('a flow collection without its bracket');
-  const first = items[0];
-  if (first === undefined) return { at: open + 1, remove: 0, insert: item };
-  const firstStart = startOf(first);
-  const multiLine = lineStart(text, firstStart) > open;
-  const col = column(text, firstStart);
-  // Pretty-printed JSON: the new item's own later lines are indented from the items' column.
-  const text2 = multiLine && layout.json ? (key === undefined ? flowValue(value, layout, col) : flowPair(key, value, layout, col)) : item;
-  const comma = layout.json && !layout.json.spaced && !multiLine ? ',' : ', ';
-  const sep = multiLine ? `,${layout.newline}${' '.repeat(col)}` : comma;
-  const before = items[index];
-  if (before !== undefined) return { at: startOf(before), remove: 0, insert: text2 + sep };
-  return { at: endOf(items[items.length - 1]), remove: 0, insert: sep + text2 };
+  if (c.items.length === 0) {
+    if (!layout.json || layout.json.unit === 0) return { at: open + 1, remove: 0, insert: item() };
+    // `[]` in pretty-printed JSON opens onto lines of its own, as JSON.stringify would have written it.
+    const outer = indentOf(text, open);
+    const col = outer + layout.json.unit;
+    return { at: open + 1, remove: 0, insert: `${layout.newline}${' '.repeat(col)}${item(col)}${layout.newline}${' '.repeat(outer)}` };
+  }
+  const col = itemColumn(text, c);
+  const written = item(col);
+  const sep = col !== undefined ? `,${layout.newline}${' '.repeat(col)}` : layout.json && !layout.json.spaced ? ',' : ', ';
+  const before = c.items[index];
+  if (before !== undefined) return { at: c.startOf(before), remove: 0, insert: written + sep };
+  return { at: c.endOf(c.items[c.items.length - 1]), remove: 0, insert: sep + written };
 }
