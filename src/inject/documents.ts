@@ -7,7 +7,7 @@
  * text, in its own formatting (sourceEdit.ts), so `diff` of input and output shows exactly the injection.
  * Duplicate keys are read as kubectl reads them (the last value wins) and reported as warnings.
  */
-import { isMap, isScalar, LineCounter } from 'yaml';
+import { isMap, isScalar, LineCounter, visit, type Document } from 'yaml';
 import { POD_SECURITY_ENFORCE_LABEL, type TetherConfig } from '../config/index.js';
 import { asPod, InvalidObject, type Pod, type StringMap } from '../admission/pod.js';
 import { applyPatch, pointer, type JsonPatchOp } from '../admission/jsonpatch.js';
@@ -75,7 +75,13 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
     // An empty document (`---` with nothing after it) holds nothing, as kubectl sees it.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return undefined;
     if (!isMap(doc.contents)) throw new InjectInputError(i, lineOf(doc.contents.range?.[0]), 'expected an object (a Kubernetes manifest)');
-    return toValue(doc) as Record<string, unknown>;
+    try {
+      return toValue(doc) as Record<string, unknown>;
+    } catch (e) {
+      // An alias whose anchor is in another document (anchors are per document), or too many aliases.
+      if (e instanceof ReferenceError) throw new InjectInputError(i, lineOf(unresolvedAlias(doc) ?? doc.contents.range?.[0]), `not valid YAML or JSON: ${e.message}`);
+      throw e;
+    }
   });
   const warnings: InjectWarning[] = docs.flatMap((doc, i) => duplicateKeys(doc).map((d) => warning(i, lineOf(d.offset), duplicateKeyMessage(d))));
   const namespaceLabels = namespaceLabelsIn(values);
@@ -129,6 +135,17 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
 
 function warning(documentIndex: number, line: number | undefined, problem: string): InjectWarning {
   return { documentIndex, line, message: `document ${documentIndex}${line !== undefined ? ` (line ${line})` : ''}: ${problem}` };
+}
+
+/** Where the first alias without an anchor before it in its document is. */
+function unresolvedAlias(doc: Document): number | undefined {
+  let at: number | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      if (at === undefined && alias.resolve(doc) === undefined) at = alias.range?.[0];
+    },
+  });
+  return at;
 }
 
 /** Labels of Namespace documents in the same stream (their Pod Security level shapes the init containers). */

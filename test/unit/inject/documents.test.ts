@@ -109,6 +109,8 @@ spec:
       ['a: 1\n---\n- x\n', /^document 1 \(line 3\): expected an object/],
       ['a: 1\n---\n---\n"just a string"\n', /^document 2 \(line 4\): expected an object/],
       ['apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{image: x}]}\n', /^document 0 \(line 1\): the document is not a valid pod: pod\.spec\.containers\[0\]\.name: expected a non-empty string/],
+      // Anchors are per document: an alias to another document's anchor is an error, not a crash.
+      ['a: &x 1\n---\nb: 2\nc: *x\n', /^document 1 \(line 4\): not valid YAML or JSON: Unresolved alias/],
     ];
     for (const [text, re] of cases) {
       assert.throws(() => injectDocuments(text, opts()), (e: unknown) => e instanceof InjectInputError && re.test(e.message), text);
