@@ -41,6 +41,8 @@ export function registerInject(program: Command): void {
         if (e instanceof InjectInputError) throw new CliError(`${flags.file === '-' ? 'stdin' : flags.file}: ${e.message}`, 1);
         throw e;
       }
+      // Warnings name the document and line, like input errors, but the output is still written.
+      for (const w of result.warnings) process.stderr.write(`tether inject: ${w.message}\n`);
       if (flags.explain) {
         for (const t of result.templates) {
           process.stderr.write(`${t.object} (document ${t.documentIndex}):\n`);

@@ -2,18 +2,21 @@
  * Offline injection over a stream of manifests (YAML or JSON, one or many documents): every Pod and pod
  * template is mutated exactly as the webhook chain would mutate the pods, other documents pass through.
  *
- * The webhook chain's JSON Patch is applied to the parsed YAML document itself, not to a re-serialised
- * copy, so comments, key order and formatting of everything Tether did not touch are kept.
+ * The output is the input with the injection added, and nothing else: a document with nothing to inject
+ * comes out byte for byte, and the webhook chain's JSON Patch is written into a mutated document's own
+ * text, in its own formatting (sourceEdit.ts), so `diff` of input and output shows exactly the injection.
+ * Duplicate keys are read as kubectl reads them (the last value wins) and reported as warnings.
  */
-import { Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { isMap, isScalar, LineCounter, visit, type Document } from 'yaml';
 import { POD_SECURITY_ENFORCE_LABEL, type TetherConfig } from '../config/index.js';
 import { asPod, InvalidObject, type Pod, type StringMap } from '../admission/pod.js';
-import { parsePointer, type JsonPatchOp } from '../admission/jsonpatch.js';
+import { applyPatch, pointer, type JsonPatchOp } from '../admission/jsonpatch.js';
 import type { Decision } from '../admission/types.js';
 import { runWebhookChain } from '../admission/webhooks.js';
 import { podTemplatesOf } from '../admission/workloads.js';
-
-const YAML_VERSION = '1.1';
+import { duplicateKeyMessage, duplicateKeys } from './duplicateKeys.js';
+import { parseManifests, toValue } from './parse.js';
+import { writeMutated } from './reformat.js';
 
 export interface InjectOptions {
   readonly config: TetherConfig;
@@ -42,17 +45,27 @@ export interface InjectedTemplate {
   readonly decisions: readonly Decision[];
 }
 
+/** Something the user should know that does not stop the injection (the CLI prints it on stderr). */
+export interface InjectWarning {
+  readonly documentIndex: number;
+  readonly line: number | undefined;
+  /** `document N (line L): …` */
+  readonly message: string;
+}
+
 export interface InjectResult {
+  /** The input with the injection added; byte for byte the input where nothing was injected. */
   readonly output: string;
   readonly templates: readonly InjectedTemplate[];
+  /** Duplicate keys (the last value used), and documents that had to be re-formatted. */
+  readonly warnings: readonly InjectWarning[];
+  /** Indices of documents that could not be edited in place and were re-serialised instead. */
+  readonly reformatted: readonly number[];
 }
 
 export function injectDocuments(text: string, opts: InjectOptions): InjectResult {
   const lines = new LineCounter();
-  // YAML 1.1, as kubectl reads manifests: a tag value such as `on` or `0777` must come out quoted,
-  // or kubectl would read a boolean or a number where Kubernetes wants a string.
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, version: YAML_VERSION });
-  if (!Array.isArray(docs)) return { output: '', templates: [] }; // an empty stream
+  const docs = parseManifests(text, lines);
   const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lines.linePos(offset).line);
 
   // Everything is validated before anything is written: bad input yields no partial output.
@@ -62,18 +75,29 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
     // An empty document (`---` with nothing after it) holds nothing, as kubectl sees it.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return undefined;
     if (!isMap(doc.contents)) throw new InjectInputError(i, lineOf(doc.contents.range?.[0]), 'expected an object (a Kubernetes manifest)');
-    return doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
+    try {
+      return toValue(doc) as Record<string, unknown>;
+    } catch (e) {
+      // An alias whose anchor is in another document (anchors are per document), or too many aliases.
+      if (e instanceof ReferenceError) throw new InjectInputError(i, lineOf(unresolvedAlias(doc) ?? doc.contents.range?.[0]), `not valid YAML or JSON: ${e.message}`);
+      throw e;
+    }
   });
+  const warnings: InjectWarning[] = docs.flatMap((doc, i) => duplicateKeys(doc).map((d) => warning(i, lineOf(d.offset), duplicateKeyMessage(d))));
   const namespaceLabels = namespaceLabelsIn(values);
 
+  // Each document's own source text, back to back: their concatenation is the input, byte for byte.
+  const starts = docs.map((d, i) => (i === 0 ? 0 : d.range[0]));
   const templates: InjectedTemplate[] = [];
-  const out: Document[] = [];
-  values.forEach((value, i) => {
-    if (value === undefined) return;
-    // JSON input (a flow mapping) is written back as block YAML; YAML input keeps its own layout.
-    const doc = isMap(docs[i]?.contents) && (docs[i]?.contents as { flow?: boolean }).flow ? new Document(value, { version: YAML_VERSION }) : (docs[i] as Document);
-    out.push(doc);
+  const reformatted: number[] = [];
+  // A stream with no document (empty, or only comments) has nothing to inject either.
+  if (docs.length === 0) return { output: text, templates, warnings, reformatted };
+  const pieces = values.map((value, i) => {
+    const source = text.slice(starts[i], starts[i + 1] ?? text.length);
+    if (value === undefined) return source;
     const docNamespace = stringAt(value, ['metadata', 'namespace']) ?? opts.namespace;
+    /** The chain's operations for every pod template of the document, as paths from the document root. */
+    const ops: JsonPatchOp[] = [];
     for (const ref of podTemplatesOf(value)) {
       const raw = ref.path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], value);
       const at = ref.path.length ? ref.path.join('.') : 'the document';
@@ -81,7 +105,7 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
       try {
         pod = asPod(raw, ref.path.join('.') || 'pod');
       } catch (e) {
-        if (e instanceof InvalidObject) throw new InjectInputError(i, lineOf(doc.contents?.range?.[0]), `${at} is not a valid pod: ${e.message}`);
+        if (e instanceof InvalidObject) throw new InjectInputError(i, lineOf(docs[i]?.contents?.range?.[0]), `${at} is not a valid pod: ${e.message}`);
         throw e;
       }
       const namespace = pod.metadata?.namespace ?? docNamespace;
@@ -92,19 +116,36 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
         ...(ref.owner ? { owner: ref.owner } : {}),
         ...(namespaceLabels.has(namespace) ? { namespaceLabels: namespaceLabels.get(namespace) } : {}),
       });
-      applyToYaml(doc, ref.path, chain.patch);
+      const base = pointer(...ref.path);
+      ops.push(...chain.patch.map((op) => ({ ...op, path: base + op.path })));
       const name = stringAt(value, ['metadata', 'name']) ?? stringAt(value, ['metadata', 'generateName']) ?? '(unnamed)';
       templates.push({ documentIndex: i, object: `${String(value.kind)} ${namespace}/${name}${ref.path.includes('items') ? ` (${ref.path.join('.')})` : ''}`, decisions: chain.decisions });
     }
+    // A document nothing is added to comes out exactly as it came in.
+    if (ops.length === 0) return source;
+    const written = writeMutated(source, ops, applyPatch(value, ops), i);
+    if (written.reformatted !== undefined) {
+      reformatted.push(i);
+      warnings.push(warning(i, lineOf(starts[i]), `could not be edited in place (${written.reformatted}); written re-formatted, so its diff shows more than the injection`));
+    }
+    return written.text;
   });
+  return { output: pieces.join(''), templates, warnings, reformatted };
+}
 
-  const output = out
-    .map((d, i) => {
-      const text = d.toString({ lineWidth: 0 });
-      return i > 0 && !text.startsWith('---') ? `---\n${text}` : text;
-    })
-    .join('');
-  return { output, templates };
+function warning(documentIndex: number, line: number | undefined, problem: string): InjectWarning {
+  return { documentIndex, line, message: `document ${documentIndex}${line !== undefined ? ` (line ${line})` : ''}: ${problem}` };
+}
+
+/** Where the first alias without an anchor before it in its document is. */
+function unresolvedAlias(doc: Document): number | undefined {
+  let at: number | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      if (at === undefined && alias.resolve(doc) === undefined) at = alias.range?.[0];
+    },
+  });
+  return at;
 }
 
 /** Labels of Namespace documents in the same stream (their Pod Security level shapes the init containers). */
@@ -121,24 +162,4 @@ function namespaceLabelsIn(values: readonly (Record<string, unknown> | undefined
 function stringAt(v: unknown, path: readonly string[]): string | undefined {
   const x = path.reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), v);
   return typeof x === 'string' && x !== '' ? x : undefined;
-}
-
-/** Applies `add`/`replace` operations (relative to the pod at `base`) to the YAML document's nodes. */
-function applyToYaml(doc: Document, base: readonly string[], ops: readonly JsonPatchOp[]): void {
-  for (const op of ops) {
-    if (op.op !== 'add' && op.op !== 'replace') throw new Error(`unexpected ${op.op} operation from the webhook chain`);
-    const tokens = [...base, ...parsePointer(op.path)];
-    const last = tokens.pop() as string;
-    const parent = doc.getIn(tokens.map((t) => (/^\d+$/.test(t) ? Number(t) : t)), true);
-    const node = doc.createNode(op.value);
-    if (isSeq(parent)) {
-      if (last === '-') parent.items.push(node);
-      else if (op.op === 'add') parent.items.splice(Number(last), 0, node);
-      else parent.items[Number(last)] = node;
-    } else if (isMap(parent)) {
-      parent.set(last, node);
-    } else {
-      throw new Error(`cannot apply ${op.op} ${op.path}: parent is not a map or list`);
-    }
-  }
 }

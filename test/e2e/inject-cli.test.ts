@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,4 +75,63 @@ test('a DD_* variable nobody reads: one warning on stderr naming the closest key
   assert.equal(lines[0]!.level, 40);
   assert.match(lines[0]!.msg, /DD_LEADER_LEASE_DURATON .*did you mean DD_LEADER_LEASE_DURATION\?/);
   assert.ok(!r.stderr.includes('a-key-that-must-not-appear') && !r.stderr.includes('"5"'));
+});
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/inject/', import.meta.url));
+
+/** `diff` of input and output, as a user would run it. */
+function diff(input: string, output: string): string {
+  const a = join(dir, 'diff-in');
+  const b = join(dir, 'diff-out');
+  writeFileSync(a, input);
+  writeFileSync(b, output);
+  return spawnSync('diff', [a, b], { encoding: 'utf8' }).stdout;
+}
+
+test('a duplicated key: one warning per key on stderr with the document and line, the last value used, exit 0', () => {
+  const f = join(FIXTURES, 'duplicate-selector.yaml');
+  const r = tether(['inject', '-f', f]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(
+    r.stderr,
+    'tether inject: document 0 (line 12): key "selector" appears twice; using the last value, as kubectl does\n' +
+      'tether inject: document 0 (line 25): key "imagePullPolicy" appears twice; using the last value, as kubectl does\n',
+  );
+  assert.match(r.stdout, /name: DD_AGENT_HOST/);
+});
+
+test('documents with nothing to inject come out byte for byte: comments, indentation, `---`, a `|` scalar at the end of a file without a final newline', () => {
+  const input = readFileSync(join(FIXTURES, 'multi-service-configmap.yaml'), 'utf8').split('---\napiVersion: apps/v1')[0]! + '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n    name: notes\ndata:\n    motd: |\n        hello';
+  const r = tether(['inject', '-f', '-'], input);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, input);
+  assert.equal(r.stderr, '');
+});
+
+test('`diff` of input and output shows only the injection: added lines, and the one line whose value was extended', () => {
+  const f = join(FIXTURES, 'deployment-comments-eof-block.yaml');
+  const input = readFileSync(f, 'utf8');
+  const r = tether(['inject', '-f', f]);
+  assert.equal(r.status, 0, r.stderr);
+  const d = diff(input, r.stdout);
+  const removed = d.split('\n').filter((l) => l.startsWith('< '));
+  assert.deepEqual(removed, ['<               value: "-Xmx512m"'], d);
+  assert.match(d, /^> +value: "-Xmx512m -javaagent:\/datadog-lib\/dd-java-agent\.jar"$/m);
+  // The ConfigMap after it, ending in a block scalar with no final newline, is untouched.
+  assert.ok(r.stdout.endsWith('  banner.txt: |\n    Welcome'));
+  for (const name of ['cronjob.yaml', 'list.yaml', 'four-space-indent.yaml', 'multi-service-configmap.yaml', 'duplicate-selector.yaml', 'pod-block-scalar-at-eof.yaml']) {
+    const text = readFileSync(join(FIXTURES, name), 'utf8');
+    const out = tether(['inject', '-f', '-', '--mode', 'socket'], text);
+    assert.equal(out.status, 0, out.stderr);
+    assert.notEqual(out.stdout, text, name);
+    assert.doesNotMatch(diff(text, out.stdout), /^[<-] /m, `${name}: diff shows more than added lines`);
+  }
+});
+
+test('a second inject over the output changes nothing', () => {
+  const f = join(FIXTURES, 'deployment-comments-eof-block.yaml');
+  const once = tether(['inject', '-f', f]).stdout;
+  const twice = tether(['inject', '-f', '-'], once);
+  assert.equal(twice.status, 0, twice.stderr);
+  assert.equal(twice.stdout, once);
 });

@@ -68,9 +68,14 @@ describe('offline inject', () => {
     assert.match(r.output, /- name: DD_VERSION\n\s+value: "0777"/);
   });
 
-  test('JSON input comes out as block YAML', () => {
-    const r = injectDocuments('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}', opts());
-    assert.equal(r.output, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
+  test('JSON input stays JSON: untouched byte for byte, a mutated pod gets JSON added in place', () => {
+    const cm = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}';
+    assert.equal(injectDocuments(cm, opts()).output, cm);
+    const pod = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"admission.datadoghq.com/enabled":"true"}},"spec":{"containers":[{"name":"a","image":"i"}]}}';
+    const out = injectDocuments(pod, opts()).output;
+    const value = JSON.parse(out) as { spec: { containers: { env: { name: string }[] }[] } };
+    assert.deepEqual(value.spec.containers[0]!.env.map((e) => e.name), ['DD_AGENT_HOST', 'DD_ENTITY_ID']);
+    assert.ok(out.startsWith('{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"admission.datadoghq.com/enabled":"true"}},"spec":{"containers":[{"name":"a","image":"i","env":[{"name":"DD_AGENT_HOST"'), out);
   });
 
   test("a Namespace document's Pod Security level applies to pods in that namespace", () => {
@@ -104,14 +109,66 @@ spec:
       ['a: 1\n---\n- x\n', /^document 1 \(line 3\): expected an object/],
       ['a: 1\n---\n---\n"just a string"\n', /^document 2 \(line 4\): expected an object/],
       ['apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{image: x}]}\n', /^document 0 \(line 1\): the document is not a valid pod: pod\.spec\.containers\[0\]\.name: expected a non-empty string/],
+      // Anchors are per document: an alias to another document's anchor is an error, not a crash.
+      ['a: &x 1\n---\nb: 2\nc: *x\n', /^document 1 \(line 4\): not valid YAML or JSON: Unresolved alias/],
     ];
     for (const [text, re] of cases) {
       assert.throws(() => injectDocuments(text, opts()), (e: unknown) => e instanceof InjectInputError && re.test(e.message), text);
     }
   });
 
-  test('an empty stream gives empty output', () => {
-    assert.equal(injectDocuments('', opts()).output, '');
-    assert.equal(injectDocuments('# only a comment\n', opts()).output, '');
+  test('a stream with nothing to inject comes out unchanged: empty, comments only, empty documents', () => {
+    for (const text of ['', '# only a comment\n', 'a: 1\n---\n---\n# nothing here\n', '---\n...\n']) {
+      assert.equal(injectDocuments(text, opts()).output, text);
+    }
+  });
+
+  test('a duplicated key: the last value is used, as kubectl does, with a warning naming the document and line', () => {
+    const input = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: old}
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels:
+        admission.datadoghq.com/enabled: "false"
+        admission.datadoghq.com/enabled: "true"
+    spec:
+      containers:
+        - name: app
+          image: a
+          image: b
+          image: c
+`;
+    const r = injectDocuments(input, opts());
+    assert.deepEqual(
+      r.warnings.map((w) => w.message),
+      [
+        'document 1 (line 12): key "selector" appears twice; using the last value, as kubectl does',
+        'document 1 (line 18): key "admission.datadoghq.com/enabled" appears twice; using the last value, as kubectl does',
+        'document 1 (line 24): key "image" appears 3 times; using the last value, as kubectl does',
+      ],
+    );
+    const [, d] = parseAllDocuments(r.output, { uniqueKeys: false }).map((x) => x.toJS());
+    assert.deepEqual(d.spec.selector, { matchLabels: { app: 'web' } });
+    assert.equal(d.spec.template.spec.containers[0].image, 'c');
+    // The last label value (enabled) decided the injection; the duplicates themselves are left as written.
+    assert.equal(d.spec.template.spec.containers[0].env[0].name, 'DD_AGENT_HOST');
+    assert.equal(r.output.split('image: ').length, 4);
+    assert.equal(r.reformatted.length, 0);
+  });
+
+  test('JSON with a duplicated key: the last value, warned', () => {
+    const r = injectDocuments('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","name":"b"}}', opts());
+    assert.deepEqual(r.warnings.map((w) => w.message), ['document 0 (line 1): key "name" appears twice; using the last value, as kubectl does']);
   });
 });
