@@ -5,26 +5,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { deployManifest, rulesOf, type PolicyRule } from '../../helpers/manifests.js';
 import { resolveApiCalls, TETHER_API_CALLS } from '../../../src/clusteragent/apiCalls.js';
 import { WATCHED_RESOURCES } from '../../../src/clusteragent/watchedResources.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { OWNER_KINDS } from '../../../src/kube/facts.js';
 
-interface Rule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-  resourceNames?: string[];
-}
-const file = fileURLToPath(new URL('../../../../deploy/rbac.yaml', import.meta.url));
-const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as { kind: string; rules?: Rule[] });
-const rulesOf = (kind: string) => docs.filter((d) => d.kind === kind).flatMap((d) => d.rules ?? []);
+const docs = deployManifest('rbac.yaml');
 const calls = resolveApiCalls(parseConfig({ env: {} }));
 
-const grants = (r: Rule, group: string, resource: string, verb: string, name: string | undefined) =>
+const grants = (r: PolicyRule, group: string, resource: string, verb: string, name: string | undefined) =>
   r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb) && (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name)));
 
 describe('TETHER_API_CALLS and deploy/rbac.yaml', () => {
@@ -37,13 +27,13 @@ describe('TETHER_API_CALLS and deploy/rbac.yaml', () => {
 
   test('every call is granted, cluster-wide calls by the ClusterRole', () => {
     for (const c of calls) {
-      const rules = c.scope === 'cluster' ? rulesOf('ClusterRole') : [...rulesOf('Role'), ...rulesOf('ClusterRole')];
+      const rules = c.scope === 'cluster' ? rulesOf(docs, 'ClusterRole') : [...rulesOf(docs, 'Role'), ...rulesOf(docs, 'ClusterRole')];
       for (const v of c.verbs) assert.ok(rules.some((r) => grants(r, c.group, c.resource, v, c.name)), `${v} ${c.resource}.${c.group} ${c.name ?? ''}`);
     }
   });
 
   test('every rule grants only calls of the list', () => {
-    for (const r of [...rulesOf('ClusterRole'), ...rulesOf('Role')]) {
+    for (const r of [...rulesOf(docs, 'ClusterRole'), ...rulesOf(docs, 'Role')]) {
       for (const g of r.apiGroups)
         for (const res of r.resources)
           for (const v of r.verbs)

@@ -6,24 +6,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { deployManifest, rulesOf, type PolicyRule } from '../../helpers/manifests.js';
 import { WATCHED_RESOURCES, WATCH_VERBS } from '../../../src/clusteragent/watchedResources.js';
 
-interface Rule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-  resourceNames?: string[];
-}
-const file = fileURLToPath(new URL('../../../../deploy/rbac.yaml', import.meta.url));
-const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as { kind: string; rules?: Rule[] });
-const clusterRules = docs.filter((d) => d.kind === 'ClusterRole').flatMap((d) => d.rules ?? []);
+const docs = deployManifest('rbac.yaml');
+const clusterRules = rulesOf(docs, 'ClusterRole');
 const allRules = docs.flatMap((d) => d.rules ?? []);
 
 /** `group/resource` pairs a rule grants `verb` on for every object (no resourceNames). */
-function grantedEverywhere(rules: Rule[], verb: string): Set<string> {
+function grantedEverywhere(rules: PolicyRule[], verb: string): Set<string> {
   const out = new Set<string>();
   for (const r of rules) {
     if (r.resourceNames || !r.verbs.includes(verb)) continue;
