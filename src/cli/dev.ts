@@ -5,7 +5,10 @@
  * newcomer can `kubectl apply -f examples/` and see pods mutated without a cluster of their own.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config/index.js';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLUSTER_AGENT_SERVICE_ACCOUNT, envVarFor, loadConfig } from '../config/index.js';
 import { createLogger } from '../logging/logger.js';
 import { warnUnknownEnv } from './environment.js';
 import { untilSignalled } from './signals.js';
@@ -25,26 +28,40 @@ export function registerDev(program: Command): void {
     .option('--config <file>', 'Tether configuration file (YAML); DD_* environment variables apply too')
     .option('-n, --namespace <ns>', "Tether's namespace in the local cluster", DEV_NAMESPACE)
     .action(async (flags: DevFlags) => {
-      const config = loadConfig({ configPath: flags.config, env: process.env });
+      // The cluster agent API runs only with a token: a dev cluster makes one of its own (written to a
+      // file for node agents and curl, never printed) unless DD_CLUSTER_AGENT_AUTH_TOKEN sets one.
+      const generatedToken = process.env[envVarFor('cluster_agent.auth_token')] ? undefined : randomBytes(24).toString('hex');
+      const config = loadConfig({
+        configPath: flags.config,
+        env: process.env,
+        ...(generatedToken ? { overrides: { 'cluster_agent.auth_token': [generatedToken, 'tether dev (generated)'] as const } } : {}),
+      });
       // Loaded on demand: they bring the Kubernetes client, which other subcommands do without.
-      const [k8s, { startClusterAgent }, { freePort, startControlPlane }, { createApiFactResolver }] = await Promise.all([
+      const [k8s, { startClusterAgent }, { freePort, impersonatingKubeConfig, startControlPlane }, { createApiFactResolver }, { applyDeployRbac }] = await Promise.all([
         import('@kubernetes/client-node'),
         import('../clusteragent/agent.js'),
         import('../devcluster/controlPlane.js'),
         import('../kube/facts.js'),
+        import('../devcluster/manifests.js'),
       ]);
       const log = createLogger(config.log_level);
       warnUnknownEnv(log);
       log.info('starting a local control plane (etcd, kube-apiserver, kube-controller-manager)');
       const cp = await startControlPlane();
-      const kubeConfig = cp.kubeConfig();
-      await kubeConfig
+      const admin = cp.kubeConfig();
+      await admin
         .makeApiClient(k8s.CoreV1Api)
         .createNamespace({ body: { metadata: { name: flags.namespace } } })
         .catch((e: unknown) => {
           if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
         });
-      const port = await freePort();
+      // As an install runs it: the cluster agent as its own service account, with deploy/rbac.yaml's
+      // permissions and no more; the node agents' and diagnose's RBAC beside it.
+      for (const file of ['rbac.yaml', 'node-agent.yaml', 'diagnose-rbac.yaml']) await applyDeployRbac(admin, file, flags.namespace);
+      const kubeConfig = impersonatingKubeConfig(cp, `system:serviceaccount:${flags.namespace}:${CLUSTER_AGENT_SERVICE_ACCOUNT}`);
+      const [port, apiPort] = await Promise.all([freePort(), freePort()]);
+      const tokenFile = join(cp.dir, 'cluster-agent.token');
+      if (generatedToken) await writeFile(tokenFile, generatedToken, { mode: 0o600 });
       const agent = await startClusterAgent({
         config,
         kubeConfig,
@@ -53,9 +70,10 @@ export function registerDev(program: Command): void {
         facts: createApiFactResolver({ kubeConfig, config, logger: log }),
         host: '127.0.0.1',
         port,
+        apiPort,
         webhookUrl: `https://127.0.0.1:${port}`,
       });
-      log.info({ apiServer: cp.server, kubeconfig: cp.kubeconfigPath, webhook: agent.server.url }, 'Tether dev cluster is up');
+      log.info({ apiServer: cp.server, kubeconfig: cp.kubeconfigPath, webhook: agent.server.url, ...(agent.api ? { apiUrl: agent.api.url } : {}) }, 'Tether dev cluster is up');
       process.stdout.write(
         [
           '',
@@ -66,6 +84,13 @@ export function registerDev(program: Command): void {
           '  kubectl get pod billing -o yaml        # DD_AGENT_HOST, DD_ENTITY_ID, DD_ENV..., the java init container',
           '  kubectl apply -f examples/deployment.yaml',
           '(there is no kubelet or scheduler: pods stay Pending, but they are created, and mutated, for real)',
+          ...(agent.api
+            ? [
+                `The cluster agent API is at ${agent.api.url}${generatedToken ? ` (its token is in ${tokenFile})` : ''}:`,
+                `  curl -sk -H "Authorization: Bearer $(cat ${generatedToken ? tokenFile : '<your token file>'})" ${agent.api.url}/api/v1/cluster/id`,
+                `  tether status -n ${flags.namespace}; tether diagnose -n ${flags.namespace}`,
+              ]
+            : []),
           'Ctrl-C stops everything and removes the cluster.',
           '',
         ].join('\n'),
