@@ -27,6 +27,12 @@ export interface KubeReader {
   list<T>(path: string, signal: AbortSignal, query?: Record<string, string>): Promise<T[]>;
   /** POSTs `body` (reviews, dry-run creates with `query: { dryRun: 'All' }`). */
   create<T>(path: string, body: unknown, signal: AbortSignal, query?: Record<string, string>): Promise<T>;
+  /**
+   * Watches the collection at `path` (with `query`: a field selector, the resourceVersion to start
+   * from) for `durationMs`, calling `onEvent` for every change: every version, none skipped as a poll
+   * would. Resolves when the time is up or the server ends the watch.
+   */
+  watch<T>(path: string, query: Record<string, string>, durationMs: number, signal: AbortSignal, onEvent: (type: string, object: T) => void): Promise<void>;
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
@@ -73,7 +79,45 @@ export function createKubeReader(kubeConfig: k8s.KubeConfig): KubeReader {
     return new ApiError(status, `${method} ${path}: HTTP ${status}: ${message}`);
   };
 
+  async function watch<T>(path: string, query: Record<string, string>, durationMs: number, signal: AbortSignal, onEvent: (type: string, object: T) => void): Promise<void> {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new ApiError(0, 'the kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    for (const [k, v] of Object.entries({ ...query, watch: '1', timeoutSeconds: String(Math.ceil(durationMs / 1000) + 1) })) url.searchParams.set(k, v);
+    const opts: https.RequestOptions = {};
+    await kubeConfig.applyToHTTPSOptions(opts);
+    const stop = AbortSignal.any([signal, AbortSignal.timeout(durationMs)]);
+    const send = url.protocol === 'http:' ? http.request : https.request;
+    await new Promise<void>((resolve, reject) => {
+      const req = send(url, { ...opts, method: 'GET', signal: stop, headers: { ...opts.headers, Accept: 'application/json' } }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new ApiError(res.statusCode ?? 0, `watch ${path}: HTTP ${res.statusCode}`));
+          return;
+        }
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (!line) continue;
+            const event = JSON.parse(line) as { type: string; object: T };
+            onEvent(event.type, event.object);
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', () => resolve());
+      });
+      // The time being up is how a watch of a fixed duration ends, not a failure.
+      req.on('error', (e) => (stop.aborted && !signal.aborted ? resolve() : reject(new ApiError(0, `watch ${path}: ${e.message}`))));
+      req.end();
+    });
+  }
+
   return {
+    watch,
     async get<T>(path: string, signal: AbortSignal, query?: Record<string, string>) {
       const r = await request('GET', path, query, undefined, signal);
       if (r.status === 404) return undefined;

@@ -22,6 +22,8 @@ export function fakeReader(objects: Record<string, unknown>, opts: { forbidden?:
         .filter((o) => name === undefined || o.metadata?.name === name)
         .filter((o) => !label || o.metadata?.labels?.[label[1]!] === label[2]) as T[];
     },
+    /** No change happens while a fake is watched. */
+    async watch() {},
     async create<T>(): Promise<T> {
       throw new Error('fakeReader: create is not expected here');
     },

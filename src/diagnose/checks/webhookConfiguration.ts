@@ -19,9 +19,8 @@ import { skipped, type Check, type DiagnoseContext } from '../check.js';
 import { Findings } from '../findings.js';
 import { entryCaBundlePem, readWebhookConfiguration, readWebhookSecret, webhookUrlOf, type ManagedFieldsEntry, type WebhookConfigurationObject, type WebhookSecret } from '../webhookObjects.js';
 
-/** How long the configuration is watched for rewrites, and how often it is read meanwhile. */
+/** How long the configuration is watched for rewrites. */
 export const REWRITE_OBSERVATION_MS = 3_000;
-export const REWRITE_POLL_MS = 500;
 /**
  * Rewrites within the observation that mean a fight: the leader repairs a drift with one write, so one
  * change is a repair (or a rotation); two or more in a few seconds is two writers undoing each other.
@@ -189,8 +188,12 @@ interface Observation {
   readonly writers: ManagedFieldsEntry[];
 }
 
-/** Reads the configuration every `pollMs` for `observeMs`: the last state, and the versions it went through. */
-async function observe(ctx: DiagnoseContext, observeMs: number, pollMs: number): Promise<Observation> {
+/**
+ * Reads the configuration, then watches it for `observeMs`: the last state, and every version it went
+ * through with its writers. A watch, not polling: another install's write is replaced by the leader's
+ * within milliseconds, and only a watch is sure to see it.
+ */
+async function observe(ctx: DiagnoseContext, observeMs: number): Promise<Observation> {
   const seen: (string | undefined)[] = [];
   const fields: (readonly ManagedFieldsEntry[] | undefined)[] = [];
   let last = await readWebhookConfiguration(ctx);
@@ -199,24 +202,27 @@ async function observe(ctx: DiagnoseContext, observeMs: number, pollMs: number):
     fields.push(last?.metadata?.managedFields);
   };
   record();
-  const end = Date.now() + observeMs;
-  while (Date.now() < end) {
-    await sleep(Math.min(pollMs, Math.max(0, end - Date.now())), undefined, { signal: ctx.signal });
-    last = await readWebhookConfiguration(ctx);
-    record();
-  }
+  const name = ctx.config['admission_controller.webhook_name'];
+  await ctx.kube.watch<WebhookConfigurationObject>(
+    '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+    { fieldSelector: `metadata.name=${name}`, ...(last?.metadata?.resourceVersion ? { resourceVersion: last.metadata.resourceVersion } : {}) },
+    observeMs,
+    ctx.signal,
+    (type, obj) => {
+      last = type === 'DELETED' ? undefined : obj;
+      record();
+    },
+  );
   return { last, versions: distinctVersions(seen), writers: mergeManagedFields(fields) };
 }
 
 export interface WebhookConfigurationCheckOptions {
   /** How long to watch for rewrites (tests of other states shorten it). */
   readonly observeMs?: number;
-  readonly pollMs?: number;
 }
 
 export function createWebhookConfigurationCheck(opts: WebhookConfigurationCheckOptions = {}): Check {
   const observeMs = opts.observeMs ?? REWRITE_OBSERVATION_MS;
-  const pollMs = opts.pollMs ?? REWRITE_POLL_MS;
   return {
     name: 'webhook-configuration',
     finds:
@@ -230,7 +236,7 @@ export function createWebhookConfigurationCheck(opts: WebhookConfigurationCheckO
       const secretId = `${namespace}/${secretName}`;
       if (enabledWebhooks(config).length === 0) return skipped('the admission controller is disabled (admission_controller.enabled, or every webhook disabled): Tether writes no webhook configuration');
 
-      const { last: mwc, versions, writers: seenWriters } = await observe(ctx, observeMs, pollMs);
+      const { last: mwc, versions, writers: seenWriters } = await observe(ctx, observeMs);
       const f = new Findings();
       // Read once, and only when a problem needs it.
       let leaderRead: Promise<string> | undefined;

@@ -93,6 +93,7 @@ function reader(get: (path: string) => unknown): KubeReader {
   return {
     get: async <T>(path: string) => get(path) as T | undefined,
     list: async <T>() => [] as T[],
+    watch: async () => {},
     create: async <T>(): Promise<T> => {
       throw new Error('no writes');
     },

@@ -65,6 +65,7 @@ test('detectPlatform reads one page of nodes, discovery, the version and the tel
       return undefined;
     },
     list: async () => [],
+    watch: async () => {},
     create: async () => {
       throw new Error('no writes');
     },

@@ -19,14 +19,15 @@ interface Rule {
 const docs = parseAllDocuments(readFileSync(MANIFEST, 'utf8')).map((d) => d.toJSON() as { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[]; subjects?: unknown[]; roleRef?: { name: string } });
 const role = docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'tether-diagnose');
 
-test('ClusterRole tether-diagnose: get/list only, but create on subjectaccessreviews and (dry-run) pods', () => {
+test('ClusterRole tether-diagnose: get/list only, but watch on the named webhook configuration and create on subjectaccessreviews and (dry-run) pods', () => {
   assert.ok(role?.rules);
-  const writes = role.rules.filter((r) => r.verbs.some((v) => v !== 'get' && v !== 'list'));
+  const others = role.rules.filter((r) => r.verbs.some((v) => v !== 'get' && v !== 'list'));
   assert.deepEqual(
-    writes.map((r) => [r.apiGroups, r.resources, r.verbs]),
+    others.map((r) => [r.apiGroups, r.resources, r.verbs, r.resourceNames ?? []]),
     [
-      [['authorization.k8s.io'], ['subjectaccessreviews'], ['create']],
-      [[''], ['pods'], ['create']],
+      [['admissionregistration.k8s.io'], ['mutatingwebhookconfigurations'], ['watch'], ['datadog-webhook']],
+      [['authorization.k8s.io'], ['subjectaccessreviews'], ['create'], []],
+      [[''], ['pods'], ['create'], []],
     ],
   );
   // Secrets only by name: with resourceNames, the API server allows a list only when it is filtered to

@@ -302,6 +302,7 @@ function fakeReader(objects: Record<string, unknown>, fail?: ApiError): KubeRead
       if (fail) throw fail;
       return (objects[path] ?? []) as T[];
     },
+    async watch() {},
     async create<T>(): Promise<T> {
       throw new Error('status never writes');
     },
