@@ -11,13 +11,13 @@ import * as k8s from '@kubernetes/client-node';
 import { generateCa, type CertificatePair } from '../../src/certs/index.js';
 import { createKubeletClient, type KubeletClient, type KubeletClientOptions } from '../../src/nodeagent/kubelet.js';
 import { KUBELET_READER_RESOURCES, KUBELET_READER_ROLE } from '../../src/nodeagent/kubeletProblems.js';
-import { UpstreamError, type ProblemCode } from '../../src/nodeagent/problems.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { tempDir, type TempDir } from '../helpers/certs.js';
 import { eventually } from '../helpers/eventually.js';
 import { startKubeletDouble, type KubeletDouble, type KubeletDoubleOptions } from '../helpers/kubeletDouble.js';
 import { recordingLogger } from '../helpers/logs.js';
 import { manualClock } from '../helpers/manual.js';
+import { expectUpstreamError } from '../helpers/upstream.js';
 
 const AGENT_NS = 'datadog';
 const APPS = 'apps';
@@ -64,16 +64,7 @@ async function token(serviceAccount: string): Promise<string> {
   return t;
 }
 
-async function problemOf(p: Promise<unknown>, code: ProblemCode): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof UpstreamError, `not an UpstreamError: ${String(e)}`);
-    assert.equal(e.problem.code, code, e.message);
-    return e;
-  }
-  assert.fail(`expected a ${code} problem`);
-}
+const problemOf = expectUpstreamError;
 
 before(
   async () => {

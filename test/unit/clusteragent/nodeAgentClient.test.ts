@@ -6,24 +6,18 @@ import { join } from 'node:path';
 import { generateCa, type CertificatePair } from '../../../src/certs/index.js';
 import { startClusterAgentApi, type ClusterAgentApi } from '../../../src/clusteragent/api/index.js';
 import { createClusterAgentClient, type ClusterAgentClient, type ClusterAgentClientOptions } from '../../../src/nodeagent/clusterAgentClient.js';
-import { UpstreamError, type UpstreamProblem } from '../../../src/nodeagent/problems.js';
+import type { UpstreamProblem } from '../../../src/nodeagent/problems.js';
 import { tempDir, type TempDir } from '../../helpers/certs.js';
 import { testConfig } from '../../helpers/config.js';
 import { fakeClusterView } from '../../helpers/fakeClusterView.js';
 import { recordingLogger } from '../../helpers/logs.js';
+import { expectUpstreamError } from '../../helpers/upstream.js';
 
 const TOKEN = 'node-agent-client-test-token-0123456789';
 const SERVICE_DNS = 'datadog-cluster-agent.datadog.svc';
 
-async function problemOf(p: Promise<unknown>): Promise<UpstreamProblem> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof UpstreamError, `expected an UpstreamError, got ${String(e)}`);
-    return e.problem;
-  }
-  assert.fail('expected a failure');
-}
+/** The problem a call rejected with. */
+const problemOf = async (p: Promise<unknown>): Promise<UpstreamProblem> => (await expectUpstreamError(p)).problem;
 
 describe("the node agent's client against the cluster agent API", () => {
   let dir: TempDir;

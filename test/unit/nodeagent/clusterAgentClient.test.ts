@@ -12,6 +12,7 @@ import { UpstreamError, type UpstreamProblem } from '../../../src/nodeagent/prob
 import { freePort } from '../../helpers/tether.js';
 import { tempDir, type TempDir } from '../../helpers/certs.js';
 import { FAKE_SERVICE_DNS, makeTestCa, startFakeClusterAgent, type FakeClusterAgent, type TestCa } from '../../helpers/fakeClusterAgent.js';
+import { expectUpstreamError } from '../../helpers/upstream.js';
 
 const TOKEN = 'a'.repeat(20) + 'b'.repeat(20); // 40 characters
 const NODE = 'node-1';
@@ -19,15 +20,7 @@ const PODS: NodePodsAnswer = { node: NODE, pods: [{ namespace: 'shop', name: 'ap
 const SERVICES: PodServicesAnswer = { Nodes: { [NODE]: { services: { shop: { 'api-1': { api: {} } } } } }, Warnings: [], Errors: '' };
 
 /** The problem a call rejected with. */
-async function problemOf(p: Promise<unknown>): Promise<UpstreamProblem> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof UpstreamError, `expected an UpstreamError, got ${String(e)}`);
-    return e.problem;
-  }
-  assert.fail('expected a failure');
-}
+const problemOf = async (p: Promise<unknown>): Promise<UpstreamProblem> => (await expectUpstreamError(p)).problem;
 
 /** Nothing a problem says may contain the token. */
 function assertNoToken(p: UpstreamProblem, token = TOKEN): void {

@@ -18,6 +18,7 @@ import { UpstreamError, type ProblemCode } from '../../../src/nodeagent/problems
 import { makeCertificate, tempDir, type TempDir } from '../../helpers/certs.js';
 import { recordingLogger } from '../../helpers/logs.js';
 import { manualClock } from '../../helpers/manual.js';
+import { expectUpstreamError } from '../../helpers/upstream.js';
 
 const NODE = 'node-a';
 
@@ -91,16 +92,11 @@ const json = (body: unknown): Handler => (_req, res) => {
 const client = (port: number, o: Partial<KubeletClientOptions> = {}) =>
   createKubeletClient({ nodeName: NODE, host: '127.0.0.1', port, tokenPath: tokenFile, caFile, ...o });
 
+/** The message of the kubelet problem `code` the call rejected with. */
 async function problemOf(p: Promise<unknown>, code: ProblemCode): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof UpstreamError, `not an UpstreamError: ${String(e)}`);
-    assert.equal(e.problem.code, code, e.message);
-    assert.equal(e.problem.upstream, 'kubelet');
-    return e.message;
-  }
-  assert.fail(`expected a ${code} problem`);
+  const e = await expectUpstreamError(p, code);
+  assert.equal(e.problem.upstream, 'kubelet');
+  return e.message;
 }
 
 describe('kubelet client', () => {
