@@ -1,0 +1,101 @@
+/**
+ * The shapes the node agent's intake passes between its parts (types only). DogStatsD and trace
+ * receivers decode what injected pods send and say where it came from (`Origin`); the origin resolver
+ * turns that into the pod's tags; the exporters send the tagged result out as OTLP and Prometheus.
+ * Each part depends on these shapes, not on the others, so each is built and tested alone.
+ */
+
+/** Where a datagram or trace payload says it came from, as the client sent it (unverified). */
+export interface Origin {
+  /** `DD_ENTITY_ID` (the pod's UID, from the downward API): the `dd.internal.entity_id` tag or the `Datadog-Entity-ID` header. */
+  readonly entityId?: string;
+  /** The container id: DogStatsD's `|c:` field, the `Datadog-Container-ID` header, or the Unix socket peer's cgroup. */
+  readonly containerId?: string;
+}
+
+/** The pod an origin resolved to, with its Kubernetes tags (`kube_namespace:…`, `pod_name:…`, `kube_deployment:…`, …). */
+export interface ResolvedOrigin {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly uid: string;
+  readonly tags: readonly string[];
+}
+
+/** Maps an origin to its pod through the node's pod list; `undefined` when no pod of this node matches. */
+export interface OriginResolver {
+  resolve(origin: Origin): ResolvedOrigin | undefined;
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+export type DogStatsDMetricType = 'count' | 'gauge' | 'histogram' | 'distribution' | 'set' | 'timing';
+
+/** One metric of one DogStatsD line, decoded (sample rate not yet applied). */
+export interface DogStatsDSample {
+  readonly name: string;
+  readonly type: DogStatsDMetricType;
+  /** The numeric value; for sets, `setValue` carries the member and this is 0. */
+  readonly value: number;
+  readonly setValue?: string;
+  /** 0 < rate <= 1; 1 when absent. */
+  readonly sampleRate: number;
+  /** The client's own tags, `dd.internal.entity_id` removed (it is in `origin`). */
+  readonly tags: readonly string[];
+  readonly origin: Origin;
+  /** `|T<unix seconds>`: the client's own timestamp, in milliseconds. */
+  readonly timestampMs?: number;
+}
+
+/**
+ * One aggregated series of one flush window: counts summed (sample rate applied), gauges last value,
+ * sets counted, histograms/timings/distributions summarised.
+ */
+export interface AggregatedSeries {
+  readonly name: string;
+  readonly kind: 'sum' | 'gauge' | 'summary';
+  /** The client's tags plus its pod's tags when the origin resolved; sorted. */
+  readonly tags: readonly string[];
+  /** The pod it came from (its resource in OTLP), absent when the origin is unknown. */
+  readonly origin?: ResolvedOrigin;
+  /** Window start and end, epoch milliseconds. */
+  readonly startMs: number;
+  readonly endMs: number;
+  /** `sum` and `gauge` kinds. */
+  readonly value?: number;
+  /** `summary` kind: count, sum, min, max and the raw values' quantiles the exporter needs. */
+  readonly summary?: { readonly count: number; readonly sum: number; readonly min: number; readonly max: number; readonly quantiles: readonly { readonly q: number; readonly value: number }[] };
+}
+
+// ---- traces ------------------------------------------------------------------------------------
+
+/** One span as tracers send it to `/v0.4/traces` (ids are unsigned 64-bit). */
+export interface DdSpan {
+  readonly traceId: bigint;
+  readonly spanId: bigint;
+  readonly parentId: bigint;
+  readonly name: string;
+  readonly resource: string;
+  readonly service: string;
+  readonly type: string;
+  /** Epoch nanoseconds. */
+  readonly start: bigint;
+  readonly duration: bigint;
+  readonly error: number;
+  readonly meta: Readonly<Record<string, string>>;
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** One decoded `/v0.4` or `/v0.5` payload: its traces (each a list of spans) and where it came from. */
+export interface TracePayload {
+  readonly traces: readonly (readonly DdSpan[])[];
+  readonly origin: Origin;
+  /** `Datadog-Meta-Lang` and its version, when sent. */
+  readonly lang?: string;
+  readonly tracerVersion?: string;
+}
+
+/** A trace payload with its pod resolved: what the OTLP trace exporter takes. */
+export interface TaggedTraces {
+  readonly traces: readonly (readonly DdSpan[])[];
+  readonly origin?: ResolvedOrigin;
+}
