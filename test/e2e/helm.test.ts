@@ -1,0 +1,406 @@
+/**
+ * The Helm chart (deploy/helm/tether, issue 11) without installing it: `helm lint`, deploy/*.yaml still what
+ * the chart renders, `helm template` for the default values and each provider preset with checks of what
+ * each must get right (injection mode, sockets and hostPath, AKS selectors, host network, policies, the
+ * token rule, values.schema.json), and every rendering applied with a server-side dry run to a real
+ * control plane (CiliumNetworkPolicy and SecurityContextConstraints against minimal CRDs installed here).
+ * The real install, upgrade and uninstall are in helmInstall.test.ts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { AGENT_STACK_ENV_VARS, AUTH_TOKEN_MIN_LENGTH, CONFIG_KEYS, envVarFor, parseConfig, type TetherConfig } from '../../src/config/index.js';
+import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
+import { eventually } from '../helpers/eventually.js';
+import { CHART_DIR, helm, helmBinary, helmNotes, helmTemplate, RENDER_DEPLOY_SCRIPT, valuesFile } from '../helpers/helm.js';
+import type { ManifestDoc } from '../helpers/manifests.js';
+
+const run = promisify(execFile);
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
+}
+interface Container {
+  name: string;
+  env: EnvVar[];
+  ports: { name: string; containerPort: number; hostPort?: number; protocol: string }[];
+  securityContext: Record<string, unknown>;
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface PodSpec {
+  hostNetwork?: boolean;
+  dnsPolicy?: string;
+  securityContext?: Record<string, unknown>;
+  affinity?: { podAntiAffinity?: Record<string, unknown> };
+  containers: Container[];
+  volumes?: { name: string; hostPath?: { path: string; type: string } }[];
+}
+type Workload = ManifestDoc & { spec: { replicas?: number; template: { spec: PodSpec } } };
+
+/** The presets of the README, each with what it is meant to fix. */
+const PRESETS: Record<string, { values: Record<string, unknown>; extra?: string[] }> = {
+  default: { values: {} },
+  'gke-autopilot': { values: { providers: { gke: { autopilot: true } }, datadog: { apm: { portEnabled: true, socketEnabled: true }, dogstatsd: { useSocketVolume: true } } } },
+  aks: { values: { providers: { aks: { enabled: true } } } },
+  openshift: { values: { datadog: { apm: { socketEnabled: true } }, agents: { podSecurity: { securityContextConstraints: { create: true } } } }, extra: ['--api-versions', 'quota.openshift.io/v1', '--api-versions', 'security.openshift.io/v1'] },
+  'rancher-eks': { values: { clusterAgent: { useHostNetwork: true } } },
+  sockets: { values: { datadog: { apm: { socketEnabled: true }, dogstatsd: { useSocketVolume: true } } } },
+  'apm-port': { values: { datadog: { apm: { portEnabled: true } } } },
+  'network-policy': { values: { datadog: { networkPolicy: { create: true, flavor: 'kubernetes' } } } },
+  'cilium-policy': { values: { datadog: { networkPolicy: { create: true, flavor: 'cilium', controlPlaneCIDRs: ['10.0.0.0/8'] } } } },
+  'kubelet-ca': { values: { datadog: { kubelet: { tlsVerify: true, hostCAPath: '/etc/kubernetes/pki/ca.crt' }, clusterName: 'prod', tags: ['team:a', 'env:prod'] } } },
+  diagnose: { values: { diagnose: { rbac: { create: true } } } },
+};
+
+const rendered = new Map<string, ManifestDoc[]>();
+const render = async (preset: string): Promise<ManifestDoc[]> => {
+  let docs = rendered.get(preset);
+  if (!docs) {
+    const p = PRESETS[preset]!;
+    docs = await helmTemplate(p.values, p.extra ?? []);
+    rendered.set(preset, docs);
+  }
+  return docs;
+};
+
+const find = (docs: ManifestDoc[], kind: string, name?: string): ManifestDoc[] => docs.filter((d) => d.kind === kind && (name === undefined || d.metadata?.name === name));
+function one<T = ManifestDoc>(docs: ManifestDoc[], kind: string, name?: string): T {
+  const found = find(docs, kind, name);
+  assert.equal(found.length, 1, `exactly one ${kind}${name ? ` ${name}` : ''}: ${found.length}`);
+  return found[0] as T;
+}
+const clusterAgent = (docs: ManifestDoc[]): Workload => one<Workload>(docs, 'Deployment', 'datadog-cluster-agent');
+const nodeAgent = (docs: ManifestDoc[]): Workload => one<Workload>(docs, 'DaemonSet', 'datadog-agent');
+const podOf = (w: Workload): PodSpec => w.spec.template.spec;
+
+/** The cluster agent's configuration as `tether start` would read it from the Deployment's literal env. */
+function clusterAgentConfig(docs: ManifestDoc[]): TetherConfig {
+  const env = Object.fromEntries(podOf(clusterAgent(docs)).containers[0]!.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+  return parseConfig({ env });
+}
+
+/** Every hostPath volume of every pod template. */
+const hostPaths = (docs: ManifestDoc[]): string[] =>
+  docs.flatMap((d) => ((d as Workload).spec?.template?.spec?.volumes ?? []).filter((v) => v.hostPath).map((v) => `${d.kind}/${d.metadata?.name}: ${v.hostPath!.path}`));
+
+const hostPorts = (docs: ManifestDoc[]): number[] => podOf(nodeAgent(docs)).containers[0]!.ports.flatMap((p) => (p.hostPort ? [p.hostPort] : []));
+
+let cp: ControlPlane;
+
+before(
+  async () => {
+    // The control plane (for the dry runs) and helm build in parallel.
+    [cp] = await Promise.all([startControlPlane({ controllerManager: false }), helmBinary()]);
+    const admin = cp.kubeConfig();
+    await admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: 'datadog' } } });
+    const ext = admin.makeApiClient(k8s.ApiextensionsV1Api);
+    for (const crd of [minimalCrd('cilium.io', 'CiliumNetworkPolicy', 'ciliumnetworkpolicies', 'Namespaced', 'v2'), minimalCrd('security.openshift.io', 'SecurityContextConstraints', 'securitycontextconstraints', 'Cluster', 'v1')]) {
+      await ext.createCustomResourceDefinition({ body: crd });
+    }
+    await eventually('the CRDs to be served', async () => {
+      for (const name of ['ciliumnetworkpolicies.cilium.io', 'securitycontextconstraints.security.openshift.io']) {
+        const c = await ext.readCustomResourceDefinition({ name });
+        assert.ok(c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'), name);
+      }
+    });
+  },
+  { timeout: 60 * 60_000 },
+);
+
+after(async () => {
+  await cp?.stop();
+});
+
+/** A CRD that accepts any object of its kind: enough to dry-run the chart's objects of that kind. */
+function minimalCrd(group: string, kind: string, plural: string, scope: 'Namespaced' | 'Cluster', version: string): k8s.V1CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope,
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [{ name: version, served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+    },
+  };
+}
+
+describe('the chart as a whole', () => {
+  test('helm lint: no warning or error, with the defaults and with every preset', async () => {
+    for (const [name, p] of Object.entries(PRESETS)) {
+      // lint has no --api-versions: OpenShift forced by its value instead of detected.
+      const values = p.extra ? { ...p.values, providers: { openshift: { enabled: true } } } : p.values;
+      const r = await helm(['lint', CHART_DIR, '--strict', '-f', valuesFile(values)]);
+      assert.equal(r.code, 0, `${name}: ${r.stdout}${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/, `${name}: ${r.stdout}`);
+    }
+  });
+
+  test('deploy/*.yaml are what the chart renders (node scripts/render-deploy.mjs --check)', async () => {
+    const env = { ...process.env, HELM: await helmBinary() };
+    await run(process.execPath, [RENDER_DEPLOY_SCRIPT, '--check'], { env }).catch((e: { stderr?: string }) => assert.fail(`deploy/ drifted from the chart: ${e.stderr}`));
+  });
+
+  test('every environment variable the agents get is a Tether key (envVarFor) or one the agent stack reads', async () => {
+    const known = new Set([...CONFIG_KEYS.map(envVarFor), ...AGENT_STACK_ENV_VARS]);
+    for (const preset of Object.keys(PRESETS)) {
+      const docs = await render(preset);
+      for (const w of [clusterAgent(docs), nodeAgent(docs)]) {
+        for (const e of podOf(w).containers[0]!.env) assert.ok(known.has(e.name), `${preset}: ${w.kind} sets ${e.name}, which nothing reads`);
+      }
+    }
+  });
+});
+
+describe('helm template: the default values', () => {
+  test('cluster agent: 2 replicas, a PDB, spread by hostname, probes, resources, restricted context', async () => {
+    const docs = await render('default');
+    const d = clusterAgent(docs);
+    assert.equal(d.spec.replicas, 2);
+    const pdb = one<ManifestDoc & { spec: { minAvailable: number; selector: unknown } }>(docs, 'PodDisruptionBudget');
+    assert.equal(pdb.spec.minAvailable, 1);
+    const pod = podOf(d);
+    assert.match(JSON.stringify(pod.affinity?.podAntiAffinity), /"topologyKey":"kubernetes.io\/hostname"/);
+    assert.deepEqual(pod.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = pod.containers[0] as Container & { readinessProbe: { httpGet: { path: string } }; livenessProbe: { httpGet: { path: string } }; resources: { requests: unknown } };
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    assert.ok(c.resources.requests);
+    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    assert.equal(pod.hostNetwork, undefined);
+  });
+
+  test('the configuration the cluster agent reads is valid and what the values say: mode service, Ignore, port 8000', async () => {
+    const docs = await render('default');
+    const config = clusterAgentConfig(docs);
+    assert.equal(config['admission_controller.inject_config.mode'], 'service');
+    assert.equal(config['admission_controller.failure_policy'], 'Ignore');
+    assert.equal(config['admission_controller.port'], 8000);
+    assert.equal(config['admission_controller.webhook_name'], 'datadog-webhook');
+    assert.equal(config['admission_controller.mutate_unlabelled'], false);
+    assert.equal(config['admission_controller.add_aks_selectors'], false);
+    assert.equal(config.log_level, 'info');
+    // Service mode's node-local Service, keeping traffic on the node.
+    const local = one<ManifestDoc & { spec: { internalTrafficPolicy: string; selector: Record<string, string> } }>(docs, 'Service', config['admission_controller.inject_config.local_service_name']);
+    assert.equal(local.spec.internalTrafficPolicy, 'Local');
+    assert.deepEqual(local.spec.selector, { 'app.kubernetes.io/name': 'datadog-agent' });
+    assert.deepEqual(hostPaths(docs), [], 'no hostPath anywhere');
+    assert.deepEqual(hostPorts(docs), [], 'no host port');
+  });
+
+  test('Services: admission 443 → 8000, cluster agent API 5005; node agent: node name and host IP from the downward API', async () => {
+    const docs = await render('default');
+    const adm = one<ManifestDoc & { spec: { ports: { port: number; targetPort: string }[] } }>(docs, 'Service', 'datadog-admission-controller');
+    assert.deepEqual(adm.spec.ports.map((p) => [p.port, p.targetPort]), [[443, 'webhook']]);
+    assert.equal(podOf(clusterAgent(docs)).containers[0]!.ports.find((p) => p.name === 'webhook')?.containerPort, 8000);
+    const api = one<ManifestDoc & { spec: { ports: { port: number }[] } }>(docs, 'Service', 'datadog-cluster-agent');
+    assert.deepEqual(api.spec.ports.map((p) => p.port), [5005]);
+    const env = new Map(podOf(nodeAgent(docs)).containers[0]!.env.map((e) => [e.name, e]));
+    assert.deepEqual(env.get('DD_KUBERNETES_KUBELET_NODENAME')?.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+    assert.deepEqual(env.get('DD_KUBERNETES_KUBELET_HOST')?.valueFrom, { fieldRef: { fieldPath: 'status.hostIP' } });
+    const kubelet = one<ManifestDoc & { rules: unknown }>(docs, 'ClusterRole', 'datadog-agent');
+    assert.deepEqual(kubelet.rules, [{ apiGroups: [''], resources: ['nodes/proxy', 'nodes/pods', 'nodes/stats'], verbs: ['get'] }]);
+    assert.equal(find(docs, 'ClusterRole', 'tether-diagnose').length, 0, 'tether-diagnose is opt-in');
+    assert.equal(find(docs, 'NetworkPolicy').length, 0, 'network policies are opt-in');
+  });
+
+  test('the objects Tether writes at runtime are the release\'s (so uninstall removes them); the certificate Secret is not', async () => {
+    const docs = await render('default');
+    one(docs, 'MutatingWebhookConfiguration', 'datadog-webhook');
+    one(docs, 'ConfigMap', 'datadog-cluster-agent-ca');
+    one(docs, 'ConfigMap', 'datadog-node-agents');
+    one(docs, 'Lease', 'datadog-leader-election');
+    assert.equal(find(docs, 'Secret', 'webhook-certificate').length, 0);
+    const mwc = one<ManifestDoc & { webhooks?: unknown }>(docs, 'MutatingWebhookConfiguration');
+    assert.equal(mwc.webhooks, undefined, 'the entries are the leader\'s: an upgrade leaves them alone');
+  });
+});
+
+describe('helm template: provider presets', () => {
+  test('GKE Autopilot: sockets off even when asked for, no hostPath anywhere, hostip (with the node agent\'s host ports)', async () => {
+    const docs = await render('gke-autopilot');
+    assert.equal(clusterAgentConfig(docs)['admission_controller.inject_config.mode'], 'hostip');
+    assert.deepEqual(hostPaths(docs), []);
+    assert.deepEqual(hostPorts(docs), [8125, 8126]);
+    // Even with the APM port off: Autopilot alone means hostip.
+    const bare = await helmTemplate({ providers: { gke: { autopilot: true } } });
+    assert.equal(clusterAgentConfig(bare)['admission_controller.inject_config.mode'], 'hostip');
+  });
+
+  test('AKS: DD_ADMISSION_CONTROLLER_ADD_AKS_SELECTORS=true', async () => {
+    const docs = await render('aks');
+    const env = podOf(clusterAgent(docs)).containers[0]!.env;
+    assert.deepEqual(env.find((e) => e.name === envVarFor('admission_controller.add_aks_selectors')), { name: 'DD_ADMISSION_CONTROLLER_ADD_AKS_SELECTORS', value: 'true' });
+    assert.equal(clusterAgentConfig(docs)['admission_controller.add_aks_selectors'], true);
+  });
+
+  test('OpenShift (detected from quota.openshift.io/v1): hostip, sockets off, no fixed UID, the SCC only when asked for', async () => {
+    const docs = await render('openshift');
+    assert.equal(clusterAgentConfig(docs)['admission_controller.inject_config.mode'], 'hostip');
+    assert.deepEqual(hostPaths(docs), []);
+    assert.equal(podOf(nodeAgent(docs)).containers[0]!.securityContext['runAsUser'], undefined);
+    const scc = one<ManifestDoc & { users: string[]; allowHostPorts: boolean; allowHostDirVolumePlugin: boolean }>(docs, 'SecurityContextConstraints');
+    assert.deepEqual(scc.users, ['system:serviceaccount:datadog:datadog-agent']);
+    assert.equal(scc.allowHostPorts, true);
+    assert.equal(scc.allowHostDirVolumePlugin, false);
+    const withoutScc = await helmTemplate({}, ['--api-versions', 'quota.openshift.io/v1']);
+    assert.equal(find(withoutScc, 'SecurityContextConstraints').length, 0, 'SCCs are opt-in');
+    assert.equal(clusterAgentConfig(withoutScc)['admission_controller.inject_config.mode'], 'hostip');
+    // Not OpenShift: the same values keep the UID and create no SCC.
+    const plain = await helmTemplate(PRESETS['openshift']!.values);
+    assert.equal(find(plain, 'SecurityContextConstraints').length, 0);
+    assert.equal(clusterAgentConfig(plain)['admission_controller.inject_config.mode'], 'socket');
+  });
+
+  test('Rancher on EKS (useHostNetwork): host network, ClusterFirstWithHostNet, replicas never on one node', async () => {
+    const pod = podOf(clusterAgent(await render('rancher-eks')));
+    assert.equal(pod.hostNetwork, true);
+    assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
+    assert.ok(pod.affinity?.podAntiAffinity?.['requiredDuringSchedulingIgnoredDuringExecution'], 'required anti-affinity: the ports are the node\'s');
+  });
+
+  test('sockets on: socket mode, the socket paths the config reads, the host directory on the node agent', async () => {
+    const docs = await render('sockets');
+    const config = clusterAgentConfig(docs);
+    assert.equal(config['admission_controller.inject_config.mode'], 'socket');
+    assert.equal(config['admission_controller.inject_config.socket_path'], '/var/run/datadog');
+    assert.equal(config['admission_controller.inject_config.trace_agent_socket'], 'unix:///var/run/datadog/apm.socket');
+    assert.equal(config['admission_controller.inject_config.dogstatsd_socket'], 'unix:///var/run/datadog/dsd.socket');
+    assert.deepEqual(hostPaths(docs), ['DaemonSet/datadog-agent: /var/run/datadog']);
+    assert.equal(find(docs, 'Service', 'datadog').length, 0, 'no node-local Service outside service mode');
+  });
+
+  test('the APM port on: hostip; an explicit configMode wins', async () => {
+    assert.equal(clusterAgentConfig(await render('apm-port'))['admission_controller.inject_config.mode'], 'hostip');
+    const explicit = await helmTemplate({ datadog: { apm: { portEnabled: true } }, clusterAgent: { admissionController: { configMode: 'service', failurePolicy: 'Fail', mutateUnlabelled: true } } });
+    const config = clusterAgentConfig(explicit);
+    assert.equal(config['admission_controller.inject_config.mode'], 'service');
+    assert.equal(config['admission_controller.failure_policy'], 'Fail');
+    assert.equal(config['admission_controller.mutate_unlabelled'], true);
+  });
+
+  test('kubelet values: DD_KUBELET_TLS_VERIFY, the host CA mounted where DD_KUBELET_CLIENT_CA points; cluster name and tags', async () => {
+    const docs = await render('kubelet-ca');
+    const c = podOf(nodeAgent(docs)).containers[0]!;
+    const env = Object.fromEntries(c.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    assert.equal(env['DD_KUBELET_TLS_VERIFY'], 'true');
+    assert.equal(env['DD_KUBELET_CLIENT_CA'], '/var/run/host-kubelet-ca.crt');
+    assert.equal(env['DD_CLUSTER_NAME'], 'prod');
+    assert.equal(env['DD_TAGS'], 'team:a env:prod');
+    assert.ok(c.volumeMounts?.some((m) => m.mountPath === '/var/run/host-kubelet-ca.crt'));
+    assert.deepEqual(hostPaths(docs), ['DaemonSet/datadog-agent: /etc/kubernetes/pki/ca.crt']);
+  });
+});
+
+describe('helm template: network policies', () => {
+  test('kubernetes: the admission port open, 5005 from the node agents, egress to the API server and DNS only', async () => {
+    const np = one<ManifestDoc & { spec: { podSelector: unknown; policyTypes: string[]; ingress: { from?: unknown[]; ports: { port: number }[] }[]; egress: { ports: { port: number; protocol: string }[] }[] } }>(
+      await render('network-policy'),
+      'NetworkPolicy',
+    );
+    assert.deepEqual(np.spec.podSelector, { matchLabels: { app: 'datadog-cluster-agent' } });
+    assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
+    assert.deepEqual(np.spec.ingress[0]?.ports.map((p) => p.port), [8000]);
+    assert.equal(np.spec.ingress[0]?.from, undefined, 'any source: the control plane is not a pod');
+    assert.deepEqual(np.spec.ingress[1], { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'datadog-agent' } } }], ports: [{ port: 5005, protocol: 'TCP' }] });
+    assert.deepEqual(np.spec.egress.flatMap((e) => e.ports.map((p) => `${p.port}/${p.protocol}`)), ['443/TCP', '6443/TCP', '53/UDP', '53/TCP']);
+  });
+
+  test('cilium: a CiliumNetworkPolicy, the API server entity and the control plane CIDRs', async () => {
+    const docs = await render('cilium-policy');
+    assert.equal(find(docs, 'NetworkPolicy').length, 0);
+    const cnp = one<ManifestDoc & { apiVersion: string; spec: { ingress: Record<string, unknown>[]; egress: Record<string, unknown>[] } }>(docs, 'CiliumNetworkPolicy');
+    assert.equal(cnp.apiVersion, 'cilium.io/v2');
+    assert.deepEqual(cnp.spec.ingress[0]?.['fromEntities'], ['kube-apiserver', 'host', 'remote-node']);
+    assert.deepEqual(cnp.spec.ingress[1]?.['fromCIDR'], ['10.0.0.0/8']);
+    assert.deepEqual(cnp.spec.egress[0], { toEntities: ['kube-apiserver'] });
+  });
+});
+
+describe('the token', () => {
+  const tokenOf = (docs: ManifestDoc[]): string => Buffer.from((one<ManifestDoc & { data: { token: string } }>(docs, 'Secret', 'datadog-cluster-agent').data.token), 'base64').toString();
+
+  test(`a token under ${AUTH_TOKEN_MIN_LENGTH} characters fails the install, saying why`, async () => {
+    const short = 'x'.repeat(AUTH_TOKEN_MIN_LENGTH - 2);
+    const r = await helm(['template', 'tether', CHART_DIR, '-f', valuesFile({ clusterAgent: { token: short } })]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`clusterAgent.token is ${AUTH_TOKEN_MIN_LENGTH - 2} characters long; the cluster agent authentication token length must be at least ${AUTH_TOKEN_MIN_LENGTH}`));
+    assert.ok(!r.stderr.includes(short), 'never the token itself');
+  });
+
+  test('a long enough token is used as given; none given: 48 random characters', async () => {
+    const token = 'y'.repeat(AUTH_TOKEN_MIN_LENGTH);
+    assert.equal(tokenOf(await helmTemplate({ clusterAgent: { token } })), token);
+    const generated = tokenOf(await render('default'));
+    assert.match(generated, /^[A-Za-z0-9]{48}$/);
+  });
+
+  test('tokenExistingSecret: no Secret of the chart, both agents read that one (and diagnose may read it)', async () => {
+    const docs = await helmTemplate({ clusterAgent: { tokenExistingSecret: 'my-token' }, diagnose: { rbac: { create: true } } });
+    assert.equal(find(docs, 'Secret').length, 0);
+    for (const w of [clusterAgent(docs), nodeAgent(docs)]) {
+      const e = podOf(w).containers[0]!.env.find((x) => x.name === 'DD_CLUSTER_AGENT_AUTH_TOKEN');
+      assert.deepEqual(e?.valueFrom, { secretKeyRef: { name: 'my-token', key: 'token' } }, w.kind);
+    }
+    const role = one<ManifestDoc & { rules: { resources: string[]; resourceNames?: string[] }[] }>(docs, 'ClusterRole', 'tether-diagnose');
+    assert.deepEqual(role.rules.find((r) => r.resources.includes('secrets'))?.resourceNames, ['webhook-certificate', 'my-token']);
+  });
+});
+
+describe('values.schema.json', () => {
+  for (const [path, values, message] of [
+    ['configMode', { clusterAgent: { admissionController: { configMode: 'sockets' } } }, /configMode': value must be one of '', 'hostip', 'service', 'socket'/],
+    ['flavor', { datadog: { networkPolicy: { flavor: 'calico' } } }, /flavor': value must be one of 'kubernetes', 'cilium'/],
+    ['failurePolicy', { clusterAgent: { admissionController: { failurePolicy: 'Failed' } } }, /failurePolicy': value must be one of 'Ignore', 'Fail'/],
+    ['replicas', { clusterAgent: { replicas: 'two' } }, /replicas': got string, want integer/],
+    ['logLevel', { datadog: { logLevel: 'verbose' } }, /logLevel': value must be one of/],
+  ] as const) {
+    test(`a typo in ${path} fails before anything is rendered`, async () => {
+      const r = await helm(['template', 'tether', CHART_DIR, '-f', valuesFile(values)]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  test('keys of the rest of an agent stack\'s values file are accepted', async () => {
+    await helmTemplate({ datadog: { apiKey: 'x', site: 'datadoghq.eu', apm: { portEnabled: true } }, targetSystem: 'linux' });
+  });
+});
+
+describe('NOTES.txt', () => {
+  test('how to check the install; warnings for one replica and for socket mode where hostPath is refused', async () => {
+    const kubeconfig = cp.kubeconfigPath;
+    const plain = await helmNotes(kubeconfig);
+    assert.match(plain, /tether status -n datadog/);
+    assert.match(plain, /tether diagnose -n datadog/);
+    assert.match(plain, /kubectl -n datadog delete secret webhook-certificate/);
+    assert.doesNotMatch(plain, /WARNING/);
+    assert.match(await helmNotes(kubeconfig, { clusterAgent: { replicas: 1 } }), /WARNING: one cluster agent replica and no PodDisruptionBudget/);
+    assert.equal(find(await helmTemplate({ clusterAgent: { replicas: 1 } }), 'PodDisruptionBudget').length, 0, 'minAvailable 1 of 1 would block every drain');
+    assert.match(await helmNotes(kubeconfig, { providers: { gke: { autopilot: true } }, clusterAgent: { admissionController: { configMode: 'socket' } } }), /WARNING: configMode is socket on GKE Autopilot/);
+    assert.match(await helmNotes(kubeconfig, { providers: { gke: { autopilot: true } }, datadog: { apm: { socketEnabled: true } } }), /sockets were turned off \(GKE Autopilot refuses hostPath volumes\); pods use hostip/);
+  });
+});
+
+describe('server-side dry run of every rendering', () => {
+  test('the API server accepts every object of every preset', async () => {
+    const objects = k8s.KubernetesObjectApi.makeApiClient(cp.kubeConfig());
+    const kinds = new Set<string>();
+    for (const preset of Object.keys(PRESETS)) {
+      for (const doc of await render(preset)) {
+        kinds.add(doc.kind);
+        await objects.create(doc as k8s.KubernetesObject, undefined, 'All').catch((e: unknown) => {
+          assert.fail(`${preset}: ${doc.kind} ${doc.metadata?.name} refused: ${e instanceof k8s.ApiException ? e.body : String(e)}`);
+        });
+      }
+    }
+    for (const kind of ['Deployment', 'DaemonSet', 'PodDisruptionBudget', 'NetworkPolicy', 'CiliumNetworkPolicy', 'SecurityContextConstraints', 'MutatingWebhookConfiguration', 'Lease', 'Secret']) {
+      assert.ok(kinds.has(kind), `some preset renders a ${kind}`);
+    }
+  });
+});
