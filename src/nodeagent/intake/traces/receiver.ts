@@ -67,6 +67,8 @@ export interface TraceReceiverOptions {
   readonly onPayload: TracePayloadSink;
   /** Overrides for tests: the TCP host (default from `apm_non_local_traffic`), sizes, decode limits, the clock of the log limiter. */
   readonly host?: string;
+  /** The TCP port, over `apm_config.receiver_port` (where 0 means no TCP receiver); here 0 picks a free port. */
+  readonly listenPort?: number;
   readonly maxPayloadBytes?: number;
   readonly maxInflightBytes?: number;
   readonly decodeLimits?: DecodeLimits;
@@ -359,7 +361,9 @@ async function prepareSocketPath(path: string): Promise<void> {
 }
 
 export function createTraceReceiver(opts: TraceReceiverOptions): TraceReceiver {
-  const port = opts.config['apm_config.receiver_port'];
+  const configured = opts.config['apm_config.receiver_port'];
+  const port = opts.listenPort ?? configured;
+  const tcpEnabled = opts.listenPort !== undefined || configured !== 0;
   const socketPath = opts.config['apm_config.receiver_socket'];
   const host = opts.host ?? (opts.config['apm_config.apm_non_local_traffic'] ? IPV6_ANY : TRACE_LOCAL_HOST);
   const maxPayload = opts.maxPayloadBytes ?? TRACE_MAX_PAYLOAD_BYTES;
@@ -389,7 +393,7 @@ export function createTraceReceiver(opts: TraceReceiverOptions): TraceReceiver {
     async start() {
       if (tcp || unix) throw new Error('the trace receiver is already started');
       try {
-        if (port !== 0) {
+        if (tcpEnabled) {
           const server = newServer(listener);
           tcp = { server, drainer: trackRequests(server) };
           const bound = await listenOn(server, port, host, opts.logger);
