@@ -7,7 +7,7 @@
  * text, in its own formatting (sourceEdit.ts), so `diff` of input and output shows exactly the injection.
  * Duplicate keys are read as kubectl reads them (the last value wins) and reported as warnings.
  */
-import { isMap, isScalar, LineCounter, visit, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, visit, type Document } from 'yaml';
 import { POD_SECURITY_ENFORCE_LABEL, type TetherConfig } from '../config/index.js';
 import { asPod, InvalidObject, type Pod, type StringMap } from '../admission/pod.js';
 import { applyPatch, pointer, type JsonPatchOp } from '../admission/jsonpatch.js';
@@ -80,6 +80,9 @@ export function injectDocuments(text: string, opts: InjectOptions): InjectResult
     } catch (e) {
       // An alias whose anchor is in another document (anchors are per document), or too many aliases.
       if (e instanceof ReferenceError) throw new InjectInputError(i, lineOf(unresolvedAlias(doc) ?? doc.contents.range?.[0]), `not valid YAML or JSON: ${e.message}`);
+      // A YAML 1.1 merge key whose value is not a mapping (`<<: text`): kubectl refuses it too.
+      const merge = badMergeKey(doc);
+      if (merge !== undefined) throw new InjectInputError(i, lineOf(merge), `not valid YAML: a merge key (<<) must be followed by a mapping or an alias of one (${e instanceof Error ? e.message : String(e)})`);
       throw e;
     }
   });
@@ -143,6 +146,19 @@ function unresolvedAlias(doc: Document): number | undefined {
   visit(doc, {
     Alias(_, alias) {
       if (at === undefined && alias.resolve(doc) === undefined) at = alias.range?.[0];
+    },
+  });
+  return at;
+}
+
+/** Where the first merge key (`<<`, unquoted) whose value is not a mapping, an alias or a list of those is. */
+function badMergeKey(doc: Document): number | undefined {
+  let at: number | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (at !== undefined || !isScalar(pair.key) || pair.key.source !== '<<' || pair.key.type !== 'PLAIN') return;
+      const ok = (n: unknown): boolean => isMap(n) || isAlias(n);
+      if (!(ok(pair.value) || (isSeq(pair.value) && pair.value.items.every(ok)))) at = pair.key.range?.[0];
     },
   });
   return at;

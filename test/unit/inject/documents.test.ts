@@ -111,6 +111,8 @@ spec:
       ['apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{image: x}]}\n', /^document 0 \(line 1\): the document is not a valid pod: pod\.spec\.containers\[0\]\.name: expected a non-empty string/],
       // Anchors are per document: an alias to another document's anchor is an error, not a crash.
       ['a: &x 1\n---\nb: 2\nc: *x\n', /^document 1 \(line 4\): not valid YAML or JSON: Unresolved alias/],
+      // A merge key must merge a mapping (the yaml library threw from toJS: "unexpected error" and a stack).
+      ['a: 1\n---\nkind: Pod\nspec:\n  x:\n    <<: text\n', /^document 1 \(line 6\): not valid YAML: a merge key \(<<\) must be followed by a mapping/],
     ];
     for (const [text, re] of cases) {
       assert.throws(() => injectDocuments(text, opts()), (e: unknown) => e instanceof InjectInputError && re.test(e.message), text);
