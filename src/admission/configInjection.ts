@@ -5,6 +5,8 @@ import {
   ENV_AGENT_HOST,
   ENV_DOGSTATSD_URL,
   ENV_ENTITY_ID,
+  ENV_EXTERNAL_ENV,
+  ENV_INTERNAL_POD_UID,
   ENV_TRACE_AGENT_URL,
   INJECTION_MODES,
   SOCKET_DIR_VOLUME,
@@ -64,13 +66,42 @@ function socketVolumes(config: TetherConfig): { name: string; path: string; type
   ];
 }
 
+/** `DD_EXTERNAL_ENV` of one container, as the stack writes it (it references the pod UID variable before it). */
+export function externalEnvValue(containerName: string, init: boolean): string {
+  return `it-${init},cn-${containerName},pu-$(${ENV_INTERNAL_POD_UID})`;
+}
+
+/**
+ * Each container's `DD_EXTERNAL_ENV`, after the `DD_INTERNAL_POD_UID` it references. Not added where the
+ * container sets `DD_INTERNAL_POD_UID` itself: its variable comes after the front of `env`, so the
+ * reference would not resolve and the header would carry a literal `$(DD_INTERNAL_POD_UID)`.
+ */
+function injectExternalEnv(b: PodPatchBuilder, decisions: Decision[]): void {
+  for (const list of ['containers', 'initContainers'] as const) {
+    b.containers(list).forEach((c, i) => {
+      if (isLibInitContainer(c)) return;
+      const what = `env var ${ENV_EXTERNAL_ENV}`;
+      if (b.env(list, i, ENV_EXTERNAL_ENV)) {
+        decisions.push({ webhook: 'config', outcome: 'skipped', what, container: c.name, detail: 'already set by the pod' });
+      } else if ((b.env(list, i, ENV_INTERNAL_POD_UID)?.index ?? -1) >= 0) {
+        decisions.push({ webhook: 'config', outcome: 'skipped', what, container: c.name, detail: `the pod sets ${ENV_INTERNAL_POD_UID} itself, after the variables Tether adds` });
+      } else {
+        b.prependEnv(list, i, { name: ENV_EXTERNAL_ENV, value: externalEnvValue(c.name, list === 'initContainers') });
+        decisions.push({ webhook: 'config', outcome: 'injected', what, container: c.name });
+      }
+    });
+  }
+}
+
 export function injectConfig(pod: Pod, ctx: MutationContext): MutationResult {
   const decisions: Decision[] = [];
   const b = new PodPatchBuilder(pod);
   const { mode, warning } = configMode(pod, ctx.config);
   if (warning) decisions.push({ webhook: 'config', outcome: 'skipped', what: `label ${CONFIG_MODE_LABEL}`, detail: warning, warning: true });
 
-  injectEnvEverywhere(b, [...modeVars(mode, ctx), { name: ENV_ENTITY_ID, valueFrom: fieldRef('metadata.uid') }], 'config', decisions);
+  const podUid = fieldRef('metadata.uid');
+  injectEnvEverywhere(b, [...modeVars(mode, ctx), { name: ENV_ENTITY_ID, valueFrom: podUid }, { name: ENV_INTERNAL_POD_UID, valueFrom: podUid }], 'config', decisions);
+  injectExternalEnv(b, decisions);
 
   if (mode === 'socket') {
     for (const v of socketVolumes(ctx.config)) {

@@ -11,7 +11,7 @@
  * `DD_KUBE_RESOURCES_NAMESPACE`, `DD_LEADER_LEASE_*`, `DD_CLUSTER_AGENT_AUTH_TOKEN`...) are not repeated
  * here: they are Tether's, and validated as such.
  */
-import { ENV_AGENT_HOST, ENV_DOGSTATSD_URL, ENV_ENTITY_ID, ENV_TRACE_AGENT_URL, UNIFIED_SERVICE_TAGS } from './conventions.js';
+import { ENV_AGENT_HOST, ENV_DOGSTATSD_URL, ENV_ENTITY_ID, ENV_EXTERNAL_ENV, ENV_INTERNAL_POD_UID, ENV_TRACE_AGENT_URL, UNIFIED_SERVICE_TAGS } from './conventions.js';
 
 /** Exact names. */
 export const AGENT_STACK_ENV_VARS: readonly string[] = [
@@ -35,6 +35,8 @@ export const AGENT_STACK_ENV_VARS: readonly string[] = [
   ...UNIFIED_SERVICE_TAGS.map((t) => t.env),
   ENV_AGENT_HOST,
   ENV_ENTITY_ID,
+  ENV_INTERNAL_POD_UID,
+  ENV_EXTERNAL_ENV,
   ENV_TRACE_AGENT_URL,
   ENV_DOGSTATSD_URL,
   'DD_DOTNET_TRACER_HOME',

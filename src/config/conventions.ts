@@ -22,6 +22,14 @@ export const UNIFIED_SERVICE_TAG_PREFIX = 'tags.datadoghq.com/';
 
 export const ENV_AGENT_HOST = 'DD_AGENT_HOST';
 export const ENV_ENTITY_ID = 'DD_ENTITY_ID';
+/**
+ * The stack's "external data" for origin detection: the pod UID (downward API) and, per container,
+ * `it-<init container?>,cn-<container name>,pu-$(DD_INTERNAL_POD_UID)`. Tracers that never read
+ * `DD_ENTITY_ID` (dd-trace-js 5.x) send it as the `Datadog-External-Env` header, which is how the node
+ * agent tells their pod on cgroup v2 hosts, where the container id is not visible inside the container.
+ */
+export const ENV_INTERNAL_POD_UID = 'DD_INTERNAL_POD_UID';
+export const ENV_EXTERNAL_ENV = 'DD_EXTERNAL_ENV';
 export const ENV_TRACE_AGENT_URL = 'DD_TRACE_AGENT_URL';
 export const ENV_DOGSTATSD_URL = 'DD_DOGSTATSD_URL';
 

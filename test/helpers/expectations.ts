@@ -17,7 +17,7 @@ export function assertSamplePodMutated(kind: WebhookKind, before: Json, after: J
   assert.deepEqual(after.metadata, before.metadata, 'metadata untouched');
   switch (kind) {
     case 'config':
-      assert.deepEqual(envNames(app), ['DD_AGENT_HOST', 'DD_ENTITY_ID', 'PORT'], 'added at the front');
+      assert.deepEqual(envNames(app), ['DD_AGENT_HOST', 'DD_ENTITY_ID', 'DD_INTERNAL_POD_UID', 'DD_EXTERNAL_ENV', 'PORT'], 'added at the front');
       assert.deepEqual(envValue(app, 'DD_AGENT_HOST')?.valueFrom, { fieldRef: { apiVersion: 'v1', fieldPath: 'status.hostIP' } });
       assert.deepEqual(envValue(app, 'DD_ENTITY_ID')?.valueFrom, { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.uid' } });
       break;

@@ -38,12 +38,24 @@ describe('selection (SPEC §3)', () => {
 });
 
 describe('config webhook', () => {
-  test('hostip: DD_AGENT_HOST from status.hostIP and DD_ENTITY_ID, at the front of env', () => {
+  test('hostip: DD_AGENT_HOST from status.hostIP, DD_ENTITY_ID and the external data, at the front of env', () => {
     const p = pod({ spec: { containers: [{ name: 'app', env: [{ name: 'URL', value: 'http://$(DD_AGENT_HOST):8126' }] }] } });
     const out = applied(p, 'config');
-    assert.deepEqual(names(out), ['DD_AGENT_HOST', 'DD_ENTITY_ID', 'URL']);
+    assert.deepEqual(names(out), ['DD_AGENT_HOST', 'DD_ENTITY_ID', 'DD_INTERNAL_POD_UID', 'DD_EXTERNAL_ENV', 'URL']);
     assert.deepEqual(envOf(out)[0], { name: 'DD_AGENT_HOST', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.hostIP' } } });
     assert.deepEqual(envOf(out)[1], { name: 'DD_ENTITY_ID', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.uid' } } });
+    assert.deepEqual(envOf(out)[2], { name: 'DD_INTERNAL_POD_UID', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.uid' } } });
+    assert.deepEqual(envOf(out)[3], { name: 'DD_EXTERNAL_ENV', value: 'it-false,cn-app,pu-$(DD_INTERNAL_POD_UID)' });
+  });
+
+  test('DD_EXTERNAL_ENV names each container and whether it is an init container; a pod that sets the UID variable itself gets none', () => {
+    const p = pod({ spec: { containers: [{ name: 'app' }, { name: 'own', env: [{ name: 'X', value: '1' }, { name: 'DD_INTERNAL_POD_UID', value: 'mine' }] }], initContainers: [{ name: 'setup' }] } });
+    const out = applied(p, 'config');
+    const external = (c: (typeof out.spec.containers)[number]) => c.env?.find((e) => e.name === 'DD_EXTERNAL_ENV')?.value;
+    assert.equal(external(out.spec.containers[0]!), 'it-false,cn-app,pu-$(DD_INTERNAL_POD_UID)');
+    assert.equal(external(out.spec.initContainers![0]!), 'it-true,cn-setup,pu-$(DD_INTERNAL_POD_UID)');
+    // Its own variable comes after the front of env: a reference to it would not resolve.
+    assert.equal(external(out.spec.containers[1]!), undefined);
   });
 
   test('service: DD_AGENT_HOST is the local service in Tether\'s namespace', () => {
@@ -54,7 +66,7 @@ describe('config webhook', () => {
   test('socket: URLs, one DirectoryOrCreate hostPath volume, read-only mounts in every container', () => {
     const p = pod({ spec: { containers: [{ name: 'a' }, { name: 'b' }], initContainers: [{ name: 'side', restartPolicy: 'Always' }] } });
     const out = applied(p, 'config', ctx({ 'admission_controller.inject_config.mode': 'socket' }));
-    assert.deepEqual(names(out), ['DD_TRACE_AGENT_URL', 'DD_DOGSTATSD_URL', 'DD_ENTITY_ID']);
+    assert.deepEqual(names(out), ['DD_TRACE_AGENT_URL', 'DD_DOGSTATSD_URL', 'DD_ENTITY_ID', 'DD_INTERNAL_POD_UID', 'DD_EXTERNAL_ENV']);
     assert.equal(envOf(out)[0]?.value, 'unix:///var/run/datadog/apm.socket');
     assert.deepEqual(out.spec.volumes, [{ name: 'datadog', hostPath: { path: '/var/run/datadog', type: 'DirectoryOrCreate' } }]);
     for (const c of [...out.spec.containers, ...(out.spec.initContainers ?? [])]) {
@@ -251,13 +263,13 @@ describe('the chain', () => {
       const out = runWebhookChain(p, ctx({ 'admission_controller.reinvocation_policy': policy, 'admission_controller.inject_config.mode': 'socket' })).pod;
       assert.deepEqual(out.spec.initContainers?.map((c) => [c.name, c.env?.length ?? 0, c.volumeMounts?.length]), [
         ['datadog-lib-java-init', 0, 1],
-        ['migrate', 3, 1],
+        ['migrate', 5, 1],
       ]);
     }
   });
 
   test('a disabled webhook does nothing', () => {
     const r = runWebhookChain(pod({ labels: { 'tags.datadoghq.com/env': 'prod' } }), ctx({ 'admission_controller.inject_tags.enabled': false }));
-    assert.deepEqual(names(r.pod), ['DD_AGENT_HOST', 'DD_ENTITY_ID']);
+    assert.deepEqual(names(r.pod), ['DD_AGENT_HOST', 'DD_ENTITY_ID', 'DD_INTERNAL_POD_UID', 'DD_EXTERNAL_ENV']);
   });
 });

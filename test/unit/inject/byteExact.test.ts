@@ -150,7 +150,7 @@ describe('the corpus of realistic manifests', () => {
 
   test('comments stay where they were; a new list item goes above the comment of the item it precedes', () => {
     const out = injectDocuments(readFileSync(FIXTURES + 'deployment-comments-eof-block.yaml', 'utf8'), opts()).output;
-    assert.match(out, /\n {10}env:\n {12}- name: DD_ENV\n[\s\S]*fieldPath: metadata\.uid\n {12}# memory is set by the platform\n {12}- name: JAVA_TOOL_OPTIONS\n/);
+    assert.match(out, /\n {10}env:\n {12}- name: DD_ENV\n[\s\S]*value: it-false,cn-app,pu-\$\(DD_INTERNAL_POD_UID\)\n {12}# memory is set by the platform\n {12}- name: JAVA_TOOL_OPTIONS\n/);
     assert.match(out, /name: web   # the public name\n/);
   });
 
@@ -194,7 +194,8 @@ const plainManifestArb: fc.Arbitrary<Obj> = fc.oneof(
     spec: { schedule: '* * * * *', jobTemplate: { metadata: { labels }, spec: { template: { metadata: p.metadata, spec: p.spec } } } },
   })),
   fc.array(podArb, { minLength: 1, maxLength: 2 }).map((items) => ({ apiVersion: 'v1', kind: 'List', items })),
-  fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.oneof(fc.string(), fc.constantFrom('line one\nline two\n', 'no final newline\nhere', ' padded ', 'yes', '')), { noNullPrototype: true }).map((data) => ({
+  // `<<` is YAML 1.1's merge key when written plain, as the renderer writes it: another document than the value (kubectl merges it too).
+  fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== '<<'), fc.oneof(fc.string(), fc.constantFrom('line one\nline two\n', 'no final newline\nhere', ' padded ', 'yes', '')), { noNullPrototype: true }).map((data) => ({
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'cm' },

@@ -34,7 +34,7 @@ describe('offline inject', () => {
     const [d] = docs(r.output);
     const env = d.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
     // The tags webhook runs after the config webhook and prepends too.
-    assert.deepEqual(env, ['DD_ENV', 'DD_AGENT_HOST', 'DD_ENTITY_ID']);
+    assert.deepEqual(env, ['DD_ENV', 'DD_AGENT_HOST', 'DD_ENTITY_ID', 'DD_INTERNAL_POD_UID', 'DD_EXTERNAL_ENV']);
     // The same result as the chain on the template as a pod, with the Deployment's labels as the owner's.
     const template = parse(DEPLOYMENT).spec.template as Pod;
     const chain = runWebhookChain(template, ctx({}, { namespace: 'default', owner: { found: true, kind: 'Deployment', name: 'web', labels: { 'tags.datadoghq.com/env': 'prod' } } }));
@@ -74,7 +74,7 @@ describe('offline inject', () => {
     const pod = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"admission.datadoghq.com/enabled":"true"}},"spec":{"containers":[{"name":"a","image":"i"}]}}';
     const out = injectDocuments(pod, opts()).output;
     const value = JSON.parse(out) as { spec: { containers: { env: { name: string }[] }[] } };
-    assert.deepEqual(value.spec.containers[0]!.env.map((e) => e.name), ['DD_AGENT_HOST', 'DD_ENTITY_ID']);
+    assert.deepEqual(value.spec.containers[0]!.env.map((e) => e.name), ['DD_AGENT_HOST', 'DD_ENTITY_ID', 'DD_INTERNAL_POD_UID', 'DD_EXTERNAL_ENV']);
     assert.ok(out.startsWith('{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"admission.datadoghq.com/enabled":"true"}},"spec":{"containers":[{"name":"a","image":"i","env":[{"name":"DD_AGENT_HOST"'), out);
   });
 
