@@ -1,0 +1,3 @@
+import { render } from 'preact';
+
+render(<p>Tether console</p>, document.getElementById('app')!);
