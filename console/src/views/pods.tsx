@@ -38,19 +38,15 @@ function PodList({ filter, path, label, showNode }: { filter: PodFilter; path: s
         <p class="muted">{filter.namespace || filter.q ? 'No pod matches the search.' : 'No pods.'}</p>
       ) : (
         <div class="table-wrap">
-          <table aria-label={label} data-node={filter.node}>
+          <table class="stack" aria-label={label} data-node={filter.node}>
             <thead>
               <tr>
                 <th scope="col">Pod</th>
                 {showNode ? <th scope="col">Node</th> : null}
                 <th scope="col">Phase</th>
                 <th scope="col">Injection</th>
-                <th scope="col" class="wide-only">
-                  Mode
-                </th>
-                <th scope="col" class="wide-only">
-                  Libraries
-                </th>
+                <th scope="col">Mode</th>
+                <th scope="col">Libraries</th>
               </tr>
             </thead>
             <tbody>
@@ -78,17 +74,17 @@ function PodLine({ pod, showNode }: { pod: PodRow; showNode: boolean }) {
             {pod.name}
           </button>
         </td>
-        {showNode ? <td>{pod.node || <span class="muted">unscheduled</span>}</td> : null}
-        <td>{pod.phase || <span class="muted">—</span>}</td>
-        <td>
+        {showNode ? <td data-label="Node">{pod.node || <span class="muted">unscheduled</span>}</td> : null}
+        <td data-label="Phase">{pod.phase || <span class="muted">—</span>}</td>
+        <td data-label="Injection">
           {pod.injected ? (
             <Badge state="ok">injected</Badge>
           ) : (
             <Badge state={reasonIsProblem(pod.reason) ? 'warning' : 'neutral'}>not injected: {reasonText(pod.reason)}</Badge>
           )}
         </td>
-        <td class="wide-only">{pod.mode ?? '—'}</td>
-        <td class="wide-only">{pod.libraries?.length ? pod.libraries.join(', ') : '—'}</td>
+        <td data-label="Mode">{pod.mode ?? '—'}</td>
+        <td data-label="Libraries">{pod.libraries?.length ? pod.libraries.join(', ') : '—'}</td>
       </tr>
       {open ? (
         <tr class="detail-row" id={id}>

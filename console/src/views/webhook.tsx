@@ -109,7 +109,7 @@ export function Webhook() {
           )}
         </article>
       </div>
-      <h3>Entries</h3>
+      <h3 class="section-title">Entries</h3>
       {c.entries.length === 0 ? (
         <p class="muted">No entries.</p>
       ) : (
@@ -144,7 +144,7 @@ export function Webhook() {
           </table>
         </div>
       )}
-      <h3>Recent failures</h3>
+      <h3 class="section-title">Recent failures</h3>
       {w.recentFailures?.length ? (
         <div class="table-wrap">
           <table aria-label="Recent failures">
