@@ -199,7 +199,8 @@ describe('web console in a browser', () => {
 
     // Someone else holds the Lease: Tether steps down and no longer repairs the configuration.
     const lease = await coordination.readNamespacedLease({ name: LEASE, namespace: NS });
-    const now = new Date();
+    // MicroTime: the API server takes only six fractional digits, which client-node writes for this class.
+    const now = new k8s.V1MicroTime(Date.now());
     await coordination.replaceNamespacedLease({
       name: LEASE,
       namespace: NS,
@@ -224,9 +225,16 @@ describe('web console in a browser', () => {
     await screenshot(page, '06-webhook-broken-cabundle', true);
 
     await goTo('diagnose');
-    await page.getByRole('button', { name: 'Run diagnose again' }).click();
+    // Tether ran diagnose once at start; runs are rate-limited, so the button waits until it may run again.
+    await page.getByRole('button', { name: 'Run diagnose again' }).click({ timeout: 60_000 });
     const check = page.locator('li[data-check="webhook-configuration"]');
-    await page.locator('li[data-check="webhook-configuration"][data-status="error"]').waitFor({ timeout: 60_000 });
+    await page
+      .locator('li[data-check="webhook-configuration"][data-status="error"]')
+      .waitFor({ timeout: 60_000 })
+      .catch(async (e: Error) => {
+        await screenshot(page, '07-diagnose-FAILED', true);
+        throw new Error(`${e.message}\nthe page shows:\n${await page.locator('main').innerText()}`);
+      });
     assert.match(await check.innerText(), /caBundle of datadog\.webhook\.config/);
     assert.match(await check.locator('.fix').innerText(), /\S/, 'with its fix');
     await screenshot(page, '07-diagnose-broken-cabundle', true);

@@ -2,7 +2,7 @@
  * The latest `tether diagnose` results, problems first, each with its evidence and fix, and a button
  * to run it again (admin sessions; the server rate-limits runs). Live from `diagnose` events.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { CONSOLE_PATHS, type DiagnoseAnswer, type DiagnoseCheckResult } from '../../../src/console/types.js';
 import { ApiError, describeError, request } from '../api.js';
 import { Badge, ErrorNote, Fix, Loading } from '../components.js';
@@ -24,12 +24,22 @@ export function Diagnose() {
     try {
       answer.replace(await request<DiagnoseAnswer>(CONSOLE_PATHS.diagnose, { method: 'POST', body: {} }));
     } catch (e) {
-      setRunError(e instanceof ApiError && e.status === 409 ? 'A run is already in progress.' : describeError(e));
+      setRunError(e instanceof ApiError && e.status === 409 ? 'A run is already in progress.' : e instanceof ApiError && e.status === 429 ? undefined : describeError(e));
       answer.reload();
     } finally {
       setStarting(false);
     }
   };
+
+  // The server rate-limits runs: the button waits until the next run may start, then wakes up by itself.
+  const [, setTick] = useState(0);
+  const nextAt = answer.data?.nextRunAllowedAt ? Date.parse(answer.data.nextRunAllowedAt) : NaN;
+  useEffect(() => {
+    const wait = nextAt - Date.now();
+    if (!(wait > 0)) return;
+    const t = setTimeout(() => setTick((n) => n + 1), wait + 50);
+    return () => clearTimeout(t);
+  }, [nextAt]);
 
   const d = answer.data;
   if (!d) return answer.error ? <ErrorNote error={answer.error} /> : <Loading what="diagnose results" />;
@@ -40,7 +50,7 @@ export function Diagnose() {
     <section aria-labelledby="diagnose-title">
       <h2 id="diagnose-title">Diagnose</h2>
       <div class="toolbar">
-        <button type="button" class="primary" onClick={run} disabled={!session.canRunDiagnose || d.running || starting} aria-describedby="diagnose-state">
+        <button type="button" class="primary" onClick={run} disabled={!session.canRunDiagnose || d.running || starting || waitUntil !== undefined} aria-describedby="diagnose-state">
           {d.running || starting ? 'Running…' : 'Run diagnose again'}
         </button>
         <span id="diagnose-state" class="muted" aria-live="polite">
