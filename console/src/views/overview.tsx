@@ -54,7 +54,7 @@ export function Overview() {
             <a href="#webhook">Webhook</a> <Badge state={o.webhook.state} />
           </h3>
           {o.webhook.problems.length ? (
-            <ul class="problems">
+            <ul class={`problems problems-${o.webhook.state}`}>
               {o.webhook.problems.map((p) => (
                 <li key={p}>{p}</li>
               ))}

@@ -30,7 +30,7 @@ export function Webhook() {
       </h2>
       <ErrorNote error={health.error} />
       {w.problems.length ? (
-        <div class="card problems-card" role="status" aria-label="Webhook problems">
+        <div class={`card problems-card problems-${w.state}`} role="status" aria-label="Webhook problems">
           <ul class="problems">
             {w.problems.map((p) => (
               <li key={p}>{p}</li>
