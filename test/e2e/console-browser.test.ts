@@ -2,8 +2,9 @@
  * The web console (issue 12) in a real browser (Debian's Chromium driven by playwright-core) against
  * `tether start` on the real control plane, with two nodes and pods bound to each: each node lists
  * exactly its own pods (the first seed's overview showed every pod on every node: that must not come
- * back); a pod created while the page is open appears, marked injected; a broken caBundle shows in the
- * webhook panel and in the diagnose results; a wrong token gets the login page and no data.
+ * back); a pod created while the page is open appears, marked injected; node agents' results show, a
+ * kubelet 403 with its fix; a broken caBundle shows in the webhook panel and in the diagnose results; a
+ * wrong token gets the login page and no data.
  * Screenshots of each state go to test-results/console/.
  *
  * Order matters and is kept: the last test takes the leader Lease away from Tether (so that it does
@@ -17,12 +18,13 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { Page } from 'playwright-core';
 import { generateCa } from '../../src/certs/index.js';
-import { ENABLED_LABEL } from '../../src/config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, ENABLED_LABEL } from '../../src/config/index.js';
 import { CONSOLE_PAGE_PATH } from '../../src/console/types.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac } from '../helpers/rbac.js';
+import { startKubeletDouble, type KubeletDouble } from '../helpers/kubeletDouble.js';
+import { applyTetherRbac, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -48,7 +50,10 @@ let core: k8s.CoreV1Api;
 let admission: k8s.AdmissionregistrationV1Api;
 let coordination: k8s.CoordinationV1Api;
 let tether: TetherProcess;
+let apiUrl: string;
 let consoleUrl: string;
+const kubelets: KubeletDouble[] = [];
+const nodeAgents: TetherProcess[] = [];
 let browser: Browser;
 let page: Page;
 
@@ -70,6 +75,40 @@ async function expandNode(node: string): Promise<void> {
   await page.locator(`table[data-node="${node}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
 }
 
+async function serviceAccountToken(name: string): Promise<string> {
+  const r = await core.createNamespacedServiceAccountToken({ name, namespace: NS, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  return r.status!.token;
+}
+
+async function secretFile(name: string, text: string): Promise<string> {
+  const path = join(cp.dir, name);
+  await writeFile(path, text, { mode: 0o600 });
+  return path;
+}
+
+/** A node agent of `node` reading a kubelet double, as deploy/node-agent.yaml runs it, with `serviceAccount`'s token. */
+async function startNodeAgent(node: string, serviceAccount: string): Promise<void> {
+  const kubelet = await startKubeletDouble({ controlPlane: cp, nodeName: node });
+  kubelets.push(kubelet);
+  const ca = await eventually('the CA ConfigMap', async () => {
+    const cm = await core.readNamespacedConfigMap({ name: CLUSTER_AGENT_CA_CONFIGMAP, namespace: NS });
+    assert.match(cm.data?.['ca.pem'] ?? '', /BEGIN CERTIFICATE/);
+    return cm.data!['ca.pem']!;
+  });
+  const p = spawnTether(['node-agent', '--port', '0', '--host', '127.0.0.1', '-n', NS], {
+    DD_KUBERNETES_KUBELET_NODENAME: node,
+    DD_KUBERNETES_KUBELET_HOST: kubelet.host,
+    DD_KUBERNETES_HTTPS_KUBELET_PORT: String(kubelet.port),
+    DD_KUBELET_AUTH_TOKEN_PATH: await secretFile(`${node}.token`, await serviceAccountToken(serviceAccount)),
+    DD_KUBELET_CLIENT_CA: await secretFile(`kubelet-${node}-ca.pem`, kubelet.caPem),
+    DD_CLUSTER_AGENT_URL: apiUrl,
+    DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN,
+    DD_CLUSTER_AGENT_CA_FILE: await secretFile('cluster-agent-ca.pem', ca),
+  });
+  nodeAgents.push(p);
+  await p.waitForLog((l) => /node agent of node/.test(String(l['msg'])));
+}
+
 async function goTo(section: string): Promise<void> {
   await page.locator(`header nav a[href="#${section}"]`).click();
   await page.locator(`header nav a[href="#${section}"][aria-current="page"]`).waitFor();
@@ -83,6 +122,7 @@ before(
     admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
     coordination = kc.makeApiClient(k8s.CoordinationV1Api);
     const asTether = await applyTetherRbac(cp, NS);
+    await applyTetherRbac(cp, NS, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT);
     const kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
     await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
     for (const name of ['n1', 'n2']) await core.createNode({ body: { metadata: { name } } });
@@ -94,7 +134,8 @@ before(
       ['start', '--kubeconfig', kubeconfigFile, '--namespace', NS, '--webhook-url', `https://127.0.0.1:${webhookPort}`, '--port', String(webhookPort), '--host', '127.0.0.1', '--api-port', String(apiPort)],
       { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: '3', DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN },
     );
-    consoleUrl = `https://127.0.0.1:${apiPort}${CONSOLE_PAGE_PATH}`;
+    apiUrl = `https://127.0.0.1:${apiPort}`;
+    consoleUrl = `${apiUrl}${CONSOLE_PAGE_PATH}`;
     // The webhook works end to end (a dry-run pod comes back mutated) before the page opens.
     await eventually(
       'the webhook to mutate a dry-run pod',
@@ -115,6 +156,8 @@ before(
 
 after(async () => {
   await browser?.close();
+  await Promise.all(nodeAgents.map((p) => p.stop(5_000)));
+  await Promise.all(kubelets.map((k) => k.stop()));
   await tether?.stop(5_000);
   if (process.env['TETHER_KEEP_CONTROL_PLANE'] === '1' && cp) await writeFile(join(cp.dir, 'tether-start.log'), tether.stderr());
   await cp?.stop();
@@ -191,11 +234,38 @@ describe('web console in a browser', () => {
     await row.locator('button').click();
   });
 
+  test("node agents: each node's last kubelet and cluster agent results, a 403 with its fix", async () => {
+    // n1's node agent is as deploy/node-agent.yaml makes it; n2's runs as a service account without kubelet RBAC.
+    await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: 'no-rbac' } } });
+    await startNodeAgent('n1', NODE_AGENT_SERVICE_ACCOUNT);
+    await startNodeAgent('n2', 'no-rbac');
+    await goTo('agents');
+    const n1 = page.locator('li[data-agent-node="n1"]');
+    const n2 = page.locator('li[data-agent-node="n2"]');
+    // Reports reach the page through the cluster agent's ConfigMap, re-read every few seconds: reload until they show.
+    await eventually(
+      'both node agents on the page',
+      async () => {
+        await page.reload();
+        await n2.locator('.upstream').first().waitFor({ timeout: 2_000 });
+        assert.match(await n1.innerText(), /Kubelet\s+OK[\s\S]*Cluster agent\s+OK/);
+        assert.match(await n2.innerText(), /Kubelet\s+Failing/);
+      },
+      60_000,
+      1_000,
+    );
+    const n2Text = await n2.innerText();
+    assert.match(n2Text, /403/);
+    assert.match(n2Text, /forbidden/);
+    assert.match(await n2.locator('.fix').first().innerText(), /nodes\/proxy/, 'the fix names the missing permission');
+    await screenshot(page, '05-node-agents', true);
+  });
+
   test('a broken caBundle shows in the webhook panel and in the diagnose results', async () => {
     await goTo('webhook');
     await page.locator('section.webhook').waitFor({ timeout: UI_TIMEOUT_MS });
     assert.equal(await page.locator('tr[data-entry="datadog.webhook.config"]').getAttribute('data-ca-match'), 'true');
-    await screenshot(page, '05-webhook-healthy', true);
+    await screenshot(page, '06-webhook-healthy', true);
 
     // Someone else holds the Lease: Tether steps down and no longer repairs the configuration.
     const lease = await coordination.readNamespacedLease({ name: LEASE, namespace: NS });
@@ -222,7 +292,7 @@ describe('web console in a browser', () => {
     assert.match(await page.locator('[aria-label="Webhook problems"]').innerText(), /caBundle|CA bundle/);
     assert.equal(await page.locator('tr[data-entry="datadog.webhook.tags"]').getAttribute('data-ca-match'), 'true');
     assert.match(await page.locator('section.webhook').innerText(), /console-test/, 'the leader is whoever holds the Lease');
-    await screenshot(page, '06-webhook-broken-cabundle', true);
+    await screenshot(page, '07-webhook-broken-cabundle', true);
 
     await goTo('diagnose');
     // Tether ran diagnose once at start; runs are rate-limited, so the button waits until it may run again.
@@ -232,12 +302,12 @@ describe('web console in a browser', () => {
       .locator('li[data-check="webhook-configuration"][data-status="error"]')
       .waitFor({ timeout: 60_000 })
       .catch(async (e: Error) => {
-        await screenshot(page, '07-diagnose-FAILED', true);
+        await screenshot(page, '08-diagnose-FAILED', true);
         throw new Error(`${e.message}\nthe page shows:\n${await page.locator('main').innerText()}`);
       });
     assert.match(await check.innerText(), /caBundle of datadog\.webhook\.config/);
     assert.match(await check.locator('.fix').innerText(), /\S/, 'with its fix');
-    await screenshot(page, '07-diagnose-broken-cabundle', true);
+    await screenshot(page, '08-diagnose-broken-cabundle', true);
   });
 
   test('on a phone-sized screen the nodes and their pods still read', async () => {
@@ -248,6 +318,6 @@ describe('web console in a browser', () => {
     // (Expressions as strings: the tests compile without the DOM library.)
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
-    await screenshot(page, '08-phone-nodes');
+    await screenshot(page, '09-phone-nodes');
   });
 });

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { CONSOLE_PAGE_DEFAULT, CONSOLE_PATHS, type NodeRow, type NodesPage, type UpstreamInfo } from '../../../src/console/types.js';
 import { withQuery } from '../api.js';
 import { Badge, ErrorNote, Fix, Loading, Pager } from '../components.js';
-import { ago } from '../format.js';
+import { ago, stateLabel } from '../format.js';
 import { useDebounced, useEvent, useResource } from '../hooks.js';
 import { applyNodesEvent } from '../live.js';
 
@@ -91,7 +91,7 @@ function Upstream({ title, info }: { title: string; info: UpstreamInfo }) {
   return (
     <div class="upstream">
       <h4>
-        {title} <Badge state={info.state === 'failing' ? 'error' : info.state} />
+        {title} <Badge state={info.state === 'failing' ? 'error' : info.state}>{stateLabel(info.state)}</Badge>
       </h4>
       {info.state === 'failing' || info.code ? (
         <p>
