@@ -259,6 +259,10 @@ describe('web console in a browser', () => {
     assert.match(n2Text, /forbidden/);
     assert.match(await n2.locator('.fix').first().innerText(), /nodes\/proxy/, 'the fix names the missing permission');
     await screenshot(page, '05-node-agents', true);
+    // Only the failing ones, as on a large cluster one would look for them.
+    await page.locator('#a-state').selectOption('failing');
+    await eventually('only n2 listed', async () => assert.deepEqual(await page.locator('li[data-agent-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-agent-node'))), ['n2']), UI_TIMEOUT_MS);
+    await page.locator('#a-state').selectOption('');
   });
 
   test('a broken caBundle shows in the webhook panel and in the diagnose results', async () => {

@@ -14,7 +14,7 @@ import { applyNodesEvent } from '../live.js';
 const AGENT_FILTERS = [
   ['', 'All nodes'],
   ['failing', 'Failing'],
-  ['reporting', 'Reporting'],
+  ['present', 'With a node agent'],
   ['missing', 'Without a node agent'],
 ] as const;
 
