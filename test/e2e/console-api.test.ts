@@ -11,6 +11,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import https from 'node:https';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -213,6 +214,35 @@ describe('the console API of tether start', () => {
       assert.ok(!events.some((e) => e.event === 'pods' && (e.data.upserted as PodRow[]).some((r) => r.node !== 'node-a')), "only node-a's pods on node-a's stream");
     } finally {
       req.destroy();
+    }
+  });
+
+  test('tether console serves the same from a kubeconfig, on loopback, with the login token it prints', async () => {
+    const local = spawnTether(['console', '--kubeconfig', cp.kubeconfigPath, '--namespace', NS, '--port', '0']);
+    try {
+      let out = '';
+      local.child.stdout!.setEncoding('utf8');
+      local.child.stdout!.on('data', (d: string) => (out += d));
+      await local.waitForLog((l) => l['msg'] === 'Tether console listening');
+      await eventually('the URL and token on stdout', async () => assert.match(out, /Login token/));
+      const url = /Tether console: (http:\/\/127\.0\.0\.1:\d+)\/console\//.exec(out)![1]!;
+      const token = /Login token \(valid until this command stops\): ([0-9a-f]+)/.exec(out)![1]!;
+      assert.ok(!local.stderr().includes(token), 'the token is printed, never logged');
+      const res = await fetch(`${url}/api/v1/console/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) });
+      assert.equal(res.status, 200);
+      const cookie = res.headers.getSetCookie()[0]!.split(';')[0]!;
+      await eventually("node-b's pods", async () => {
+        const page = (await (await fetch(`${url}/api/v1/console/nodes/node-b/pods`, { headers: { Cookie: cookie } })).json()) as PodsPage;
+        assert.deepEqual(page.rows.map((r) => r.name).filter((n) => !n.startsWith('b3')), ['b1', 'b2']);
+        assert.ok(page.rows.every((r) => r.node === 'node-b'));
+      });
+      // Another Host (a rebound DNS name) gets nothing.
+      const rebound = await new Promise<number>((resolve, reject) =>
+        http.get(`${url}/api/v1/console/session`, { headers: { Host: 'evil.example' } }, (r) => (r.resume(), resolve(r.statusCode ?? 0))).on('error', reject),
+      );
+      assert.equal(rebound, 421);
+    } finally {
+      await local.stop(5_000);
     }
   });
 
