@@ -203,7 +203,7 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
       const spec = field(obj, 'spec');
       const seen = podInjectionFacts(spec);
       const createdS = creationSeconds(meta);
-      // Every pod gets the same fields in the same order (one hidden class), `injection` shared.
+      // `injection` only on pods with a mark (shared among equal ones); absent means none.
       const pod: PodView = {
         namespace: pool.str(namespace),
         name,
@@ -212,7 +212,7 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
         phase: pool.str(optString(field(field(obj, 'status'), 'phase')) ?? ''),
         labels: pool.labels(meta.labels),
         ...(first ? { owner: pool.ref(first.kind, first.name) } : {}),
-        injection: seen.facts === NO_INJECTION ? NO_INJECTION : pool.shared(`injection\u0000${seen.key}`, () => seen.facts),
+        ...(seen.facts === NO_INJECTION ? {} : { injection: pool.shared(`injection\u0000${seen.key}`, () => seen.facts) }),
         ...(createdS !== undefined ? { createdS } : {}),
       };
       return Object.freeze(pod);
