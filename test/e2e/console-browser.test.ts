@@ -69,9 +69,13 @@ async function podsShownOn(node: string): Promise<string[]> {
   return (await page.locator(`table[data-node="${node}"] tr[data-pod]`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-pod') ?? ''))).sort();
 }
 
+/** Expands `node`'s row from the keyboard (focus, Enter), as someone without a mouse would. */
 async function expandNode(node: string): Promise<void> {
   const button = page.locator(`tbody[data-node="${node}"] button.expander`);
-  if ((await button.getAttribute('aria-expanded')) !== 'true') await button.click();
+  if ((await button.getAttribute('aria-expanded')) !== 'true') {
+    await button.focus();
+    await page.keyboard.press('Enter');
+  }
   await page.locator(`table[data-node="${node}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
 }
 
@@ -181,9 +185,9 @@ describe('web console in a browser', () => {
     assert.ok(!tether.stderr().includes(TOKEN), 'the token is in no log line');
   });
 
-  test('the right token opens the overview', async () => {
+  test('the right token opens the overview (from the keyboard)', async () => {
     await page.locator('#token').fill(TOKEN);
-    await page.locator('button[type=submit]').click();
+    await page.locator('#token').press('Enter');
     await page.locator('.stats').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.locator('.live-live').waitFor({ timeout: UI_TIMEOUT_MS });
     const nodes = page.locator('.stat', { hasText: 'Nodes' }).locator('.stat-value');
