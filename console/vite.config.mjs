@@ -9,7 +9,7 @@ export default {
   root: here('.'),
   base: './',
   logLevel: 'warn',
-  publicDir: false,
+  publicDir: here('public'),
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: here('../dist/console'),
