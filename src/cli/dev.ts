@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLUSTER_AGENT_SERVICE_ACCOUNT, envVarFor, loadConfig } from '../config/index.js';
+import { CONSOLE_PAGE_PATH } from '../console/types.js';
 import { createLogger } from '../logging/logger.js';
 import { warnUnknownEnv } from './environment.js';
 import { untilSignalled } from './signals.js';
@@ -29,7 +30,8 @@ export function registerDev(program: Command): void {
     .option('-n, --namespace <ns>', "Tether's namespace in the local cluster", DEV_NAMESPACE)
     .action(async (flags: DevFlags) => {
       // The cluster agent API runs only with a token: a dev cluster makes one of its own (written to a
-      // file for node agents and curl, never printed) unless DD_CLUSTER_AGENT_AUTH_TOKEN sets one.
+      // file for node agents and curl, and printed once on stdout as the console's login token, never
+      // logged) unless DD_CLUSTER_AGENT_AUTH_TOKEN sets one.
       const generatedToken = process.env[envVarFor('cluster_agent.auth_token')] ? undefined : randomBytes(24).toString('hex');
       const config = loadConfig({
         configPath: flags.config,
@@ -89,6 +91,13 @@ export function registerDev(program: Command): void {
                 `The cluster agent API is at ${agent.api.url}${generatedToken ? ` (its token is in ${tokenFile})` : ''}:`,
                 `  curl -sk -H "Authorization: Bearer $(cat ${generatedToken ? tokenFile : '<your token file>'})" ${agent.api.url}/api/v1/cluster/id`,
                 `  tether status -n ${flags.namespace}; tether diagnose -n ${flags.namespace}`,
+                ...(config['cluster_agent.console.enabled']
+                  ? [
+                      `The web console is at ${agent.api.url}${CONSOLE_PAGE_PATH} (its certificate is issued by Tether's own CA: your browser warns once).`,
+                      // A throwaway dev cluster's token, printed for the person at this terminal (never logged).
+                      generatedToken ? `  login token: ${generatedToken}` : '  log in with your DD_CLUSTER_AGENT_AUTH_TOKEN',
+                    ]
+                  : []),
               ]
             : []),
           'Ctrl-C stops everything and removes the cluster.',

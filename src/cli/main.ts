@@ -10,6 +10,7 @@ import { registerDev } from './dev.js';
 import { registerNodeAgent } from './nodeAgent.js';
 import { registerStatus } from './status.js';
 import { registerDiagnose } from './diagnose.js';
+import { registerConsole } from './console.js';
 import { CliError } from './errors.js';
 
 /** The version is package.json's (dist/src/cli/main.js → the package root), stated nowhere else. */
@@ -29,6 +30,7 @@ registerDev(program);
 registerNodeAgent(program);
 registerStatus(program);
 registerDiagnose(program);
+registerConsole(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -16,6 +16,11 @@ import type { Logger } from '../logging/logger.js';
 import { startWebhookServer, type WebhookServer } from '../server/index.js';
 import { createNodeAgentReportWriter, startClusterAgentApi, type ClusterAgentApi, type NodeAgentReportWriter } from './api/index.js';
 import { startClusterState, type ClusterState } from './state.js';
+import type { ClusterAgentMetrics } from './api/metrics.js';
+import { startConsole } from '../console/console.js';
+import { defaultIdentity } from '../controllers/manager.js';
+import { loadDiagnoseContext } from '../diagnose/context.js';
+import { createKubeReader } from '../kube/reader.js';
 
 export interface ClusterAgentOptions {
   readonly config: TetherConfig;
@@ -67,8 +72,12 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
   let state: ClusterState | undefined;
   let api: ClusterAgentApi | undefined;
   let reports: NodeAgentReportWriter | undefined;
-  if (opts.config['cluster_agent.auth_token']) {
-    state = startClusterState({ kubeConfig: opts.kubeConfig, logger: log.child({ component: 'cluster-state' }) });
+  // Known before the controllers start: the console tells whether this replica holds the Lease.
+  const identity = opts.identity ?? defaultIdentity();
+  const authToken = opts.config['cluster_agent.auth_token'];
+  if (authToken) {
+    const clusterState = startClusterState({ kubeConfig: opts.kubeConfig, logger: log.child({ component: 'cluster-state' }) });
+    state = clusterState;
     reports = createNodeAgentReportWriter({ store: createConfigMapStore(opts.kubeConfig, opts.namespace, NODE_AGENTS_CONFIGMAP), logger: log });
     try {
       api = await startClusterAgentApi({
@@ -78,6 +87,29 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
         logger: log,
         extraNames: extraNamesOf(opts.webhookUrl),
         recorder: reports,
+        ...(opts.config['cluster_agent.console.enabled']
+          ? {
+              console: (metrics: ClusterAgentMetrics) => {
+                const c = startConsole({
+                  config: opts.config,
+                  namespace: opts.namespace,
+                  view: clusterState,
+                  kube: createKubeReader(opts.kubeConfig),
+                  diagnoseContext: async () => (await loadDiagnoseContext({ config: opts.config, namespace: opts.namespace, kubeConfig: opts.kubeConfig })).ctx,
+                  ranAs: "the cluster agent's service account (checks it may not read are skipped; run tether diagnose with deploy/diagnose-rbac.yaml for all of them)",
+                  served: 'cluster',
+                  logger: log,
+                  adminToken: authToken,
+                  viewerToken: opts.config['cluster_agent.console.viewer_token'],
+                  identity,
+                  webhookRegistry: server.metrics.registry,
+                  onAnswer: (status) => metrics.countRequest('consoleApi', status),
+                  onRefused: (f) => metrics.countAuthFailure(f.reason),
+                });
+                return { handle: (req, res, path) => c.handler.handle(req, res, path), close: () => c.close() };
+              },
+            }
+          : {}),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
         ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}),
       });
@@ -97,7 +129,7 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
     onCertificate: (certPem, keyPem) => server.setCertificate(certPem, keyPem),
     ...(api ? { onCa: (caPem: string, caKeyPem: string) => void api.setCa(caPem, caKeyPem), onLeadership: (l: boolean) => api.metrics.setLeader(l), onReconcile: (c: string, o: 'success' | 'error') => api.metrics.countReconcile(c, o) } : {}),
     ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
-    ...(opts.identity ? { identity: opts.identity } : {}),
+    identity,
   });
   let stopped: Promise<void> | undefined;
   return {

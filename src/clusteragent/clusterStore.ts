@@ -4,7 +4,8 @@
  *
  * Kept, and nothing else (never whole objects, so memory stays flat per pod at 150,000 pods):
  * - pods: namespace, name, uid, node, phase, labels (for Service selectors and the pod's own
- *   `tags.datadoghq.com/*`), first owner;
+ *   `tags.datadoghq.com/*`), first owner, creation time, and what Tether injected (`podInjection.ts`,
+ *   one shared record per distinct set of marks, for the console);
  * - ReplicaSets and Jobs: their controller when it is a Deployment / CronJob (the owner walk of SPEC §5,
  *   as `kube/facts.ts` does it against the API), and their `tags.datadoghq.com/*` labels;
  * - Deployments, StatefulSets, DaemonSets, CronJobs: their `tags.datadoghq.com/*` labels;
@@ -20,7 +21,8 @@ import { OWNER_KINDS, ownerKindOf } from '../kube/facts.js';
 import { UNIFIED_SERVICE_TAG_PREFIX } from '../config/conventions.js';
 import type { LabelMap, OwnerRef } from '../tagging/podTags.js';
 import { createInternPool, EMPTY_LABELS, type InternPool, type InternPoolOptions } from './intern.js';
-import type { ClusterView, InformerSyncView, PodView, WorkloadView } from './stateTypes.js';
+import { creationSeconds, NO_INJECTION, podInjectionFacts } from './podInjection.js';
+import type { ClusterChange, ClusterChanges, ClusterView, InformerSyncView, PodView, WorkloadView } from './stateTypes.js';
 import { CLUSTER_RESOURCES, type ClusterResource } from './watchedResources.js';
 
 /** A ReplicaSet or Job: the controller followed for tags, when it is of the followed kind. */
@@ -57,7 +59,7 @@ export interface CompactRecords {
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
-export interface ClusterStore extends ClusterView {
+export interface ClusterStore extends ClusterView, ClusterChanges {
   /** One watch event: `compact` then `put`, or `remove` for DELETED. Throws on an object it cannot key. */
   apply(resource: ClusterResource, type: WatchEventType, obj: unknown): void;
   /** What is kept of `obj`; throws (naming the problem) on an object without a name or with odd fields. */
@@ -198,14 +200,20 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
       const { meta, name, namespace } = metaOf('pods', obj);
       if (!namespace) throw new Error(`pod ${name} without metadata.namespace`);
       const first = ownerRefs(meta)[0];
+      const spec = field(obj, 'spec');
+      const seen = podInjectionFacts(spec);
+      const createdS = creationSeconds(meta);
+      // `injection` only on pods with a mark (shared among equal ones); absent means none.
       const pod: PodView = {
         namespace: pool.str(namespace),
         name,
         uid: optString(meta.uid) ?? '',
-        node: pool.str(optString(field(field(obj, 'spec'), 'nodeName')) ?? ''),
+        node: pool.str(optString(field(spec, 'nodeName')) ?? ''),
         phase: pool.str(optString(field(field(obj, 'status'), 'phase')) ?? ''),
         labels: pool.labels(meta.labels),
         ...(first ? { owner: pool.ref(first.kind, first.name) } : {}),
+        ...(seen.facts === NO_INJECTION ? {} : { injection: pool.shared(`injection\u0000${seen.key}`, () => seen.facts) }),
+        ...(createdS !== undefined ? { createdS } : {}),
       };
       return Object.freeze(pod);
     },
@@ -243,6 +251,11 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
     set.add(pod);
   };
 
+  const listeners = new Set<(change: ClusterChange) => void>();
+  const notify = (change: ClusterChange): void => {
+    for (const l of listeners) l(change);
+  };
+
   const putPod = (pod: PodView): void => {
     let byName = podsByKey.get(pod.namespace);
     if (!byName) podsByKey.set(pod.namespace, (byName = new Map()));
@@ -251,6 +264,7 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
     else podCount++;
     byName.set(pod.name, pod);
     indexPod(pod);
+    if (listeners.size > 0) notify({ kind: 'pod', old, pod });
   };
   const removePod = (namespace: string, name: string): void => {
     const byName = podsByKey.get(namespace);
@@ -260,6 +274,7 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
     if (byName.size === 0) podsByKey.delete(namespace);
     podCount--;
     unindexPod(old);
+    if (listeners.size > 0) notify({ kind: 'pod', old, pod: undefined });
   };
 
   const putService = (key: string, record: ServiceRecord | undefined): void => {
@@ -283,9 +298,12 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
       switch (resource) {
         case 'pods':
           return putPod(record as PodView);
-        case 'nodes':
+        case 'nodes': {
+          const existed = nodes.has(key);
           nodes.set(pool.str(key), record as LabelMap);
+          if (!existed && listeners.size > 0) notify({ kind: 'node', name: key, exists: true });
           return;
+        }
         case 'namespaces': {
           const ns = record as NamespaceRecord;
           namespaces.set(pool.str(key), ns);
@@ -308,7 +326,7 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
         case 'pods':
           return removePod(...splitKey(key));
         case 'nodes':
-          nodes.delete(key);
+          if (nodes.delete(key) && listeners.size > 0) notify({ kind: 'node', name: key, exists: false });
           return;
         case 'namespaces':
           namespaces.delete(key);
@@ -406,6 +424,16 @@ export function createClusterStore(opts: ClusterStoreOptions = {}): ClusterStore
     *nodes() {
       for (const n of nodes.keys()) yield n;
       for (const n of podsByNode.keys()) if (!nodes.has(n)) yield n;
+    },
+    *allPods() {
+      for (const byName of podsByKey.values()) yield* byName.values();
+    },
+    hasNode: (node) => nodes.has(node),
+    podCountOfNode: (node) => podsByNode.get(node)?.size ?? 0,
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
     },
   };
   return store;

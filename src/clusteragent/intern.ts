@@ -19,6 +19,8 @@ export interface InternPool {
   labels(labels: unknown): LabelMap;
   /** A frozen `{kind, name}`, shared by all the pods of one owner. */
   ref(kind: string, name: string): { readonly kind: string; readonly name: string };
+  /** The object kept under `key`, else `make()`'s, kept (bounded like the label maps); for records equal pods share. */
+  shared<T extends object>(key: string, make: () => T): T;
   stats(): { strings: number; labelMaps: number; refs: number; resets: number };
 }
 
@@ -42,6 +44,7 @@ export function createInternPool(opts: InternPoolOptions = {}): InternPool {
   let strings = new Map<string, string>();
   let maps = new Map<string, LabelMap>();
   let refs = new Map<string, { readonly kind: string; readonly name: string }>();
+  let objects = new Map<string, object>();
   let resets = 0;
 
   const str = (s: string): string => {
@@ -90,6 +93,18 @@ export function createInternPool(opts: InternPoolOptions = {}): InternPool {
       const r = Object.freeze({ kind: str(kind), name: str(name) });
       refs.set(key, r);
       return r;
+    },
+    shared<T extends object>(key: string, make: () => T): T {
+      if (maxMaps === 0) return make();
+      const found = objects.get(key);
+      if (found) return found as T;
+      if (objects.size >= maxMaps) {
+        objects = new Map();
+        resets++;
+      }
+      const made = make();
+      objects.set(key, made);
+      return made;
     },
     stats: () => ({ strings: strings.size, labelMaps: maps.size, refs: refs.size, resets }),
   };

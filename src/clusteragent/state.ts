@@ -15,7 +15,7 @@ import { kubeConfigTransport, type ApiTransport } from '../kube/transport.js';
 import type { Logger } from '../logging/logger.js';
 import { createClusterStore, type ClusterStore, type CompactRecords } from './clusterStore.js';
 import type { InternPoolOptions } from './intern.js';
-import type { ClusterView } from './stateTypes.js';
+import type { ClusterChanges, ClusterView } from './stateTypes.js';
 import { CLUSTER_RESOURCES, WATCHED_RESOURCES, type ClusterResource } from './watchedResources.js';
 
 export { createClusterStore, type ClusterStore, type ClusterStoreOptions, type CompactRecords, type WatchEventType } from './clusterStore.js';
@@ -40,7 +40,7 @@ export interface ClusterStateOptions {
   readonly intern?: InternPoolOptions;
 }
 
-export interface ClusterState extends ClusterView {
+export interface ClusterState extends ClusterView, ClusterChanges {
   /** Resolves once every collection has been listed; rejects if stopped before. */
   readonly synced: Promise<void>;
   /** The store the watches feed (tests and the bench read its counters). */
@@ -100,5 +100,9 @@ export function startClusterState(opts: ClusterStateOptions): ClusterState {
     namespaceLabels: (namespace) => store.namespaceLabels(namespace),
     clusterId: () => store.clusterId(),
     nodes: () => store.nodes(),
+    allPods: () => store.allPods(),
+    hasNode: (node) => store.hasNode(node),
+    podCountOfNode: (node) => store.podCountOfNode(node),
+    subscribe: (listener) => store.subscribe(listener),
   };
 }

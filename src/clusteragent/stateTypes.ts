@@ -7,6 +7,8 @@
  * stays flat per pod at 150,000 pods (target < 1 KB per pod).
  */
 
+import type { PodInjectionFacts } from './podInjection.js';
+
 /** A pod as the API needs it. */
 export interface PodView {
   readonly namespace: string;
@@ -19,6 +21,10 @@ export interface PodView {
   readonly labels: Readonly<Record<string, string>>;
   /** The pod's first owner reference (SPEC §5: the pod's first owner), if any. */
   readonly owner?: { readonly kind: string; readonly name: string };
+  /** What Tether's webhooks left in its spec (`podInjection.ts`), shared among equal pods; absent: none. */
+  readonly injection?: PodInjectionFacts;
+  /** `metadata.creationTimestamp`, whole seconds since the epoch (a small integer), when known. */
+  readonly createdS?: number;
 }
 
 /** The workload a pod belongs to, resolved through ReplicaSet → Deployment and Job → CronJob. */
@@ -57,4 +63,20 @@ export interface ClusterView {
   clusterId(): string | undefined;
   /** Every node that has a Node object or a pod bound to it. */
   nodes(): Iterable<string>;
+  /** Every pod, scheduled or not, in no particular order (the console's cluster-wide search). */
+  allPods(): Iterable<PodView>;
+  /** A Node object of that name exists (not only pods naming it). */
+  hasNode(node: string): boolean;
+  /** How many pods are bound to `node`. */
+  podCountOfNode(node: string): number;
+}
+
+/** One change the store applied, as the console's event stream reads them. */
+export type ClusterChange =
+  | { readonly kind: 'pod'; readonly old: PodView | undefined; readonly pod: PodView | undefined }
+  | { readonly kind: 'node'; readonly name: string; readonly exists: boolean };
+
+export interface ClusterChanges {
+  /** Calls `listener` after each change to pods and nodes; returns the unsubscribe. */
+  subscribe(listener: (change: ClusterChange) => void): () => void;
 }

@@ -266,3 +266,32 @@ export const TRACE_REJECT_LOG_INTERVAL_MS = 60_000;
  * permission, and pods run as any user), only the node agent reads: the trace agent's own choice.
  */
 export const TRACE_SOCKET_MODE = 0o722;
+
+/**
+ * The web console (`console/`, issue 12). A session lives `CONSOLE_SESSION_TTL_MS` from login (server
+ * side; the cookie's Max-Age says the same); at most `CONSOLE_MAX_SESSIONS` are kept (the oldest ends
+ * first), so logins in a loop cannot grow memory. A login body is at most `CONSOLE_LOGIN_BODY_MAX_BYTES`.
+ * The event stream sends what changed every `CONSOLE_EVENTS_FLUSH_MS` (coalesced: a pod changed ten
+ * times is sent once), rows of at most `CONSOLE_EVENTS_MAX_ROWS` pods or nodes per flush (more: a
+ * `resync`, so 150,000 pods re-listed never become an event storm), a heartbeat every
+ * `CONSOLE_EVENTS_HEARTBEAT_MS`; a client that does not read (more than `CONSOLE_EVENTS_MAX_BUFFERED_BYTES`
+ * waiting) is cut off (its EventSource reconnects and refetches); at most `CONSOLE_EVENTS_MAX_CLIENTS`
+ * streams at once. Diagnose runs one at a time, at most once per `CONSOLE_DIAGNOSE_MIN_INTERVAL_MS`.
+ * Webhook health is read from the API server at most every `CONSOLE_HEALTH_MAX_AGE_MS` (and polled at
+ * that period while a stream is open); the webhook's request rate and p99 are over the last
+ * `CONSOLE_TRAFFIC_WINDOW_MS`, sampled every `CONSOLE_TRAFFIC_SAMPLE_MS`; node agent reports are re-read
+ * at most every `CONSOLE_NODE_AGENTS_MAX_AGE_MS`.
+ */
+export const CONSOLE_SESSION_TTL_MS = 8 * 60 * 60_000;
+export const CONSOLE_MAX_SESSIONS = 1_000;
+export const CONSOLE_LOGIN_BODY_MAX_BYTES = 4 * 1024;
+export const CONSOLE_EVENTS_FLUSH_MS = 1_000;
+export const CONSOLE_EVENTS_MAX_ROWS = 500;
+export const CONSOLE_EVENTS_HEARTBEAT_MS = 15_000;
+export const CONSOLE_EVENTS_MAX_BUFFERED_BYTES = 1024 * 1024;
+export const CONSOLE_EVENTS_MAX_CLIENTS = 200;
+export const CONSOLE_DIAGNOSE_MIN_INTERVAL_MS = 30_000;
+export const CONSOLE_HEALTH_MAX_AGE_MS = 10_000;
+export const CONSOLE_TRAFFIC_WINDOW_MS = 60_000;
+export const CONSOLE_TRAFFIC_SAMPLE_MS = 5_000;
+export const CONSOLE_NODE_AGENTS_MAX_AGE_MS = 10_000;

@@ -210,6 +210,18 @@ export const SCHEMA = {
     },
   } satisfies KeySpec<string>,
   'cluster_agent.cmd_port': int(5005, 1, 65535, 'HTTPS port of the cluster agent API'),
+  'cluster_agent.console.enabled': bool(true, 'serve the web console (/console/) and its API (/api/v1/console/) on the cluster agent API port'),
+  'cluster_agent.console.viewer_token': {
+    ...str(undefined, 'read-only token for the web console (the cluster agent token logs in too, and may run diagnose)'),
+    expected: `a string of at least ${AUTH_TOKEN_MIN_LENGTH} characters`,
+    secret: true,
+    parse(raw: unknown): string {
+      if (typeof raw !== 'string') throw new InvalidValue();
+      if (raw.length < AUTH_TOKEN_MIN_LENGTH) throw new InvalidValue(`console viewer token length must be at least ${AUTH_TOKEN_MIN_LENGTH}, currently: ${raw.length}`);
+      return raw;
+    },
+  } satisfies KeySpec<string>,
+
   'cluster_agent.url': str(undefined, 'node agent: the cluster agent API, https://HOST:PORT (default: from the Service environment variables)', {
     test: (s) => /^https:\/\/[^/]+/.test(s),
     expected: 'an https:// URL (the cluster agent API is served over TLS only)',

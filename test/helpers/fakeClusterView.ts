@@ -109,6 +109,9 @@ export function fakeClusterView(): FakeClusterView {
       return names;
     },
     workloadOf: (pod) => (pod.owner ? workloads.get(`${pod.namespace}/${pod.owner.kind}/${pod.owner.name}`) : undefined),
+    allPods: () => pods.values(),
+    hasNode: (node) => nodes.has(node),
+    podCountOfNode: (node) => byNode.get(node)?.size ?? 0,
     nodeLabels: (node) => nodes.get(node),
     namespaceLabels: (ns) => namespaces.get(ns)?.labels,
     clusterId: () => namespaces.get('kube-system')?.uid,

@@ -59,22 +59,36 @@ export interface BearerAuth {
   check(req: Pick<IncomingMessage, 'headers' | 'rawHeaders'>): AuthFailure | undefined;
 }
 
+/**
+ * The bearer credentials of a request, or why there are none (the 401s above). Shared with the
+ * console's authentication (console/auth.ts), which accepts a bearer token too.
+ */
+export function bearerCredentials(req: Pick<IncomingMessage, 'headers' | 'rawHeaders'>): { readonly credentials: string } | AuthFailure {
+  const header = req.headers.authorization;
+  if (header === undefined) return AUTH_FAILURES.missing;
+  if (authorizationCount(req.rawHeaders) > 1) return AUTH_FAILURES.malformed;
+  const space = header.indexOf(' ');
+  const scheme = space < 0 ? header : header.slice(0, space);
+  if (scheme.length === 0 && header.trim() === '') return AUTH_FAILURES.missing;
+  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return AUTH_FAILURES.scheme;
+  const credentials = space < 0 ? '' : header.slice(space + 1);
+  if (credentials === '') return AUTH_FAILURES.missing;
+  return { credentials };
+}
+
+/** SHA-256 digests compared in constant time (neither contents nor length leak). */
+export const tokenDigest = (s: string): Buffer => sha256(s);
+export const sameDigest = (a: Buffer, b: Buffer): boolean => timingSafeEqual(a, b);
+
 /** `token` is `cluster_agent.auth_token`; only its digest is kept. */
 export function createBearerAuth(token: string): BearerAuth {
   if (token === '') throw new Error('createBearerAuth: the token is empty');
   const expected = sha256(token);
   return {
     check(req) {
-      const header = req.headers.authorization;
-      if (header === undefined) return AUTH_FAILURES.missing;
-      if (authorizationCount(req.rawHeaders) > 1) return AUTH_FAILURES.malformed;
-      const space = header.indexOf(' ');
-      const scheme = space < 0 ? header : header.slice(0, space);
-      if (scheme.length === 0 && header.trim() === '') return AUTH_FAILURES.missing;
-      if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return AUTH_FAILURES.scheme;
-      const credentials = space < 0 ? '' : header.slice(space + 1);
-      if (credentials === '') return AUTH_FAILURES.missing;
-      return timingSafeEqual(sha256(credentials), expected) ? undefined : AUTH_FAILURES.invalid;
+      const bearer = bearerCredentials(req);
+      if (!('credentials' in bearer)) return bearer;
+      return timingSafeEqual(sha256(bearer.credentials), expected) ? undefined : AUTH_FAILURES.invalid;
     },
   };
 }

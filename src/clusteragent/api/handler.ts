@@ -33,6 +33,8 @@ export interface ApiHandlerDeps {
   readonly now?: () => number;
   /** What each node agent reported and was answered (`tether status`, `diagnose`); default: nothing is recorded. */
   readonly recorder?: NodeAgentRecorder;
+  /** The web console (`/api/v1/console/…`, `/console/…`), which authenticates its own requests (sessions). */
+  readonly console?: { handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> };
 }
 
 /** The routes a node agent asks about its own node, `{node}` first. */
@@ -132,6 +134,7 @@ export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (deps.console && (await deps.console.handle(req, res, pathOf(req.url)))) return;
     let match: RouteMatch | undefined;
     let badPath: string | undefined;
     try {

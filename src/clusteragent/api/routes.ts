@@ -17,6 +17,9 @@ export const ROUTES = {
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',
+  /** The web console's API and page (console/handler.ts routes within them); metrics labels only. */
+  consoleApi: '/api/v1/console/*',
+  consolePage: '/console/*',
 } as const;
 
 export type RouteId = keyof typeof ROUTES;

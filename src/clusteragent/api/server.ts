@@ -8,6 +8,7 @@
  * Until the first certificate exists no TLS handshake succeeds and `/readyz` (were it reachable) says so;
  * until the view has synced `/readyz` is 503 and names the watches behind.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureContext } from 'node:tls';
 import type { CertificateInfo } from '../../certs/index.js';
 import { ConfigError, type TetherConfig } from '../../config/index.js';
@@ -51,6 +52,11 @@ export interface ClusterAgentApiOptions {
   readonly commit?: string;
   /** Where each node agent's last report and answer go (`createNodeAgentReportWriter`); default nowhere. */
   readonly recorder?: NodeAgentRecorder;
+  /**
+   * The web console, served on this port (issue 12), made once the API's metrics exist (it counts its
+   * requests there); its event streams end when the API shuts down.
+   */
+  readonly console?: (metrics: ClusterAgentMetrics) => { handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean>; close(): void };
 }
 
 export interface ClusterAgentApi {
@@ -84,7 +90,9 @@ export async function startClusterAgentApi(opts: ClusterAgentApiOptions): Promis
   for (const n of opts.extraNames ?? []) if (!names.includes(n)) names.push(n);
 
   let serving = false;
+  const consoleServer = opts.console?.(metrics);
   const listener = createApiHandler({
+    ...(consoleServer ? { console: consoleServer } : {}),
     view: opts.view,
     auth: createBearerAuth(token),
     metrics,
@@ -137,10 +145,13 @@ export async function startClusterAgentApi(opts: ClusterAgentApiOptions): Promis
       const graceMs = shutdownOpts.graceMs ?? opts.config.shutdown_grace_seconds * 1000;
       const drainMs = shutdownOpts.drainMs ?? SHUTDOWN_DRAIN_MS;
       if (drainer.phase() === 'serving') log.info({ graceMs, drainMs }, `shutting down: /readyz fails now; requests are still answered for ${graceMs / 1000} s, then the listener closes`);
+      // Event streams never end on their own: told `bye` now, so the drain is not kept waiting.
+      consoleServer?.close();
       await drainer.shutdown({ graceMs, drainMs });
       certificates.stop();
     },
     async close(closeOpts = {}) {
+      consoleServer?.close();
       certificates.stop();
       await drainer.close(closeOpts.drainMs ?? SHUTDOWN_DRAIN_MS);
     },
