@@ -71,10 +71,12 @@ export function listenUnixgram(opts: UnixListenerOptions): UnixListener {
     if (e instanceof UnixSocketUnavailable) throw e;
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnixSocketUnavailable(`cannot replace ${opts.path}: ${(e as Error).message}`);
   }
+  // Its directory is made when missing (`/var/run/datadog` on a node where nothing made it yet), but not
+  // its parents: a path whose parent is missing is a mistake to report, not to build.
   try {
-    mkdirSync(dirname(opts.path), { recursive: true });
+    mkdirSync(dirname(opts.path));
   } catch (e) {
-    throw new UnixSocketUnavailable(`cannot create ${dirname(opts.path)}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UnixSocketUnavailable(`cannot create ${dirname(opts.path)}: ${(e as Error).message}`);
   }
   const fd = b.socket(
     b.AF_UNIX,
