@@ -111,16 +111,21 @@ export class Sketch {
     if (value > this.max) this.max = value;
   }
 
-  /** The value at quantile `q` (0..1), within the relative accuracy of a value seen; NaN when empty. */
+  /**
+   * The value at quantile `q` (0..1) by nearest rank (the smallest value with at least q of the weight
+   * at or below it: p99 of {12, 30} is 30), within the relative accuracy of a value seen; NaN when empty.
+   */
   quantile(q: number): number {
     if (this.count === 0) return Number.NaN;
-    const rank = q * (this.count - 1);
+    if (q <= 0) return this.min;
+    // The epsilon absorbs the rounding of fractional weights (4 × 0.25 ≠ 1 exactly).
+    const rank = q * this.count * (1 - 1e-12);
     let seen = 0;
     let found = Number.NaN;
     // Ascending values: the most negative first, then zero, then the positives.
     this.negative.forEach(false, (i, c) => {
       seen += c;
-      if (seen > rank) {
+      if (seen >= rank) {
         found = -this.valueOf(i);
         return true;
       }
@@ -128,12 +133,12 @@ export class Sketch {
     });
     if (Number.isNaN(found)) {
       seen += this.zero;
-      if (this.zero > 0 && seen > rank) found = 0;
+      if (this.zero > 0 && seen >= rank) found = 0;
     }
     if (Number.isNaN(found)) {
       this.positive.forEach(true, (i, c) => {
         seen += c;
-        if (seen > rank) {
+        if (seen >= rank) {
           found = this.valueOf(i);
           return true;
         }
