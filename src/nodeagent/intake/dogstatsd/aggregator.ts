@@ -92,6 +92,10 @@ const TYPE_CODE: Record<DogStatsDMetricType, string> = { count: 'c', gauge: 'g',
 
 const originKeyOf = (o: Origin): string => (o.entityId === undefined && o.containerId === undefined ? '' : `${o.entityId ?? ''}\u0001${o.containerId ?? ''}`);
 
+/** A lookup key for samples that came without the parser's `contextKey` (made by hand, in tests). */
+const contextKeyOf = (s: DogStatsDSample): string =>
+  `${TYPE_CODE[s.type]}\u0000${originKeyOf(s.origin)}\u0000${s.timestampMs ?? ""}\u0000${s.tags.join(',')}`;
+
 /** Sorted, without duplicates (a new array only when needed). */
 function canonicalTags(tags: readonly string[]): readonly string[] {
   let sorted = true;
@@ -119,31 +123,37 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
   /** By canonical key (sorted tags). */
   let series = new Map<string, Series>();
   /**
-   * By the key as the sample came (tags in the client's order) → its series: most samples are found
-   * here without sorting their tags. At most 2 × maxSeries entries, so permuted tags cannot grow it.
+   * By name, then the key as the sample came (its `contextKey`: tags in the client's order, sample rate,
+   * timestamp…) → its series: most samples are found here with two lookups of strings the parser already
+   * cut, without sorting their tags. At most 2 × maxSeries entries, so permuted tags cannot grow it.
    */
-  let byRawKey = new Map<string, Series>();
+  let byRawKey = new Map<string, Map<string, Series>>();
+  let rawKeys = 0;
   let samples = 0;
   let droppedSamples = 0;
   let droppedSetMembers = 0;
   let setMembers = 0;
 
   const find = (s: DogStatsDSample): Series | undefined => {
+    const rawKey = s.contextKey ?? contextKeyOf(s);
+    let inner = byRawKey.get(s.name);
+    const hit = inner?.get(rawKey);
+    if (hit) return hit;
     const oKey = originKeyOf(s.origin);
     const bucketMs = s.timestampMs === undefined ? undefined : Math.floor(s.timestampMs / windowMs) * windowMs;
-    const prefix = `${TYPE_CODE[s.type]}${s.name}\u0000${oKey}\u0000${bucketMs ?? ''}\u0000`;
-    const rawKey = prefix + s.tags.join(',');
-    const hit = byRawKey.get(rawKey);
-    if (hit) return hit;
     const tags = canonicalTags(s.tags);
-    const key = tags === s.tags ? rawKey : prefix + tags.join(',');
+    const key = `${TYPE_CODE[s.type]}${s.name}\u0000${oKey}\u0000${bucketMs ?? ''}\u0000${tags.join(',')}`;
     let found = series.get(key);
     if (!found) {
       if (series.size >= maxSeries) return undefined;
       found = { name: s.name, kind: KIND[s.type], tags, origin: s.origin, originKey: oKey, bucketMs, value: 0, valueAtMs: Number.NEGATIVE_INFINITY, members: undefined, sketch: undefined };
       series.set(key, found);
     }
-    if (byRawKey.size < 2 * maxSeries) byRawKey.set(rawKey, found);
+    if (rawKeys < 2 * maxSeries) {
+      if (!inner) byRawKey.set(s.name, (inner = new Map()));
+      inner.set(rawKey, found);
+      rawKeys++;
+    }
     return found;
   };
 
@@ -222,6 +232,7 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
       const stats: WindowStats = { samples, series: series.size, droppedSamples, droppedSetMembers, seriesWithPod: withPod, seriesUnknownOrigin: unknown, seriesNoOrigin: none };
       series = new Map();
       byRawKey = new Map();
+      rawKeys = 0;
       samples = droppedSamples = droppedSetMembers = setMembers = 0;
       windowStart = nowMs;
       return { series: out, stats };

@@ -216,9 +216,11 @@ function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
       return origin;
     }
     const member = line.slice(colon + 1, firstPipe);
-    sink.sample(timestampMs === undefined ? { name, type, value: 0, setValue: member, sampleRate, tags, origin } : { name, type, value: 0, setValue: member, sampleRate, tags, origin, timestampMs });
+    const contextKey = line.slice(firstPipe);
+    sink.sample(timestampMs === undefined ? { name, type, value: 0, setValue: member, sampleRate, tags, origin, contextKey } : { name, type, value: 0, setValue: member, sampleRate, tags, origin, timestampMs, contextKey });
     return origin;
   }
+  const contextKey = line.slice(firstPipe);
 
   // Values, validated all before any is emitted: a line is taken whole or not at all.
   let from = colon + 1;
@@ -229,7 +231,7 @@ function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
     return origin;
   }
   if (first === firstPipe) {
-    sink.sample(timestampMs === undefined ? { name, type, value: v0, sampleRate, tags, origin } : { name, type, value: v0, sampleRate, tags, origin, timestampMs });
+    sink.sample(timestampMs === undefined ? { name, type, value: v0, sampleRate, tags, origin, contextKey } : { name, type, value: v0, sampleRate, tags, origin, timestampMs, contextKey });
     return origin;
   }
   const values = [v0];
@@ -245,7 +247,7 @@ function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
     from = to + 1;
   }
   for (const value of values) {
-    sink.sample(timestampMs === undefined ? { name, type, value, sampleRate, tags, origin } : { name, type, value, sampleRate, tags, origin, timestampMs });
+    sink.sample(timestampMs === undefined ? { name, type, value, sampleRate, tags, origin, contextKey } : { name, type, value, sampleRate, tags, origin, timestampMs, contextKey });
   }
   return origin;
 }

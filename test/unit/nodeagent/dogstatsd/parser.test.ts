@@ -17,7 +17,7 @@ const error = (line: string) => {
 
 describe('DogStatsD parser: metrics', () => {
   test('every type', () => {
-    assert.deepEqual(one('page.views:1|c'), { name: 'page.views', type: 'count', value: 1, sampleRate: 1, tags: [], origin: {} });
+    assert.deepEqual(one('page.views:1|c'), { name: 'page.views', type: 'count', value: 1, sampleRate: 1, tags: [], origin: {}, contextKey: '|c' });
     assert.equal(one('fuel.level:0.5|g').type, 'gauge');
     assert.equal(one('fuel.level:0.5|g').value, 0.5);
     assert.equal(one('song.length:240|h').type, 'histogram');
