@@ -86,6 +86,21 @@ function str<D extends string | undefined>(
   };
 }
 
+/** A Unix socket the node agent listens on: an absolute path, or empty for none (a receiver that stays off). */
+function optionalSocketPath(def: string, doc: string): KeySpec<string> & { readonly default: string } {
+  return {
+    default: def,
+    expected: 'an absolute path, or an empty string for no socket',
+    doc,
+    parse(raw) {
+      if (typeof raw !== 'string') throw new InvalidValue();
+      const v = raw.trim();
+      if (v !== '' && !v.startsWith('/')) throw new InvalidValue();
+      return v;
+    },
+  };
+}
+
 /** An enumeration compared case-insensitively and normalised to its canonical spelling. */
 function oneOf<const T extends string>(def: T, values: readonly T[], doc: string): KeySpec<T> & { readonly default: T } {
   return {
@@ -244,16 +259,23 @@ export const SCHEMA = {
     env: 'DD_APM_NON_LOCAL_TRAFFIC',
   },
   'apm_config.receiver_socket': {
-    ...str('/var/run/datadog/apm.socket', 'node agent: Unix socket tracers send traces to (socket mode); empty: none'),
-    expected: 'an absolute path, or an empty string for no socket',
+    ...optionalSocketPath('/var/run/datadog/apm.socket', 'node agent: Unix socket tracers send traces to (socket mode); empty: none'),
     env: 'DD_APM_RECEIVER_SOCKET',
-    parse(raw: unknown): string {
-      if (typeof raw !== 'string') throw new InvalidValue();
-      const v = raw.trim();
-      if (v !== '' && !v.startsWith('/')) throw new InvalidValue();
-      return v;
-    },
-  } satisfies KeySpec<string>,
+  },
+
+  // The node agent's DogStatsD intake (nodeagent/intake/dogstatsd/): the stack's own key names, so the
+  // same DD_DOGSTATSD_* variables configure it.
+  dogstatsd_port: int(8125, 0, 65535, 'node agent: UDP port of the DogStatsD intake; 0 turns UDP off'),
+  dogstatsd_non_local_traffic: bool(
+    false,
+    "node agent: DogStatsD over UDP from other hosts and pods (listen on every interface, not only loopback); a DaemonSet reached through its hostPort or the node's IP needs true",
+  ),
+  dogstatsd_socket: optionalSocketPath(
+    '/var/run/datadog/dsd.socket',
+    'node agent: Unix datagram socket of the DogStatsD intake (what DD_DOGSTATSD_URL=unix://... points clients at); empty turns it off',
+  ),
+  dogstatsd_buffer_size: int(8192, 512, 65536, 'node agent: largest DogStatsD datagram read, bytes; longer ones are cut there (the last line is then usually malformed)'),
+  dogstatsd_so_rcvbuf: int(0, 0, 256 * 1024 * 1024, "node agent: the DogStatsD UDP socket's receive buffer (SO_RCVBUF), bytes; 0 keeps the system's default"),
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof SCHEMA;

@@ -50,6 +50,12 @@ export interface DogStatsDSample {
   readonly origin: Origin;
   /** `|T<unix seconds>`: the client's own timestamp, in milliseconds. */
   readonly timestampMs?: number;
+  /**
+   * The line as sent without its name and values (`|c|@0.5|#a,b|c:…`): equal for the samples of one
+   * series sent alike, so the aggregator finds their series without sorting their tags. A lookup key
+   * only (tags in the client's order); absent, the aggregator builds one.
+   */
+  readonly contextKey?: string;
 }
 
 /**
