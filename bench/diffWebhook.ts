@@ -58,8 +58,12 @@ function mutateConfig(pod: Pod): void {
   const vars: EnvVar[] = [
     { name: 'DD_AGENT_HOST', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.hostIP' } } },
     { name: 'DD_ENTITY_ID', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.uid' } } },
+    { name: 'DD_INTERNAL_POD_UID', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.uid' } } },
   ];
-  for (const c of everyContainer(pod)) prependMissing(c, vars);
+  for (const c of everyContainer(pod)) {
+    const init = (pod.spec.initContainers ?? []).includes(c);
+    prependMissing(c, [...vars, { name: 'DD_EXTERNAL_ENV', value: `it-${init},cn-${c.name},pu-$(DD_INTERNAL_POD_UID)` }]);
+  }
 }
 
 const TAGS = [
