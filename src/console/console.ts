@@ -10,6 +10,7 @@ import type { ClusterChanges, ClusterView } from '../clusteragent/stateTypes.js'
 import { defaultTagsOf, type TagsOf } from '../clusteragent/api/tags.js';
 import { packageVersion } from '../clusteragent/api/version.js';
 import type { TetherConfig } from '../config/index.js';
+import { servingRenewBeforeMs } from '../controllers/certificate.js';
 import { CONSOLE_HEALTH_MAX_AGE_MS } from '../config/limits.js';
 import type { Check, DiagnoseContext } from '../diagnose/check.js';
 import { CHECKS } from '../diagnose/checks/index.js';
@@ -121,7 +122,7 @@ export function startConsole(o: ConsoleOptions): Console {
       ...(o.identity !== undefined ? { identity: o.identity } : {}),
       ...(sampler ? { recentFailures: sampler.recentFailures() } : {}),
       ...(sampler?.traffic() ? { traffic: sampler.traffic()! } : {}),
-      renewThresholdHours: o.config['admission_controller.certificate.expiration_threshold'],
+      servingRenewBeforeMs: servingRenewBeforeMs({ caValidityHours: o.config['admission_controller.certificate.validity_bound'] }),
     });
     const fp = healthFingerprint(h);
     if (lastFingerprint !== undefined && fp !== lastFingerprint) hub.broadcast('webhook', h);

@@ -29,8 +29,11 @@ export interface HealthExtras {
   readonly identity?: string;
   readonly traffic?: WebhookTraffic;
   readonly recentFailures?: readonly WebhookFailure[];
-  /** `admission_controller.certificate.expiration_threshold`, hours: less left is a warning (renewal is late). */
-  readonly renewThresholdHours: number;
+  /**
+   * The leader renews the serving certificate once less than this is left (`servingRenewBeforeMs`, a
+   * fraction of its lifetime, not the CA's `expiration_threshold`): less left means renewal is late.
+   */
+  readonly servingRenewBeforeMs: number;
 }
 
 export function leaderInfo(l: LeaderElectionStatus, identity: string | undefined): LeaderInfo {
@@ -78,7 +81,7 @@ export function webhookHealthOf(r: HealthReads, x: HealthExtras): WebhookHealth 
   const left = secret.found ? secret.certificateExpiresInMs : undefined;
   if (secret.found && left === undefined) flag('warning', `the serving certificate in Secret ${secret.namespace}/${secret.name} cannot be read: ${secret.durationBeforeExpiration}`);
   else if (left !== undefined && left <= 0) flag('error', `the serving certificate expired ${secret.found ? secret.certificateExpiresAt : ''}; the API server refuses it`);
-  else if (left !== undefined && left < x.renewThresholdHours * 3_600_000) flag('warning', `the serving certificate expires in ${secret.found ? secret.durationBeforeExpiration : ''}, within the renewal threshold: the leader should have renewed it`);
+  else if (left !== undefined && left < x.servingRenewBeforeMs) flag('warning', `the serving certificate expires in ${secret.found ? secret.durationBeforeExpiration : ''}, within its renewal window: the leader should have renewed it`);
   if (r.leader.state !== 'Running') flag('warning', `leader Lease ${r.leader.lease}: ${r.leader.state}${r.leader.error ? ` (${r.leader.error})` : ''}: no replica runs the certificate and webhook controllers`);
   const failed = (x.recentFailures ?? []).reduce((n, f) => n + f.count, 0);
   if (failed > 0) flag('warning', `${failed} admission request${failed === 1 ? '' : 's'} answered with an error or rejected recently (see recentFailures and the logs)`);

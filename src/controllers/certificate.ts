@@ -83,6 +83,11 @@ export function servingValidityHours(s: Pick<CertificateSettings, 'caValidityHou
   return Math.min(SERVING_CERT_MAX_HOURS, s.caValidityHours);
 }
 
+/** The leader issues a new serving certificate once less than this is left (a fraction of its lifetime). */
+export function servingRenewBeforeMs(s: Pick<CertificateSettings, 'caValidityHours'>): number {
+  return servingValidityHours(s) * HOUR_MS * SERVING_CERT_RENEW_FRACTION;
+}
+
 /**
  * The PEM the webhook entries' `caBundle` must hold: the Secret's trust bundle, or, in a Secret written
  * before Tether had a CA, its self-signed certificate. Undefined while the Secret holds neither.
@@ -153,8 +158,7 @@ function assessServing(data: Readonly<Record<string, string>>, trusted: readonly
   const want = new Set(s.names);
   const extra = [...have].filter((n) => !want.has(n));
   if (extra.length > 0) return { servable: true, info, issuer, renew: `the serving certificate names ${extra.join(', ')}, which the webhook no longer uses` };
-  const renewBeforeMs = servingValidityHours(s) * HOUR_MS * SERVING_CERT_RENEW_FRACTION;
-  if (info.notAfter.getTime() - now.getTime() <= renewBeforeMs) {
+  if (info.notAfter.getTime() - now.getTime() <= servingRenewBeforeMs(s)) {
     return { servable: true, info, issuer, renew: `the serving certificate expires at ${isoOf(info.notAfter)}, within its renewal window` };
   }
   return { servable: true, info, issuer };
@@ -238,7 +242,7 @@ export function planCertificates(secret: Pick<SecretRecord, 'data' | 'annotation
 
   // When to look again: renewals, CA expiry, bundle trimming, the end of a propagation wait.
   const due: number[] = [];
-  if (serving.info) due.push(serving.info.notAfter.getTime() - servingValidityHours(s) * HOUR_MS * SERVING_CERT_RENEW_FRACTION - now.getTime());
+  if (serving.info) due.push(serving.info.notAfter.getTime() - servingRenewBeforeMs(s) - now.getTime());
   if (signing) due.push(signing.info.notAfter.getTime() - thresholdMs - now.getTime());
   for (const ca of bundle.cas) due.push(ca.info.notAfter.getTime() - now.getTime());
   if (moving && !newestLive) due.push(newestPublishedMs === undefined ? s.propagationMs : s.propagationMs - newestPublishedMs);
