@@ -222,6 +222,15 @@ export const SCHEMA = {
   kubelet_tls_verify: bool(true, "node agent verifies the kubelet's certificate"),
   kubelet_auth_token_path: str('/var/run/secrets/kubernetes.io/serviceaccount/token', 'kubelet bearer token file, re-read every minute', absPath),
   kubelet_client_ca: str(undefined, "CA that signed the kubelet's certificate (default: the service account's ca.crt)", absPath),
+
+  // The node agent's OTLP export (nodeagent/intake/otlp/): what injected pods send, tagged with their pod.
+  otlp_endpoint: str(
+    undefined,
+    'node agent: OTLP/HTTP (protobuf) base URL traces and DogStatsD metrics are exported to, e.g. http://otel-collector:4318 (/v1/traces and /v1/metrics are appended); unset: nothing is exported',
+    { test: (s) => /^https?:\/\/[^/]+/.test(s), expected: 'an http:// or https:// URL' },
+  ),
+  otlp_retry_max_interval_seconds: int(30, 1, 600, 'node agent: longest wait between two tries of a failed OTLP request (the wait doubles from 0.5 s, with jitter; a Retry-After is honoured)'),
+  otlp_retry_max_elapsed_seconds: int(300, 1, 24 * 3600, 'node agent: an OTLP request still failing this long after its first try is dropped (and counted)'),
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof SCHEMA;
