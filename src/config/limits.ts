@@ -244,6 +244,40 @@ export const NODE_AGENT_REPORT_MAX_BYTES = 900 * 1024;
 export const NODE_AGENT_REPORT_STALE_MS = 3 * NODE_AGENT_REPORT_REFRESH_MS;
 
 /**
+ * The node agent's DogStatsD intake (`nodeagent/intake/dogstatsd/`). Samples are aggregated per
+ * `DOGSTATSD_FLUSH_INTERVAL_MS` window (the stack's 10 s), one series per name, type, sorted tags and
+ * origin. A window holds at most `DOGSTATSD_MAX_SERIES_PER_WINDOW` series: past that, samples of new
+ * series are dropped and counted (a client that puts a request id in a tag must not grow the process
+ * without bound), while series already seen keep aggregating. Histograms, timings and distributions
+ * keep a log-bucketed sketch (DDSketch) of relative accuracy `DOGSTATSD_SKETCH_RELATIVE_ACCURACY` and
+ * at most `DOGSTATSD_SKETCH_MAX_BINS` bins per sign per series (256 bins at 1 % span a range of values of
+ * about 160×; beyond it the lowest bins collapse first, so p95 and p99 keep their accuracy); a set counts at most `DOGSTATSD_MAX_SET_MEMBERS` distinct members per window.
+ */
+export const DOGSTATSD_FLUSH_INTERVAL_MS = 10_000;
+export const DOGSTATSD_MAX_SERIES_PER_WINDOW = 50_000;
+export const DOGSTATSD_SKETCH_RELATIVE_ACCURACY = 0.01;
+export const DOGSTATSD_SKETCH_MAX_BINS = 256;
+export const DOGSTATSD_MAX_SET_MEMBERS = 10_000;
+/**
+ * All sets of a window together hold at most this many members. With the caps above, the worst case of
+ * one window is about 50,000 series of 2 KiB of sketch each plus these members: some 150 MiB, reached
+ * only by a client that tries to; the usual is a few MiB.
+ */
+export const DOGSTATSD_MAX_SET_MEMBERS_PER_WINDOW = 500_000;
+/** The quantiles each summary reports. */
+export const DOGSTATSD_QUANTILES: readonly number[] = [0.5, 0.95, 0.99];
+/** Malformed lines are always counted; one log line per this interval names the first one's problem. */
+export const DOGSTATSD_MALFORMED_LOG_INTERVAL_MS = 10_000;
+/** A malformed line is quoted in that log line up to this many characters, never the whole datagram. */
+export const DOGSTATSD_MALFORMED_QUOTE_CHARS = 120;
+/**
+ * The Prometheus exposition of the DogStatsD metrics keeps a series (counters cumulative, as Prometheus
+ * expects) until it has not been seen for `DOGSTATSD_PROMETHEUS_TTL_MS`, and at most
+ * `DOGSTATSD_MAX_SERIES_PER_WINDOW` series.
+ */
+export const DOGSTATSD_PROMETHEUS_TTL_MS = 5 * 60_000;
+
+/**
  * The node agent's OTLP export (`nodeagent/intake/otlp/`). Each signal (traces, metrics) has its own
  * queue of encoded requests, bounded by `OTLP_QUEUE_MAX_BYTES` and `OTLP_QUEUE_MAX_REQUESTS`: a backend
  * that is down fills it, and then the oldest request is dropped for each new one (the newest data is

@@ -223,6 +223,27 @@ export const SCHEMA = {
   kubelet_auth_token_path: str('/var/run/secrets/kubernetes.io/serviceaccount/token', 'kubelet bearer token file, re-read every minute', absPath),
   kubelet_client_ca: str(undefined, "CA that signed the kubelet's certificate (default: the service account's ca.crt)", absPath),
 
+  // The node agent's DogStatsD intake (nodeagent/intake/dogstatsd/): the stack's own key names, so the
+  // same DD_DOGSTATSD_* variables configure it.
+  dogstatsd_port: int(8125, 0, 65535, 'node agent: UDP port of the DogStatsD intake; 0 turns UDP off'),
+  dogstatsd_non_local_traffic: bool(
+    false,
+    "node agent: DogStatsD over UDP from other hosts and pods (listen on every interface, not only loopback); a DaemonSet reached through its hostPort or the node's IP needs true",
+  ),
+  dogstatsd_socket: {
+    default: '/var/run/datadog/dsd.socket',
+    expected: 'an absolute path, or an empty string to turn the Unix socket off',
+    doc: 'node agent: Unix datagram socket of the DogStatsD intake (what DD_DOGSTATSD_URL=unix://... points clients at); empty turns it off',
+    parse(raw: unknown): string {
+      if (typeof raw !== 'string') throw new InvalidValue();
+      const v = raw.trim();
+      if (v !== '' && !v.startsWith('/')) throw new InvalidValue();
+      return v;
+    },
+  } satisfies KeySpec<string>,
+  dogstatsd_buffer_size: int(8192, 512, 65536, 'node agent: largest DogStatsD datagram read, bytes; longer ones are cut there (the last line is then usually malformed)'),
+  dogstatsd_so_rcvbuf: int(0, 0, 256 * 1024 * 1024, "node agent: the DogStatsD UDP socket's receive buffer (SO_RCVBUF), bytes; 0 keeps the system's default"),
+
   // The node agent's OTLP export (nodeagent/intake/otlp/): what injected pods send, tagged with their pod.
   otlp_endpoint: str(
     undefined,

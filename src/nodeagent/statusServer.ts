@@ -6,7 +6,11 @@
  * - `/readyz`: 200 once the kubelet has been read once, else 503 with the kubelet's problem;
  * - `/status`: the agent's status (upstreams, their last problem with its fix, counts, tags age);
  * - `/pods`: this node's pods with their tags;
- * - `/metrics`: Prometheus.
+ * - `/metrics`: Prometheus: the node agent's own metrics;
+ * - `/dogstatsd/metrics`: Prometheus: what pods sent to its DogStatsD intake, aggregated and tagged with
+ *   their pod. Apart from `/metrics` because it is the applications' data, not the agent's: its size and
+ *   names are the applications' (a metric of theirs named like one of the agent's would make the page
+ *   invalid and lose the agent's own metrics with it), and it is scraped with its own job and labels.
  * Plain HTTP and no authentication: nothing here is a secret (pod names, tags, problems; never a
  * token), and the probes and the scraper need it on the pod's IP.
  */
@@ -16,6 +20,7 @@ import { HEADERS_TIMEOUT_MS, MAX_HEADERS_COUNT, REQUEST_TIMEOUT_MS, SHUTDOWN_DRA
 import type { Logger } from '../logging/logger.js';
 import { trackRequests } from '../server/shutdown.js';
 import type { NodeAgent } from './agent.js';
+import type { DogStatsDIntake } from './intake/dogstatsd/index.js';
 import type { NodeAgentMetrics } from './metrics.js';
 
 /** Every interface, IPv6 and IPv4 (dual stack); falls back to IPv4 only where the host has no IPv6. */
@@ -25,6 +30,8 @@ const IPV4_ANY = '0.0.0.0';
 export interface StatusServerOptions {
   readonly agent: Pick<NodeAgent, 'ready' | 'pods' | 'status' | 'nodeName'>;
   readonly metrics: NodeAgentMetrics;
+  /** The DogStatsD intake, whose metrics `/dogstatsd/metrics` serves (404 without it). */
+  readonly dogstatsd?: Pick<DogStatsDIntake, 'prometheus'>;
   readonly port: number;
   /** Default `STATUS_DEFAULT_HOST`. */
   readonly host?: string;
@@ -38,7 +45,7 @@ export interface StatusServer {
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
-export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 'metrics' | 'logger'>) {
+export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 'metrics' | 'logger' | 'dogstatsd'>) {
   const json = (res: ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body, null, 2) + '\n';
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(text);
@@ -82,8 +89,17 @@ export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 
           },
         );
         return;
+      case '/dogstatsd/metrics': {
+        if (!opts.dogstatsd) {
+          plain(res, 404, 'the DogStatsD intake is not running in this node agent');
+          return;
+        }
+        const { contentType, body } = opts.dogstatsd.prometheus();
+        res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }).end(body);
+        return;
+      }
       default:
-        plain(res, 404, `no such path ${JSON.stringify(path)}: try /status, /pods, /healthz, /readyz or /metrics`);
+        plain(res, 404, `no such path ${JSON.stringify(path)}: try /status, /pods, /healthz, /readyz, /metrics or /dogstatsd/metrics`);
     }
   };
 }

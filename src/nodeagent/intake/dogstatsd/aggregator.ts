@@ -1,0 +1,230 @@
+/**
+ * DogStatsD samples → one series per window (pure: the caller says what time it is). A series is one
+ * metric name and type, its sorted tags and its origin; per window:
+ * - counts are summed, each value divided by its sample rate (`x:1|c|@0.1` counts 10);
+ * - gauges keep their last value, sets the number of distinct members;
+ * - histograms, timings and distributions become a summary: count and sum (sample rate applied), min,
+ *   max and quantiles from a bounded sketch (`sketch.ts`).
+ *
+ * A sample with its own timestamp (`|T`) goes into the window of that timestamp, not the current one,
+ * and comes out with that window's start and end at the next flush (the stack's server sends such
+ * samples as they are; a window keeps the same meaning here while staying one shape for the exporters).
+ *
+ * Bounded: at most `maxSeries` series per window (samples of further series are dropped and counted),
+ * a bounded sketch per summary and bounded set members. Origins are resolved to their pod once per
+ * series and flush (once per distinct origin, in fact), never per sample.
+ */
+import {
+  DOGSTATSD_FLUSH_INTERVAL_MS,
+  DOGSTATSD_MAX_SERIES_PER_WINDOW,
+  DOGSTATSD_MAX_SET_MEMBERS,
+  DOGSTATSD_MAX_SET_MEMBERS_PER_WINDOW,
+  DOGSTATSD_QUANTILES,
+  DOGSTATSD_SKETCH_MAX_BINS,
+  DOGSTATSD_SKETCH_RELATIVE_ACCURACY,
+} from '../../../config/limits.js';
+import type { AggregatedSeries, DogStatsDMetricType, DogStatsDSample, Origin, OriginResolver, ResolvedOrigin } from '../types.js';
+import { Sketch } from './sketch.js';
+
+export interface AggregatorOptions {
+  readonly resolver: OriginResolver;
+  /** Start of the first window, epoch ms. */
+  readonly startMs: number;
+  readonly windowMs?: number;
+  readonly maxSeries?: number;
+  readonly maxSetMembers?: number;
+  readonly maxSetMembersPerWindow?: number;
+  readonly sketchMaxBins?: number;
+  readonly relativeAccuracy?: number;
+  readonly quantiles?: readonly number[];
+}
+
+/** What one window held, besides its series: for the counters and the status. */
+export interface WindowStats {
+  readonly samples: number;
+  readonly series: number;
+  /** Samples of series past the cap, dropped. */
+  readonly droppedSamples: number;
+  /** Set members past a set's or the window's bound (the set's count is then a lower bound). */
+  readonly droppedSetMembers: number;
+  /** Series whose origin resolved to a pod of this node. */
+  readonly seriesWithPod: number;
+  /** Series that named an origin (entity or container id) no pod of this node matches. */
+  readonly seriesUnknownOrigin: number;
+  /** Series that named no origin at all. */
+  readonly seriesNoOrigin: number;
+}
+
+export interface Aggregator {
+  add(sample: DogStatsDSample): void;
+  /** Ends the current window at `nowMs`: its series (and those of past windows that `|T` samples filled) and its stats. */
+  flush(nowMs: number): { readonly series: AggregatedSeries[]; readonly stats: WindowStats };
+  /** Series held now. */
+  readonly size: number;
+}
+
+type Kind = AggregatedSeries['kind'];
+
+interface Series {
+  readonly name: string;
+  readonly kind: Kind;
+  readonly tags: readonly string[];
+  readonly origin: Origin;
+  readonly originKey: string;
+  /** Window of a `|T` series; `undefined` for the current window. */
+  readonly bucketMs: number | undefined;
+  value: number;
+  /** Gauges with timestamps: the latest timestamp wins, not the latest arrival. */
+  valueAtMs: number;
+  members: Set<string> | undefined;
+  sketch: Sketch | undefined;
+}
+
+const KIND: Record<DogStatsDMetricType, Kind> = {
+  count: 'sum',
+  gauge: 'gauge',
+  set: 'gauge',
+  histogram: 'summary',
+  timing: 'summary',
+  distribution: 'summary',
+};
+const TYPE_CODE: Record<DogStatsDMetricType, string> = { count: 'c', gauge: 'g', set: 's', histogram: 'h', timing: 'm', distribution: 'd' };
+
+const originKeyOf = (o: Origin): string => (o.entityId === undefined && o.containerId === undefined ? '' : `${o.entityId ?? ''}\u0001${o.containerId ?? ''}`);
+
+/** Sorted, without duplicates (a new array only when needed). */
+function canonicalTags(tags: readonly string[]): readonly string[] {
+  let sorted = true;
+  for (let i = 1; i < tags.length; i++) {
+    if (tags[i - 1]! >= tags[i]!) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return tags;
+  const out = [...new Set(tags)].sort();
+  return out;
+}
+
+export function createAggregator(opts: AggregatorOptions): Aggregator {
+  const windowMs = opts.windowMs ?? DOGSTATSD_FLUSH_INTERVAL_MS;
+  const maxSeries = opts.maxSeries ?? DOGSTATSD_MAX_SERIES_PER_WINDOW;
+  const maxSetMembers = opts.maxSetMembers ?? DOGSTATSD_MAX_SET_MEMBERS;
+  const maxSetMembersPerWindow = opts.maxSetMembersPerWindow ?? DOGSTATSD_MAX_SET_MEMBERS_PER_WINDOW;
+  const sketchMaxBins = opts.sketchMaxBins ?? DOGSTATSD_SKETCH_MAX_BINS;
+  const accuracy = opts.relativeAccuracy ?? DOGSTATSD_SKETCH_RELATIVE_ACCURACY;
+  const quantiles = opts.quantiles ?? DOGSTATSD_QUANTILES;
+
+  let windowStart = opts.startMs;
+  /** By canonical key (sorted tags). */
+  let series = new Map<string, Series>();
+  /**
+   * By the key as the sample came (tags in the client's order) → its series: most samples are found
+   * here without sorting their tags. At most 2 × maxSeries entries, so permuted tags cannot grow it.
+   */
+  let byRawKey = new Map<string, Series>();
+  let samples = 0;
+  let droppedSamples = 0;
+  let droppedSetMembers = 0;
+  let setMembers = 0;
+
+  const find = (s: DogStatsDSample): Series | undefined => {
+    const oKey = originKeyOf(s.origin);
+    const bucketMs = s.timestampMs === undefined ? undefined : Math.floor(s.timestampMs / windowMs) * windowMs;
+    const prefix = `${TYPE_CODE[s.type]}${s.name}\u0000${oKey}\u0000${bucketMs ?? ''}\u0000`;
+    const rawKey = prefix + s.tags.join(',');
+    const hit = byRawKey.get(rawKey);
+    if (hit) return hit;
+    const tags = canonicalTags(s.tags);
+    const key = tags === s.tags ? rawKey : prefix + tags.join(',');
+    let found = series.get(key);
+    if (!found) {
+      if (series.size >= maxSeries) return undefined;
+      found = { name: s.name, kind: KIND[s.type], tags, origin: s.origin, originKey: oKey, bucketMs, value: 0, valueAtMs: Number.NEGATIVE_INFINITY, members: undefined, sketch: undefined };
+      series.set(key, found);
+    }
+    if (byRawKey.size < 2 * maxSeries) byRawKey.set(rawKey, found);
+    return found;
+  };
+
+  return {
+    get size() {
+      return series.size;
+    },
+
+    add(s) {
+      samples++;
+      const target = find(s);
+      if (!target) {
+        droppedSamples++;
+        return;
+      }
+      switch (s.type) {
+        case 'count':
+          target.value += s.value / s.sampleRate;
+          return;
+        case 'gauge': {
+          // Untimestamped: the latest arrival; timestamped: the latest timestamp (ties: the latest arrival).
+          const at = s.timestampMs ?? 0;
+          if (at >= target.valueAtMs) {
+            target.value = s.value;
+            target.valueAtMs = at;
+          }
+          return;
+        }
+        case 'set': {
+          const members = (target.members ??= new Set());
+          const member = s.setValue ?? '';
+          if (members.has(member)) return;
+          if (members.size >= maxSetMembers || setMembers >= maxSetMembersPerWindow) {
+            droppedSetMembers++;
+            return;
+          }
+          members.add(member);
+          setMembers++;
+          return;
+        }
+        default:
+          (target.sketch ??= new Sketch(accuracy, sketchMaxBins)).add(s.value, 1 / s.sampleRate);
+      }
+    },
+
+    flush(nowMs) {
+      const out: AggregatedSeries[] = [];
+      const resolved = new Map<string, ResolvedOrigin | undefined>();
+      let withPod = 0;
+      let unknown = 0;
+      let none = 0;
+      for (const s of series.values()) {
+        let origin: ResolvedOrigin | undefined;
+        if (s.originKey === '') none++;
+        else {
+          if (resolved.has(s.originKey)) origin = resolved.get(s.originKey);
+          else {
+            origin = opts.resolver.resolve(s.origin);
+            resolved.set(s.originKey, origin);
+          }
+          if (origin) withPod++;
+          else unknown++;
+        }
+        const tags = origin && origin.tags.length > 0 ? [...new Set([...s.tags, ...origin.tags])].sort() : [...s.tags];
+        const startMs = s.bucketMs ?? windowStart;
+        const endMs = s.bucketMs === undefined ? nowMs : s.bucketMs + windowMs;
+        const base = { name: s.name, kind: s.kind, tags, ...(origin ? { origin } : {}), startMs, endMs };
+        if (s.kind === 'summary') {
+          const k = s.sketch!;
+          out.push({
+            ...base,
+            summary: { count: k.count, sum: k.sum, min: k.min, max: k.max, quantiles: quantiles.map((q) => ({ q, value: k.quantile(q) })) },
+          });
+        } else out.push({ ...base, value: s.members ? s.members.size : s.value });
+      }
+      const stats: WindowStats = { samples, series: series.size, droppedSamples, droppedSetMembers, seriesWithPod: withPod, seriesUnknownOrigin: unknown, seriesNoOrigin: none };
+      series = new Map();
+      byRawKey = new Map();
+      samples = droppedSamples = droppedSetMembers = setMembers = 0;
+      windowStart = nowMs;
+      return { series: out, stats };
+    },
+  };
+}

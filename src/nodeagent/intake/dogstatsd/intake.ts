@@ -1,0 +1,224 @@
+/**
+ * The node agent's DogStatsD intake: UDP and the Unix datagram socket → parser → aggregator, flushed
+ * every window to whoever listens (the OTLP exporter) and to the Prometheus view. Wiring only: each
+ * part is its own module.
+ *
+ * Nothing a client sends can stop it: a malformed line is counted by reason and dropped, with one log
+ * line per `DOGSTATSD_MALFORMED_LOG_INTERVAL_MS` naming the first one's problem (never the whole
+ * datagram); a Unix socket that cannot be made is logged and the intake runs on UDP alone.
+ */
+import type { Registry } from 'prom-client';
+import type { TetherConfig } from '../../../config/index.js';
+import { DOGSTATSD_FLUSH_INTERVAL_MS, DOGSTATSD_MALFORMED_LOG_INTERVAL_MS, DOGSTATSD_MALFORMED_QUOTE_CHARS } from '../../../config/limits.js';
+import type { Logger } from '../../../logging/logger.js';
+import type { Timers } from '../../agent.js';
+import type { AggregatedSeries, DogStatsDSample, OriginResolver } from '../types.js';
+import { createAggregator, type Aggregator, type WindowStats } from './aggregator.js';
+import { newCounts, type DogStatsDCounts, type Transport } from './counts.js';
+import { registerDogStatsDMetrics } from './metrics.js';
+import { parseInto, type MalformedReason, type ParseSink } from './parser.js';
+import { createPrometheusView, PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
+import { listenUdp, type UdpListener } from './udp.js';
+import { listenUnixgram, type UnixListener } from './unixgram.js';
+
+export type DogStatsDConfig = Pick<TetherConfig, 'dogstatsd_port' | 'dogstatsd_non_local_traffic' | 'dogstatsd_socket' | 'dogstatsd_buffer_size' | 'dogstatsd_so_rcvbuf'>;
+
+export interface DogStatsDIntakeOptions {
+  readonly config: DogStatsDConfig;
+  readonly resolver: OriginResolver;
+  readonly logger: Logger;
+  /** The node agent's Prometheus registry, for the intake's own counters (`tether_dogstatsd_*`). */
+  readonly registry?: Registry;
+  /** Clock and timers (the node agent's `Timers`); real ones by default. */
+  readonly clock?: Timers;
+  /** Window length; `DOGSTATSD_FLUSH_INTERVAL_MS` by default (tests shorten it). */
+  readonly windowMs?: number;
+  /** Per-window series cap; `DOGSTATSD_MAX_SERIES_PER_WINDOW` by default. */
+  readonly maxSeries?: number;
+}
+
+export type FlushListener = (series: readonly AggregatedSeries[], stats: WindowStats) => void;
+
+export interface DogStatsDIntakeStatus {
+  readonly udp: { readonly port: number; readonly addresses: readonly string[] } | null;
+  readonly socket: { readonly path: string } | null;
+  /** Why the Unix socket is off although configured. */
+  readonly socketProblem: string | null;
+  readonly counts: DogStatsDCounts;
+}
+
+export interface DogStatsDIntake {
+  /** Binds UDP (rejects when it cannot: a port in use is a configuration error) and the Unix socket (logged when it cannot), then flushes every window. */
+  start(): Promise<void>;
+  /** Closes the sockets and flushes what the current window holds to the listeners. */
+  stop(): Promise<void>;
+  /** Ends the current window now: its series, also given to every `onFlush` listener and to the Prometheus view. */
+  flush(): AggregatedSeries[];
+  /** Called after every flush; returns the unsubscribe. A listener that throws is logged, the others still called. */
+  onFlush(cb: FlushListener): () => void;
+  /** One datagram, as the listeners hand it (exposed for the bench and tests). */
+  handleDatagram(msg: Buffer, transport: Transport): void;
+  /** The Prometheus exposition of the metrics aggregated so far (`/dogstatsd/metrics`). */
+  prometheus(): { readonly contentType: string; readonly body: string };
+  status(): DogStatsDIntakeStatus;
+}
+
+const REAL_CLOCK: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+};
+
+const shorten = (line: string): string => (line.length > DOGSTATSD_MALFORMED_QUOTE_CHARS ? line.slice(0, DOGSTATSD_MALFORMED_QUOTE_CHARS) + '…' : line);
+
+export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIntake {
+  const clock = opts.clock ?? REAL_CLOCK;
+  const log = opts.logger.child({ component: 'dogstatsd' });
+  const windowMs = opts.windowMs ?? DOGSTATSD_FLUSH_INTERVAL_MS;
+  const cfg = opts.config;
+  const counts = newCounts();
+  if (opts.registry) registerDogStatsDMetrics(opts.registry, counts);
+  const aggregator: Aggregator = createAggregator({ resolver: opts.resolver, startMs: clock.now(), windowMs, ...(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {}) });
+  const view = createPrometheusView(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {});
+  const listeners = new Set<FlushListener>();
+
+  // Malformed lines: every one counted; one line logged per interval, the first of it, with how many
+  // were dropped since the last line.
+  let lastMalformedLogMs = Number.NEGATIVE_INFINITY;
+  let malformedSinceLog = 0;
+  let transportNow: Transport = 'udp';
+  const sink: ParseSink = {
+    sample(s: DogStatsDSample) {
+      counts.samples++;
+      aggregator.add(s);
+    },
+    serviceCheck() {
+      counts.serviceChecks++;
+    },
+    event() {
+      counts.events++;
+    },
+    malformed(reason: MalformedReason, message: string, line: string) {
+      counts.malformed[reason]++;
+      malformedSinceLog++;
+      const now = clock.now();
+      if (now - lastMalformedLogMs < DOGSTATSD_MALFORMED_LOG_INTERVAL_MS) return;
+      log.warn(
+        { reason, line: shorten(line), transport: transportNow, droppedSinceLastLine: malformedSinceLog },
+        `DogStatsD line dropped: ${message} (${malformedSinceLog} malformed ${malformedSinceLog === 1 ? 'line' : 'lines'} since the last such message; every one is counted in tether_dogstatsd_malformed_lines_total)`,
+      );
+      lastMalformedLogMs = now;
+      malformedSinceLog = 0;
+    },
+  };
+
+  const handleDatagram = (msg: Buffer, transport: Transport): void => {
+    counts.datagrams[transport]++;
+    counts.bytes[transport] += msg.length;
+    let len = msg.length;
+    if (len > cfg.dogstatsd_buffer_size) {
+      counts.truncated[transport]++;
+      len = cfg.dogstatsd_buffer_size;
+    }
+    transportNow = transport;
+    parseInto(msg.toString('utf8', 0, len), sink);
+  };
+
+  const flush = (): AggregatedSeries[] => {
+    const { series, stats } = aggregator.flush(clock.now());
+    counts.droppedSamples += stats.droppedSamples;
+    counts.droppedSetMembers += stats.droppedSetMembers;
+    counts.seriesFlushed.pod += stats.seriesWithPod;
+    counts.seriesFlushed.unknown += stats.seriesUnknownOrigin;
+    counts.seriesFlushed.none += stats.seriesNoOrigin;
+    counts.lastWindowSeries = stats.series;
+    if (stats.droppedSamples > 0) {
+      log.warn(
+        { droppedSamples: stats.droppedSamples, series: stats.series },
+        `DogStatsD window held its maximum of ${stats.series} series: ${stats.droppedSamples} samples of further series dropped. A tag with unbounded values (a request or user id) is the usual cause.`,
+      );
+    }
+    view.update(series, clock.now());
+    for (const cb of listeners) {
+      try {
+        cb(series, stats);
+      } catch (e) {
+        log.error({ err: e }, `a DogStatsD flush listener failed: ${(e as Error)?.message ?? String(e)}`);
+      }
+    }
+    return series;
+  };
+
+  let udp: UdpListener | undefined;
+  let unix: UnixListener | undefined;
+  let socketProblem: string | null = null;
+  let timer: unknown;
+  let running = false;
+
+  // Windows end on multiples of windowMs of the wall clock, as the stack's do, so the series of many
+  // nodes line up.
+  const schedule = () => {
+    const now = clock.now();
+    timer = clock.setTimeout(() => {
+      if (!running) return;
+      flush();
+      schedule();
+    }, windowMs - (now % windowMs));
+  };
+
+  return {
+    async start() {
+      if (cfg.dogstatsd_port > 0) {
+        udp = await listenUdp({
+          port: cfg.dogstatsd_port,
+          nonLocalTraffic: cfg.dogstatsd_non_local_traffic,
+          receiveBufferBytes: cfg.dogstatsd_so_rcvbuf,
+          onDatagram: (msg) => handleDatagram(msg, 'udp'),
+          logger: log,
+        });
+        log.info({ port: udp.port, addresses: udp.addresses }, `DogStatsD on UDP ${udp.addresses.join(', ')} port ${udp.port}`);
+      }
+      if (cfg.dogstatsd_socket !== '') {
+        try {
+          unix = listenUnixgram({
+            path: cfg.dogstatsd_socket,
+            onDatagram: (msg) => handleDatagram(msg, 'unix'),
+            onReceiveError: (errno) => log.debug({ errno }, 'DogStatsD Unix socket: a receive failed'),
+          });
+          log.info({ path: unix.path }, `DogStatsD on the Unix socket ${unix.path}`);
+        } catch (e) {
+          socketProblem = (e as Error).message;
+          log.warn(
+            { path: cfg.dogstatsd_socket },
+            `DogStatsD Unix socket off: ${socketProblem}. Clients sending to unix://${cfg.dogstatsd_socket} get nothing through; UDP works. Set dogstatsd_socket (DD_DOGSTATSD_SOCKET) to a writable path, or to "" to turn the socket off without this warning.`,
+          );
+        }
+      }
+      running = true;
+      schedule();
+    },
+    async stop() {
+      running = false;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+      unix?.close();
+      unix = undefined;
+      await udp?.close();
+      udp = undefined;
+      flush();
+    },
+    flush,
+    onFlush(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    handleDatagram,
+    prometheus: () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: view.render() }),
+    status: () => ({
+      udp: udp ? { port: udp.port, addresses: udp.addresses } : null,
+      socket: unix ? { path: unix.path } : null,
+      socketProblem,
+      counts,
+    }),
+  };
+}

@@ -1,0 +1,301 @@
+/**
+ * DogStatsD datagrams → samples (pure, never throws). One datagram holds lines separated by `\n`; each
+ * line is a metric, a service check (`_sc|…`) or an event (`_e{…}`):
+ *
+ *   <name>:<value>[:<value>…]|<type>[|@<rate>][|#<tag>,<tag>…][|c:<container id>][|T<unix seconds>]
+ *
+ * Types `c` `g` `h` `d` `s` `ms`; several values per line (protocol 1.1, not for sets, whose value is the
+ * member itself); `|c:` the container id (1.2; `ci-<id>` names a container id and `in-<inode>` a cgroup
+ * inode in later clients); `|T` the client's own timestamp (1.3). Fields this parser does not know
+ * (`|e:` external data, `|card:` cardinality, and whatever comes next) are skipped, as the stack's
+ * server does, so a newer client is not rejected line by line.
+ *
+ * The `dd.internal.entity_id:<uid>` tag (what clients add from `DD_ENTITY_ID`) is taken out of the tags
+ * into the origin. Service checks and events are recognised and counted, not forwarded.
+ *
+ * Speed matters (the node agent takes every pod's metrics on one core): lines are cut with `indexOf`,
+ * never a regular expression, and numbers are checked by a character loop before `Number`.
+ */
+import type { DogStatsDMetricType, DogStatsDSample, Origin } from '../types.js';
+
+/** Why a line was dropped; the label of the malformed-lines counter. */
+export type MalformedReason =
+  | 'no-value'
+  | 'empty-name'
+  | 'no-type'
+  | 'unknown-type'
+  | 'bad-value'
+  | 'bad-sample-rate'
+  | 'bad-timestamp'
+  | 'bad-service-check'
+  | 'bad-event';
+
+export const MALFORMED_REASONS: readonly MalformedReason[] = [
+  'no-value',
+  'empty-name',
+  'no-type',
+  'unknown-type',
+  'bad-value',
+  'bad-sample-rate',
+  'bad-timestamp',
+  'bad-service-check',
+  'bad-event',
+];
+
+/** The tag DogStatsD clients add from `DD_ENTITY_ID`. */
+export const ENTITY_ID_TAG_PREFIX = 'dd.internal.entity_id:';
+const CONTAINER_ID_PREFIX = 'ci-';
+const CGROUP_INODE_PREFIX = 'in-';
+
+/** Where the parser puts what it found (the listener counts and aggregates without building arrays). */
+export interface ParseSink {
+  sample(sample: DogStatsDSample): void;
+  serviceCheck(): void;
+  event(): void;
+  /** `message` says what was wrong, in words; `line` is the offending line (the caller shortens it). */
+  malformed(reason: MalformedReason, message: string, line: string): void;
+}
+
+export interface ParsedDatagram {
+  readonly samples: DogStatsDSample[];
+  readonly serviceChecks: number;
+  readonly events: number;
+  readonly errors: { readonly reason: MalformedReason; readonly message: string; readonly line: string }[];
+}
+
+/** The whole result of one datagram, for tests and tools; the listener uses `parseInto`. */
+export function parseDatagram(text: string): ParsedDatagram {
+  const out: ParsedDatagram = { samples: [], serviceChecks: 0, events: 0, errors: [] };
+  let serviceChecks = 0;
+  let events = 0;
+  parseInto(text, {
+    sample: (s) => out.samples.push(s),
+    serviceCheck: () => serviceChecks++,
+    event: () => events++,
+    malformed: (reason, message, line) => out.errors.push({ reason, message, line }),
+  });
+  return { ...out, serviceChecks, events };
+}
+
+const NO_ORIGIN: Origin = Object.freeze({});
+
+/** Every line of `text` into `sink`. */
+export function parseInto(text: string, sink: ParseSink): void {
+  // Lines of one datagram usually come from one client with one origin: reuse its object.
+  let lastOrigin: Origin = NO_ORIGIN;
+  let start = 0;
+  const end = text.length;
+  while (start < end) {
+    let nl = text.indexOf('\n', start);
+    if (nl === -1) nl = end;
+    let lineEnd = nl;
+    if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 13 /* \r */) lineEnd--;
+    if (lineEnd > start) {
+      const line = text.slice(start, lineEnd);
+      const c0 = line.charCodeAt(0);
+      if (c0 === 95 /* _ */ && line.startsWith('_sc|')) serviceCheckLine(line, sink);
+      else if (c0 === 95 && line.startsWith('_e{')) eventLine(line, sink);
+      else lastOrigin = metricLine(line, sink, lastOrigin);
+    }
+    start = nl + 1;
+  }
+}
+
+/** A decimal number as DogStatsD clients write it: digits, sign, point, exponent; nothing else (no hex, no `Infinity`, no blanks). */
+export function parseNumber(s: string, from: number, to: number): number {
+  if (from >= to) return Number.NaN;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    // 0-9 . + - e E
+    if (!((c >= 48 && c <= 57) || c === 46 || c === 43 || c === 45 || c === 101 || c === 69)) return Number.NaN;
+  }
+  const n = Number(from === 0 && to === s.length ? s : s.slice(from, to));
+  return Number.isFinite(n) ? n : Number.NaN;
+}
+
+function typeOf(line: string, from: number, to: number): DogStatsDMetricType | undefined {
+  const len = to - from;
+  const c = line.charCodeAt(from);
+  if (len === 1) {
+    switch (c) {
+      case 99: return 'count'; // c
+      case 103: return 'gauge'; // g
+      case 104: return 'histogram'; // h
+      case 100: return 'distribution'; // d
+      case 115: return 'set'; // s
+    }
+    return undefined;
+  }
+  if (len === 2 && c === 109 /* m */ && line.charCodeAt(from + 1) === 115 /* s */) return 'timing';
+  return undefined;
+}
+
+const quote = (s: string): string => JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s);
+
+function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
+  const colon = line.indexOf(':');
+  const firstPipe = line.indexOf('|');
+  if (colon === -1 || (firstPipe !== -1 && firstPipe < colon)) {
+    sink.malformed('no-value', 'no ":" between the metric name and its value', line);
+    return lastOrigin;
+  }
+  if (colon === 0) {
+    sink.malformed('empty-name', 'the metric name is empty', line);
+    return lastOrigin;
+  }
+  if (firstPipe === -1) {
+    sink.malformed('no-type', `metric ${quote(line.slice(0, colon))} has no "|<type>" after its value`, line);
+    return lastOrigin;
+  }
+  const name = line.slice(0, colon);
+  let fieldEnd = line.indexOf('|', firstPipe + 1);
+  if (fieldEnd === -1) fieldEnd = line.length;
+  const type = typeOf(line, firstPipe + 1, fieldEnd);
+  if (type === undefined) {
+    sink.malformed('unknown-type', `metric ${quote(name)} has type ${quote(line.slice(firstPipe + 1, fieldEnd))}: expected c, g, h, d, s or ms`, line);
+    return lastOrigin;
+  }
+
+  let sampleRate = 1;
+  let tags: string[] = EMPTY_TAGS;
+  let entityId: string | undefined;
+  let containerId: string | undefined;
+  let timestampMs: number | undefined;
+  // The optional fields, in any order.
+  while (fieldEnd < line.length) {
+    const from = fieldEnd + 1;
+    let to = line.indexOf('|', from);
+    if (to === -1) to = line.length;
+    fieldEnd = to;
+    if (to === from) continue;
+    const c = line.charCodeAt(from);
+    if (c === 64 /* @ */) {
+      const rate = parseNumber(line, from + 1, to);
+      if (!(rate > 0 && rate <= 1)) {
+        sink.malformed('bad-sample-rate', `metric ${quote(name)} has sample rate ${quote(line.slice(from + 1, to))}: expected a number above 0 and at most 1`, line);
+        return lastOrigin;
+      }
+      sampleRate = rate;
+    } else if (c === 35 /* # */) {
+      if (to > from + 1) {
+        const raw = line.slice(from + 1, to).split(',');
+        tags = [];
+        for (const tag of raw) {
+          if (tag === '') continue;
+          if (tag.startsWith(ENTITY_ID_TAG_PREFIX)) {
+            const id = tag.slice(ENTITY_ID_TAG_PREFIX.length);
+            if (id !== '') entityId = id;
+          } else tags.push(tag);
+        }
+      }
+    } else if (c === 99 /* c */ && line.charCodeAt(from + 1) === 58 /* : */) {
+      const id = line.slice(from + 2, to);
+      if (id.startsWith(CONTAINER_ID_PREFIX)) containerId = id.slice(CONTAINER_ID_PREFIX.length) || undefined;
+      // A cgroup inode names no container by itself (resolving it needs the host's cgroup tree): not an id.
+      else if (!id.startsWith(CGROUP_INODE_PREFIX) && id !== '') containerId = id;
+    } else if (c === 84 /* T */) {
+      const ts = parseNumber(line, from + 1, to);
+      if (!(Number.isInteger(ts) && ts > 0)) {
+        sink.malformed('bad-timestamp', `metric ${quote(name)} has timestamp ${quote(line.slice(from + 1, to))}: expected T and whole Unix seconds`, line);
+        return lastOrigin;
+      }
+      timestampMs = ts * 1000;
+    }
+    // Anything else: a field of a newer protocol version; skipped.
+  }
+
+  let origin = lastOrigin;
+  if (origin.entityId !== entityId || origin.containerId !== containerId) {
+    origin = entityId === undefined && containerId === undefined ? NO_ORIGIN : { ...(entityId !== undefined ? { entityId } : {}), ...(containerId !== undefined ? { containerId } : {}) };
+  }
+
+  if (type === 'set') {
+    // A set's value is its member, whatever characters it has (values are not packed for sets).
+    if (firstPipe === colon + 1) {
+      sink.malformed('bad-value', `set ${quote(name)} has an empty member`, line);
+      return origin;
+    }
+    const member = line.slice(colon + 1, firstPipe);
+    sink.sample(timestampMs === undefined ? { name, type, value: 0, setValue: member, sampleRate, tags, origin } : { name, type, value: 0, setValue: member, sampleRate, tags, origin, timestampMs });
+    return origin;
+  }
+
+  // Values, validated all before any is emitted: a line is taken whole or not at all.
+  let from = colon + 1;
+  const first = valueEnd(line, from, firstPipe);
+  const v0 = parseNumber(line, from, first);
+  if (Number.isNaN(v0)) {
+    sink.malformed('bad-value', `metric ${quote(name)} has value ${quote(line.slice(from, first))}: expected a decimal number`, line);
+    return origin;
+  }
+  if (first === firstPipe) {
+    sink.sample(timestampMs === undefined ? { name, type, value: v0, sampleRate, tags, origin } : { name, type, value: v0, sampleRate, tags, origin, timestampMs });
+    return origin;
+  }
+  const values = [v0];
+  from = first + 1;
+  while (from <= firstPipe) {
+    const to = valueEnd(line, from, firstPipe);
+    const v = parseNumber(line, from, to);
+    if (Number.isNaN(v)) {
+      sink.malformed('bad-value', `metric ${quote(name)} has value ${quote(line.slice(from, to))}: expected a decimal number`, line);
+      return origin;
+    }
+    values.push(v);
+    from = to + 1;
+  }
+  for (const value of values) {
+    sink.sample(timestampMs === undefined ? { name, type, value, sampleRate, tags, origin } : { name, type, value, sampleRate, tags, origin, timestampMs });
+  }
+  return origin;
+}
+
+const EMPTY_TAGS: string[] = [];
+Object.freeze(EMPTY_TAGS);
+
+function valueEnd(line: string, from: number, limit: number): number {
+  const c = line.indexOf(':', from);
+  return c === -1 || c > limit ? limit : c;
+}
+
+/** `_sc|<name>|<status>|…`: status 0 (ok) to 3 (unknown). */
+function serviceCheckLine(line: string, sink: ParseSink): void {
+  const nameEnd = line.indexOf('|', 4);
+  if (nameEnd === -1 || nameEnd === 4) {
+    sink.malformed('bad-service-check', 'service check without "|<name>|<status>"', line);
+    return;
+  }
+  let statusEnd = line.indexOf('|', nameEnd + 1);
+  if (statusEnd === -1) statusEnd = line.length;
+  const status = line.slice(nameEnd + 1, statusEnd);
+  if (status.length !== 1 || status < '0' || status > '3') {
+    sink.malformed('bad-service-check', `service check ${quote(line.slice(4, nameEnd))} has status ${quote(status)}: expected 0, 1, 2 or 3`, line);
+    return;
+  }
+  sink.serviceCheck();
+}
+
+/**
+ * `_e{<title length>,<text length>}:<title>|<text>|…`. The lengths count UTF-8 bytes; checked
+ * against the line's own length (in characters, so a line of multi-byte text is not refused for that).
+ */
+function eventLine(line: string, sink: ParseSink): void {
+  const close = line.indexOf('}', 3);
+  const comma = line.indexOf(',', 3);
+  if (close === -1 || comma === -1 || comma > close || line.charCodeAt(close + 1) !== 58 /* : */) {
+    sink.malformed('bad-event', 'event without "_e{<title length>,<text length>}:"', line);
+    return;
+  }
+  const titleLen = parseNumber(line, 3, comma);
+  const textLen = parseNumber(line, comma + 1, close);
+  if (!Number.isInteger(titleLen) || !Number.isInteger(textLen) || titleLen <= 0 || textLen < 0) {
+    sink.malformed('bad-event', `event lengths ${quote(line.slice(2, close + 1))}: expected {<title length>,<text length>}, whole numbers, the title not empty`, line);
+    return;
+  }
+  const rest = line.length - (close + 2);
+  if (rest < 1 + Math.ceil((titleLen + textLen) / 4)) {
+    sink.malformed('bad-event', `event says its title and text are ${titleLen}+${textLen} bytes, the line is shorter`, line);
+    return;
+  }
+  sink.event();
+}
