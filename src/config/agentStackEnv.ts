@@ -99,6 +99,35 @@ export const AGENT_STACK_ENV_VARS: readonly string[] = [
   'DD_EXTRA_LISTENERS',
   'DD_EXCLUDE_PAUSE_CONTAINER',
   'DD_CRI_SOCKET_PATH',
+  // The trace agent's settings Tether does not read (apm_config.*; families of them below).
+  'DD_APM_ENABLED',
+  'DD_APM_ENV',
+  'DD_APM_DD_URL',
+  'DD_APM_ADDITIONAL_ENDPOINTS',
+  'DD_APM_MAX_EPS',
+  'DD_APM_MAX_TPS',
+  'DD_APM_TARGET_TPS',
+  'DD_APM_ERROR_TPS',
+  'DD_APM_ENABLE_RARE_SAMPLER',
+  'DD_APM_PROBABILISTIC_SAMPLER_ENABLED',
+  'DD_APM_PROBABILISTIC_SAMPLER_SAMPLING_PERCENTAGE',
+  'DD_APM_IGNORE_RESOURCES',
+  'DD_APM_REPLACE_TAGS',
+  'DD_APM_ANALYZED_SPANS',
+  'DD_APM_MAX_MEMORY',
+  'DD_APM_MAX_CPU_PERCENT',
+  'DD_APM_CONNECTION_LIMIT',
+  'DD_APM_RECEIVER_TIMEOUT',
+  'DD_APM_MAX_PAYLOAD_SIZE',
+  'DD_APM_DECODERS',
+  'DD_APM_COMPUTE_STATS_BY_SPAN_KIND',
+  'DD_APM_PEER_SERVICE_AGGREGATION',
+  'DD_APM_PEER_TAGS_AGGREGATION',
+  'DD_APM_PEER_TAGS',
+  'DD_APM_FEATURES',
+  'DD_APM_WINDOWS_PIPE_NAME',
+  'DD_APM_REMOTE_TAGGER',
+  'DD_APM_CONTAINER_TAGS_BUFFER',
   // The node agent and its kubelet (Tether's kubelet keys are in the schema).
   'DD_EKS_FARGATE',
   'DD_KUBELET_CLIENT_CRT',
@@ -163,7 +192,16 @@ export const AGENT_STACK_ENV_VARS: readonly string[] = [
  * member of a family (`DD_CLUSTER_AGENT_`, `DD_LEADER_`, `DD_LOG_` are therefore listed name by name).
  */
 export const AGENT_STACK_ENV_PREFIXES: readonly string[] = [
-  'DD_APM_', // trace agent (apm_config.*): DD_APM_ENABLED, DD_APM_NON_LOCAL_TRAFFIC...
+  // The trace agent (apm_config.*) by sub-family: Tether's node agent owns DD_APM_RECEIVER_PORT,
+  // DD_APM_RECEIVER_SOCKET and DD_APM_NON_LOCAL_TRAFFIC, so `DD_APM_` as a whole is not the stack's.
+  'DD_APM_OBFUSCATION_',
+  'DD_APM_PROFILING_',
+  'DD_APM_INSTRUMENTATION_',
+  'DD_APM_FILTER_TAGS_',
+  'DD_APM_DEBUGGER_',
+  'DD_APM_SYMDB_',
+  'DD_APM_TELEMETRY_',
+  'DD_APM_ERROR_TRACKING_',
   'DD_TRACE_', // tracers
   'DD_PROFILING_', // tracers' profilers
   'DD_APPSEC_', // tracers' application security

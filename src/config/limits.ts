@@ -244,6 +244,30 @@ export const NODE_AGENT_REPORT_MAX_BYTES = 900 * 1024;
 export const NODE_AGENT_REPORT_STALE_MS = 3 * NODE_AGENT_REPORT_REFRESH_MS;
 
 /**
+ * The node agent's trace receiver (`nodeagent/intake/traces/`). A payload larger than
+ * `TRACE_MAX_PAYLOAD_BYTES` is answered 413, by its `Content-Length` before reading or once that many
+ * bytes have streamed in: the agent's historic `apm_config.max_payload_size` (tracers flush well below
+ * it: dd-trace-js at 8 MiB, dd-trace-go at 10 MB). Decoding builds spans directly (no generic msgpack
+ * tree), and one payload may make it allocate at most `TRACE_MAX_SPANS_PER_PAYLOAD` spans and
+ * `TRACE_MAX_ITEMS_PER_PAYLOAD` spans + tags (a real 25 MiB payload has a few tens of thousands of spans
+ * of 20 to 30 tags; a hostile one of empty spans would otherwise be millions of objects): past that,
+ * 413 too. Bodies being received or decoded together hold at most `TRACE_MAX_INFLIGHT_BYTES`; a payload
+ * that would pass it is answered 429 at once, as the agent answers when its decoders are all busy, and
+ * the tracer drops it and counts the drop itself.
+ */
+export const TRACE_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024;
+export const TRACE_MAX_SPANS_PER_PAYLOAD = 100_000;
+export const TRACE_MAX_ITEMS_PER_PAYLOAD = 1_000_000;
+export const TRACE_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+/** A refused trace payload is logged once per reason per this interval (and always counted), so a broken tracer cannot flood the logs. */
+export const TRACE_REJECT_LOG_INTERVAL_MS = 60_000;
+/**
+ * Mode of the trace receiver's socket file: anyone may write (connecting to a Unix socket needs write
+ * permission, and pods run as any user), only the node agent reads: the trace agent's own choice.
+ */
+export const TRACE_SOCKET_MODE = 0o722;
+
+/**
  * The node agent's DogStatsD intake (`nodeagent/intake/dogstatsd/`). Samples are aggregated per
  * `DOGSTATSD_FLUSH_INTERVAL_MS` window (the stack's 10 s), one series per name, type, sorted tags and
  * origin. A window holds at most `DOGSTATSD_MAX_SERIES_PER_WINDOW` series: past that, samples of new

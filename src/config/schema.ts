@@ -15,6 +15,8 @@ export interface KeySpec<T> {
   parse(raw: unknown, fromEnv: boolean): T;
   /** Secrets are never echoed back in errors or logs. */
   readonly secret?: boolean;
+  /** The environment variable that sets the key, when the stack does not name it `DD_` + the key (`apm_config.*` ⇐ `DD_APM_*`). */
+  readonly env?: string;
   readonly doc: string;
 }
 
@@ -223,6 +225,24 @@ export const SCHEMA = {
   kubelet_auth_token_path: str('/var/run/secrets/kubernetes.io/serviceaccount/token', 'kubelet bearer token file, re-read every minute', absPath),
   kubelet_client_ca: str(undefined, "CA that signed the kubelet's certificate (default: the service account's ca.crt)", absPath),
 
+  // The node agent's trace receiver (SPEC §10), under the trace agent's names and environment variables.
+  'apm_config.receiver_port': { ...int(8126, 0, 65535, 'node agent: TCP port tracers send traces to (0: no TCP receiver)'), env: 'DD_APM_RECEIVER_PORT' },
+  'apm_config.apm_non_local_traffic': {
+    ...bool(false, "node agent: accept traces from other hosts, not only from 127.0.0.1 (pods reaching the node's IP need it: the DaemonSet sets it)"),
+    env: 'DD_APM_NON_LOCAL_TRAFFIC',
+  },
+  'apm_config.receiver_socket': {
+    ...str('/var/run/datadog/apm.socket', 'node agent: Unix socket tracers send traces to (socket mode); empty: none'),
+    expected: 'an absolute path, or an empty string for no socket',
+    env: 'DD_APM_RECEIVER_SOCKET',
+    parse(raw: unknown): string {
+      if (typeof raw !== 'string') throw new InvalidValue();
+      const v = raw.trim();
+      if (v !== '' && !v.startsWith('/')) throw new InvalidValue();
+      return v;
+    },
+  } satisfies KeySpec<string>,
+
   // The node agent's DogStatsD intake (nodeagent/intake/dogstatsd/): the stack's own key names, so the
   // same DD_DOGSTATSD_* variables configure it.
   dogstatsd_port: int(8125, 0, 65535, 'node agent: UDP port of the DogStatsD intake; 0 turns UDP off'),
@@ -268,7 +288,8 @@ export const CONFIG_KEYS = Object.keys(SCHEMA) as ConfigKey[];
 
 /** `admission_controller.add_aks_selectors` ⇒ `DD_ADMISSION_CONTROLLER_ADD_AKS_SELECTORS`. */
 export function envVarFor(key: string): string {
-  return 'DD_' + key.toUpperCase().replaceAll('.', '_');
+  const named = (SCHEMA as Record<string, KeySpec<unknown>>)[key]?.env;
+  return named ?? 'DD_' + key.toUpperCase().replaceAll('.', '_');
 }
 
 /**

@@ -30,7 +30,7 @@ export type UnknownOriginReason =
   | 'unknown-pod'
   /** A container id that is no container of this node's pods. */
   | 'unknown-container'
-  /** An `in-<inode>` entity id: a cgroup inode, which this node agent does not map to containers. */
+  /** Only a cgroup inode (`in-<inode>`, `Origin.cgroupInode`), which this node agent does not map to containers. */
   | 'cgroup-inode';
 
 export const UNKNOWN_ORIGIN_REASONS: readonly UnknownOriginReason[] = ['no-origin', 'unknown-pod', 'unknown-container', 'cgroup-inode'];
@@ -130,7 +130,7 @@ export function createOriginResolver(pods: () => readonly PodWithTags[]): Counti
       // The entity id's reason is the more telling one when both were sent.
       reason ??= 'unknown-container';
     }
-    return reason ?? 'no-origin';
+    return reason ?? (origin.cgroupInode ? 'cgroup-inode' : 'no-origin');
   };
 
   const lookup = (origin: Origin): ResolvedOrigin | UnknownOriginReason => {

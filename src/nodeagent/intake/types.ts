@@ -11,6 +11,12 @@ export interface Origin {
   readonly entityId?: string;
   /** The container id: DogStatsD's `|c:` field, the `Datadog-Container-ID` header, or the Unix socket peer's cgroup. */
   readonly containerId?: string;
+  /**
+   * The inode of the sender's cgroup directory (`Datadog-Entity-ID: in-<inode>`): what tracers send on
+   * cgroup v2 hosts, where the container id is not visible from inside the container. Maps to a
+   * container by finding the directory with that inode under the host's `/sys/fs/cgroup`.
+   */
+  readonly cgroupInode?: string;
 }
 
 /** The pod an origin resolved to, with its Kubernetes tags (`kube_namespace:…`, `pod_name:…`, `kube_deployment:…`, …). */

@@ -104,7 +104,9 @@ describe('the agent stack table', () => {
 
   test('exact names, families need something after the prefix, no duplicates', () => {
     assert.ok(isAgentStackEnvVar('DD_API_KEY'));
-    assert.ok(isAgentStackEnvVar('DD_APM_RECEIVER_PORT'));
+    assert.ok(isAgentStackEnvVar('DD_APM_MAX_EPS'));
+    assert.ok(isAgentStackEnvVar('DD_APM_OBFUSCATION_HTTP_REMOVE_QUERY_STRING'));
+    assert.ok(!isAgentStackEnvVar('DD_APM_RECEIVER_PORT'), "Tether's (the node agent's trace receiver)");
     assert.ok(!isAgentStackEnvVar('DD_APM_'));
     assert.ok(!isAgentStackEnvVar('DD_API_KEYS'));
     assert.equal(new Set(AGENT_STACK_ENV_VARS).size, AGENT_STACK_ENV_VARS.length);

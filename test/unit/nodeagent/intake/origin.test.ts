@@ -47,7 +47,8 @@ test('unknown origins are counted by reason and resolve to undefined', () => {
   assert.equal(r.resolve({ entityId: 'uid-gone', containerId: 'nope' }), undefined);
   assert.equal(r.resolve({ containerId: 'nope' }), undefined);
   assert.equal(r.resolve({ containerId: 'in-12345' }), undefined);
-  assert.deepEqual(r.stats().unknown, { 'no-origin': 1, 'unknown-pod': 2, 'unknown-container': 1, 'cgroup-inode': 1 });
+  assert.equal(r.resolve({ cgroupInode: '12345' }), undefined);
+  assert.deepEqual(r.stats().unknown, { 'no-origin': 1, 'unknown-pod': 2, 'unknown-container': 1, 'cgroup-inode': 2 });
   assert.equal(r.stats().resolved, 0);
 });
 
