@@ -20,9 +20,11 @@ export type DropReason =
   /** Still failing `otlp_retry_max_elapsed_seconds` after its first try. */
   | 'retries_exhausted'
   /** Not delivered when the node agent stopped (its drain deadline passed). */
-  | 'shutdown';
+  | 'shutdown'
+  /** Not encodable (a series whose value is not a finite number). */
+  | 'invalid';
 
-export const DROP_REASONS: readonly DropReason[] = ['queue_full', 'too_large', 'rejected', 'partial_rejected', 'retries_exhausted', 'shutdown'];
+export const DROP_REASONS: readonly DropReason[] = ['queue_full', 'too_large', 'rejected', 'partial_rejected', 'retries_exhausted', 'shutdown', 'invalid'];
 
 /** A request's result: `ok`, the HTTP status when not 2xx, or `network` (no answer: refused, reset, timeout). */
 export type RequestResult = 'ok' | 'network' | `${number}`;
@@ -49,7 +51,7 @@ export function createOtlpExporterMetrics(registry: Registry): OtlpExporterMetri
   });
   const dropped = new Counter({
     name: 'tether_node_agent_otlp_dropped_items_total',
-    help: 'Spans and metric data points never delivered, by signal and reason: queue_full (backend down or slow; oldest dropped), too_large, rejected (a 4xx), partial_rejected, retries_exhausted, shutdown.',
+    help: 'Spans and metric data points never delivered, by signal and reason: queue_full (backend down or slow; oldest dropped), too_large, rejected (a 4xx), partial_rejected, retries_exhausted, shutdown, invalid (not a finite number).',
     labelNames: ['signal', 'reason'] as const,
     registers: [registry],
   });
