@@ -15,11 +15,11 @@ import type { Timers } from '../agent.js';
 import type { PodWithTags } from '../podTags.js';
 import { createDogStatsDIntake, type DogStatsDConfig, type DogStatsDIntake } from './dogstatsd/index.js';
 import { createOriginResolver, UNKNOWN_ORIGIN_REASONS, type CountingOriginResolver, type OriginStats } from './origin.js';
-import { createOtlpPipeline, type OtlpPipeline } from './otlp/pipeline.js';
+import { createOtlpPipeline, otlpUrls, type OtlpPipeline } from './otlp/pipeline.js';
 import { createTraceReceiverMetrics } from './traces/metrics.js';
 import { createTraceReceiver, type TraceReceiver, type TraceReceiverAddress, type TraceReceiverConfig } from './traces/receiver.js';
 
-export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'otlp_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
+export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
 
 export interface NodeIntakeOptions {
   readonly config: IntakeConfig;
@@ -39,7 +39,7 @@ export interface NodeIntakeStatus {
   readonly dogstatsd: ReturnType<DogStatsDIntake['status']>;
   readonly traces: TraceReceiverAddress;
   readonly origins: OriginStats;
-  readonly otlp: { readonly endpoint: string; readonly queued: Record<'traces' | 'metrics', { requests: number; bytes: number }> } | null;
+  readonly otlp: Partial<Record<'traces' | 'metrics', { readonly url: string; readonly queued: { readonly requests: number; readonly bytes: number } }>>;
 }
 
 export interface NodeIntake {
@@ -74,9 +74,10 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   const resolver = createOriginResolver(opts.pods);
   registerOriginMetrics(opts.registry, resolver);
 
-  const otlp = cfg.otlp_endpoint
+  const urls = otlpUrls(cfg);
+  const otlp = urls.traces || urls.metrics
     ? createOtlpPipeline({
-        endpoint: cfg.otlp_endpoint,
+        urls,
         registry: opts.registry,
         logger: opts.logger,
         retryMaxMs: cfg.otlp_retry_max_interval_seconds * 1000,
@@ -122,8 +123,14 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
         await dogstatsd.stop();
         throw e;
       }
-      if (otlp) log.info({ endpoint: cfg.otlp_endpoint, traces: otlp.traces.url, metrics: otlp.metrics.url }, `exporting traces and DogStatsD metrics as OTLP to ${cfg.otlp_endpoint}`);
-      else log.info('otlp_endpoint (DD_OTLP_ENDPOINT) is not set: traces and DogStatsD metrics are received and counted, not exported (DogStatsD metrics are still on /dogstatsd/metrics)');
+      if (urls.traces) log.info({ url: urls.traces }, `exporting traces as OTLP to ${urls.traces}`);
+      if (urls.metrics) log.info({ url: urls.metrics }, `exporting DogStatsD metrics as OTLP to ${urls.metrics}`);
+      if (!urls.traces || !urls.metrics) {
+        log.info(
+          { traces: urls.traces ?? null, metrics: urls.metrics ?? null },
+          `${!urls.traces && !urls.metrics ? 'traces and DogStatsD metrics are' : !urls.traces ? 'traces are' : 'DogStatsD metrics are'} received and counted, not exported: set otlp_endpoint (DD_OTLP_ENDPOINT) to export them (DogStatsD metrics are on /dogstatsd/metrics either way)`,
+        );
+      }
     },
     async stop(deadlineMs = OTLP_STOP_DEADLINE_MS) {
       await Promise.allSettled([traces.stop(), dogstatsd.stop()]);
@@ -133,7 +140,10 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
       dogstatsd: dogstatsd.status(),
       traces: traces.address(),
       origins: resolver.stats(),
-      otlp: otlp && cfg.otlp_endpoint ? { endpoint: cfg.otlp_endpoint, queued: { traces: otlp.traces.size(), metrics: otlp.metrics.size() } } : null,
+      otlp: {
+        ...(otlp?.traces ? { traces: { url: otlp.traces.url, queued: otlp.traces.size() } } : {}),
+        ...(otlp?.metrics ? { metrics: { url: otlp.metrics.url, queued: otlp.metrics.size() } } : {}),
+      },
     }),
   };
 }

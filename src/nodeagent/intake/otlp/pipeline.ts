@@ -21,8 +21,8 @@ import { encodeMetricsRequest, seriesToResourceMetrics } from './metrics.js';
 import { encodeTraceRequest, tracesToSpans } from './traces.js';
 
 export interface OtlpPipelineOptions {
-  /** `otlp_endpoint`: the base URL; the signal paths are appended. */
-  readonly endpoint: string;
+  /** Each signal's full URL (`otlp_traces_endpoint`, or `otlp_endpoint` + `/v1/traces`; `otlpUrls`); a signal without one is not exported. */
+  readonly urls: Readonly<Partial<Record<'traces' | 'metrics', string>>>;
   readonly registry: Registry;
   readonly logger: Logger;
   /** `otlp_retry_max_interval_seconds`, in ms. */
@@ -33,9 +33,17 @@ export interface OtlpPipelineOptions {
   readonly traceFlushMs?: number;
 }
 
+/** Where each signal goes: its own key, else the base URL with the signal's path; neither: not exported. */
+export function otlpUrls(config: { readonly otlp_endpoint?: string | undefined; readonly otlp_traces_endpoint?: string | undefined; readonly otlp_metrics_endpoint?: string | undefined }): Partial<Record<'traces' | 'metrics', string>> {
+  const base = config.otlp_endpoint;
+  const traces = config.otlp_traces_endpoint ?? (base ? signalUrl(base, 'traces') : undefined);
+  const metrics = config.otlp_metrics_endpoint ?? (base ? signalUrl(base, 'metrics') : undefined);
+  return { ...(traces ? { traces } : {}), ...(metrics ? { metrics } : {}) };
+}
+
 export interface OtlpPipeline {
-  readonly traces: OtlpExporter;
-  readonly metrics: OtlpExporter;
+  readonly traces: OtlpExporter | undefined;
+  readonly metrics: OtlpExporter | undefined;
   /** One flush window's series (the DogStatsD intake's `onFlush`). */
   exportSeries(series: readonly AggregatedSeries[]): void;
   /** One trace payload, its pod resolved (the trace receiver's `onPayload`). Always takes it. */
@@ -63,20 +71,24 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
   const log = opts.logger.child({ component: 'otlp' });
   const counters: OtlpExporterMetrics = createOtlpExporterMetrics(opts.registry);
   const common = { metrics: counters, logger: opts.logger, retryMaxMs: opts.retryMaxMs, maxElapsedMs: opts.maxElapsedMs, timers };
-  const traces = createOtlpExporter({
-    ...common,
-    signal: 'traces',
-    url: signalUrl(opts.endpoint, 'traces'),
-    rejectedItems: (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans ?? 0,
-  });
-  const metrics = createOtlpExporter({
-    ...common,
-    signal: 'metrics',
-    url: signalUrl(opts.endpoint, 'metrics'),
-    rejectedItems: (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints ?? 0,
-  });
-  counters.queue('traces', () => traces.size());
-  counters.queue('metrics', () => metrics.size());
+  const traces = opts.urls.traces
+    ? createOtlpExporter({
+        ...common,
+        signal: 'traces',
+        url: opts.urls.traces,
+        rejectedItems: (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans ?? 0,
+      })
+    : undefined;
+  const metrics = opts.urls.metrics
+    ? createOtlpExporter({
+        ...common,
+        signal: 'metrics',
+        url: opts.urls.metrics,
+        rejectedItems: (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints ?? 0,
+      })
+    : undefined;
+  if (traces) counters.queue('traces', () => traces.size());
+  if (metrics) counters.queue('metrics', () => metrics.size());
   const flushMs = opts.traceFlushMs ?? OTLP_TRACE_FLUSH_MS;
 
   let pending: TaggedTraces[] = [];
@@ -98,7 +110,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
       timers.clearTimeout(timer);
       timer = undefined;
     }
-    if (pending.length === 0) return;
+    if (pending.length === 0 || !traces) return;
     const batch = pending;
     const n = pendingSpans;
     pending = [];
@@ -112,6 +124,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
     traces,
     metrics,
     exportSeries(series) {
+      if (!metrics) return;
       for (const part of chunks(series, OTLP_MAX_SERIES_PER_REQUEST)) {
         guarded('series', part.length, 'metrics', () => {
           const { resourceMetrics, points, skipped } = seriesToResourceMetrics(part);
@@ -121,6 +134,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
       }
     },
     exportTraces(t) {
+      if (!traces) return true;
       let n = 0;
       for (const trace of t.traces) n += trace.length;
       if (n === 0) return true;
@@ -136,7 +150,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
     flushTraces,
     async stop(deadlineMs = OTLP_STOP_DEADLINE_MS) {
       flushTraces();
-      await Promise.all([traces.stop(deadlineMs), metrics.stop(deadlineMs)]);
+      await Promise.all([traces?.stop(deadlineMs), metrics?.stop(deadlineMs)]);
     },
   };
 }
