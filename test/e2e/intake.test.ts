@@ -4,9 +4,14 @@
  * started with exactly that env (the downward API resolved as the kubelet would: `status.hostIP` →
  * 127.0.0.1, `metadata.uid` → the pod's UID); `tether node-agent` (its kubelet a test double over the
  * same API server, its tags from a real `tether start`) receiving it over UDP/TCP and over the Unix
- * sockets; real OTLP backends behind it: Jaeger v2 for the traces (read back from its query API), an
- * OpenTelemetry Collector writing the metrics it receives to a file. Then the metrics backend down for a
- * while and back.
+ * sockets; a real OTLP backend behind it, Jaeger v2 (built from the Go module proxy by scripts/go-tools),
+ * whose OTLP receiver takes both signals at `otlp_endpoint`: the traces into its memory storage, read
+ * back from its query API; the metrics through its Prometheus exporter (resource attributes as
+ * labels), read back from that endpoint. Then the backend down for a while, and back.
+ *
+ * (The OpenTelemetry Collector build of scripts/go-tools, meant for the metrics with its file exporter,
+ * does not start: `DefaultScheme not found in providers list`, its main.go registers the file config
+ * provider only. Jaeger v2 is a collector distribution with a Prometheus exporter, so it serves as both.)
  *
  * The span's pod comes from the container id, as in a pod: dd-trace reads it from /proc/self/cgroup,
  * so the app first moves itself into a cgroup named after a container id, and the pod's status says
@@ -53,14 +58,20 @@ let nodeAgentUrl: string;
 let intakePorts: { dsd: number; apm: number };
 let sockets: { dsd: string; apm: string };
 let jaegerQuery: string;
-let collector: ChildProcess | undefined;
-let collectorConfig: string;
-let metricsFile: string;
+let jaeger: ChildProcess | undefined;
+let jaegerConfig: string;
+let prometheusUrl: string;
+let otlpEndpoint: string;
 let cgroupProcs: string | undefined;
 let cgroupDir: string | undefined;
 const processes: TetherProcess[] = [];
 const children: ChildProcess[] = [];
 
+/**
+ * The Deployment's pod, as its ReplicaSet creates it. It carries the unified service tags itself (a
+ * template that sets them too): offline `tether inject` reads no Deployment, so DD_SERVICE & co come
+ * from the pod's own labels; the node agent's tags come from the cluster agent, which follows the owners.
+ */
 const POD_MANIFEST = (name: string, rsUid: string) => `apiVersion: v1
 kind: Pod
 metadata:
@@ -70,6 +81,9 @@ metadata:
     app: checkout
     pod-template-hash: 7d9
     admission.datadoghq.com/enabled: "true"
+    tags.datadoghq.com/env: dev
+    tags.datadoghq.com/service: checkout
+    tags.datadoghq.com/version: "2.3.1"
   ownerReferences:
     - apiVersion: apps/v1
       kind: ReplicaSet
@@ -154,17 +168,18 @@ async function stopChild(c: ChildProcess | undefined): Promise<void> {
   await once(c, 'exit');
 }
 
-async function startCollector(): Promise<ChildProcess> {
-  const [otelcol] = await goTools('otelcol');
-  const c = spawn(otelcol!, ['--config', `file:${collectorConfig}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(c);
+async function startJaeger(): Promise<ChildProcess> {
+  const [bin] = await goTools('jaeger');
+  const j = spawn(bin!, ['--config', `file:${jaegerConfig}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(j);
   let err = '';
-  c.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  await eventually('the collector to start', async () => {
-    assert.equal(c.exitCode, null, err);
-    assert.match(err, /Everything is ready/);
-  }, 60_000, 200);
-  return c;
+  j.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  await eventually('Jaeger to start', async () => {
+    assert.equal(j.exitCode, null, err.slice(-3000));
+    assert.equal((await fetch(`${jaegerQuery}/api/services`)).status, 200);
+    assert.equal((await fetch(prometheusUrl)).status, 200);
+  }, 60_000, 300);
+  return j;
 }
 
 interface JaegerTag {
@@ -184,42 +199,27 @@ async function jaegerTraces(service: string): Promise<JaegerTrace[]> {
 
 const tagMap = (tags: JaegerTag[]): Record<string, unknown> => Object.fromEntries(tags.map((t) => [t.key, t.value]));
 
-interface OtlpKv {
-  key: string;
-  value: { stringValue?: string; arrayValue?: { values: { stringValue: string }[] } };
-}
 interface MetricPoint {
-  readonly resource: Record<string, unknown>;
   readonly name: string;
-  readonly kind: string;
-  readonly attributes: Record<string, unknown>;
-  readonly point: Record<string, unknown>;
+  readonly labels: Record<string, string>;
+  readonly value: number;
 }
-const kvs = (list: OtlpKv[] | undefined): Record<string, unknown> => Object.fromEntries((list ?? []).map((a) => [a.key, a.value.stringValue ?? a.value.arrayValue?.values.map((v) => v.stringValue)]));
 
-/** Every data point the collector wrote (one JSON ExportMetricsServiceRequest per line). */
+/** Every sample Jaeger's Prometheus exporter serves: what it received as OTLP, resource attributes as labels. */
 async function collectedMetrics(): Promise<MetricPoint[]> {
   let text: string;
   try {
-    text = await readFile(metricsFile, 'utf8');
+    text = await (await fetch(prometheusUrl)).text();
   } catch {
     return [];
   }
   const out: MetricPoint[] = [];
   for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const req = JSON.parse(line) as { resourceMetrics: { resource: { attributes?: OtlpKv[] }; scopeMetrics: { metrics: Record<string, unknown>[] }[] }[] };
-    for (const rm of req.resourceMetrics) {
-      const resource = kvs(rm.resource.attributes);
-      for (const sm of rm.scopeMetrics) {
-        for (const m of sm.metrics) {
-          for (const kind of ['sum', 'gauge', 'histogram']) {
-            const data = m[kind] as { dataPoints: { attributes?: OtlpKv[] }[] } | undefined;
-            for (const p of data?.dataPoints ?? []) out.push({ resource, name: m['name'] as string, kind, attributes: kvs(p.attributes), point: p as Record<string, unknown> });
-          }
-        }
-      }
-    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;
 }
@@ -232,7 +232,8 @@ function counter(text: string, name: string, labels: Record<string, string>): nu
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-function assertPodResource(resource: Record<string, unknown>, what: string): void {
+/** The pod's resource attributes, as OTLP attributes (spans) or as Prometheus labels (dots become underscores). */
+function assertPodResource(resource: Record<string, unknown>, what: string, asLabels = false): void {
   const expected: Record<string, unknown> = {
     'k8s.namespace.name': APPS,
     'k8s.pod.name': podName,
@@ -247,12 +248,15 @@ function assertPodResource(resource: Record<string, unknown>, what: string): voi
     kube_deployment: 'checkout',
     kube_service: 'checkout',
   };
-  for (const [k, v] of Object.entries(expected)) assert.equal(resource[k], v, `${what}: ${k} in ${JSON.stringify(resource)}`);
+  for (const [k, v] of Object.entries(expected)) {
+    const key = asLabels ? k.replaceAll('.', '_') : k;
+    assert.equal(resource[key], v, `${what}: ${key} in ${JSON.stringify(resource)}`);
+  }
 }
 
 before(
   async () => {
-    const built = goTools('jaeger', 'otelcol');
+    const built = goTools('jaeger');
     cp = await startControlPlane();
     dir = cp.dir;
     const kc = cp.kubeConfig();
@@ -286,8 +290,12 @@ before(
     const created = await core.createNamespacedPod({ namespace: APPS, body: parseAllDocuments(manifest)[0]!.toJS() as k8s.V1Pod });
     podUid = created.metadata!.uid!;
     // What the kubelet reports once the container runs: its id, which dd-trace finds in its cgroup.
-    created.status = { phase: 'Running', hostIP: '127.0.0.1', containerStatuses: [{ name: 'checkout', containerID: `containerd://${CONTAINER_ID}`, image: 'my/checkout:2.3.1', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] };
-    await core.replaceNamespacedPodStatus({ name: podName, namespace: APPS, body: created });
+    // (Read again on a conflict: the controllers touch the pod as they see it.)
+    await eventually('the pod status written', async () => {
+      const latest = await core.readNamespacedPod({ name: podName, namespace: APPS });
+      latest.status = { phase: 'Running', hostIP: '127.0.0.1', containerStatuses: [{ name: 'checkout', containerID: `containerd://${CONTAINER_ID}`, image: 'my/checkout:2.3.1', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] };
+      await core.replaceNamespacedPodStatus({ name: podName, namespace: APPS, body: latest });
+    }, 30_000, 200);
     cgroupProcs = makeContainerCgroup();
     writeFileSync(join(dir, 'pod.yaml'), manifest);
 
@@ -313,10 +321,11 @@ before(
     const tokenFile = join(dir, 'agent.token');
     await writeFile(tokenFile, token.status!.token, { mode: 0o600 });
 
-    // The backends: Jaeger v2 (OTLP in, memory storage, its query API) and the collector (OTLP in, file out).
-    const [jaeger] = await built;
-    const [jaegerOtlp, jaegerHttp, jaegerGrpc, collectorOtlp] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const jaegerConfig = join(dir, 'jaeger.yaml');
+    // The backend: Jaeger v2, its OTLP receiver taking traces (memory storage, query API) and metrics
+    // (its Prometheus exporter, resource attributes as labels).
+    await built;
+    const [jaegerOtlp, jaegerHttp, jaegerGrpc, promPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    jaegerConfig = join(dir, 'jaeger.yaml');
     await writeFile(
       jaegerConfig,
       `service:
@@ -328,6 +337,9 @@ before(
     traces:
       receivers: [otlp]
       exporters: [jaeger_storage_exporter]
+    metrics:
+      receivers: [otlp]
+      exporters: [prometheus]
 extensions:
   jaeger_storage:
     backends:
@@ -349,42 +361,16 @@ receivers:
 exporters:
   jaeger_storage_exporter:
     trace_storage: memstore
+  prometheus:
+    endpoint: 127.0.0.1:${promPort}
+    resource_to_telemetry_conversion:
+      enabled: true
 `,
     );
-    const j = spawn(jaeger!, ['--config', `file:${jaegerConfig}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(j);
-    let jerr = '';
-    j.stderr!.on('data', (d: Buffer) => (jerr += d.toString('utf8')));
     jaegerQuery = `http://127.0.0.1:${jaegerHttp}`;
-    await eventually('Jaeger to start', async () => {
-      assert.equal(j.exitCode, null, jerr.slice(-3000));
-      assert.equal((await fetch(`${jaegerQuery}/api/services`)).status, 200);
-    }, 60_000, 300);
-
-    metricsFile = join(dir, 'metrics.jsonl');
-    collectorConfig = join(dir, 'otelcol.yaml');
-    await writeFile(
-      collectorConfig,
-      `receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:${collectorOtlp}
-exporters:
-  file:
-    path: ${metricsFile}
-    flush_interval: 100ms
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    metrics:
-      receivers: [otlp]
-      exporters: [file]
-`,
-    );
-    collector = await startCollector();
+    prometheusUrl = `http://127.0.0.1:${promPort}/metrics`;
+    otlpEndpoint = `http://127.0.0.1:${jaegerOtlp}`;
+    jaeger = await startJaeger();
 
     intakePorts = { dsd: await freePort(), apm: await freePort() };
     sockets = { dsd: join(dir, 'dsd.socket'), apm: join(dir, 'apm.socket') };
@@ -401,8 +387,7 @@ service:
       DD_DOGSTATSD_SOCKET: sockets.dsd,
       DD_APM_RECEIVER_PORT: String(intakePorts.apm),
       DD_APM_RECEIVER_SOCKET: sockets.apm,
-      DD_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${jaegerOtlp}/v1/traces`,
-      DD_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${collectorOtlp}/v1/metrics`,
+      DD_OTLP_ENDPOINT: otlpEndpoint,
       // A scaled-down outage: retries at most 1 s apart, a request dropped after failing for 3 s.
       DD_OTLP_RETRY_MAX_INTERVAL_SECONDS: '1',
       DD_OTLP_RETRY_MAX_ELAPSED_SECONDS: '3',
@@ -446,16 +431,17 @@ describe('what an injected pod sends arrives, tagged with its pod, in OTLP backe
     // The webhook sets no port (the agent's are 8125/8126); this node agent listens on free ones.
     const app = await startApp({ ...env, DD_DOGSTATSD_PORT: String(intakePorts.dsd), DD_TRACE_AGENT_PORT: String(intakePorts.apm) }, run);
 
-    const points = await eventually('the metrics in the collector', async () => {
-      const mine = (await collectedMetrics()).filter((p) => p.attributes['run'] === run);
-      for (const name of ['checkout.orders', 'checkout.cart.size', 'checkout.latency', 'checkout.latency.quantile']) assert.ok(mine.some((p) => p.name === name), `${name} in ${[...new Set(mine.map((p) => p.name))].join(',')}`);
+    const points = await eventually('the metrics in Jaeger', async () => {
+      const mine = (await collectedMetrics()).filter((p) => p.labels['run'] === run);
+      for (const name of ['checkout_orders_total', 'checkout_cart_size', 'checkout_latency_count', 'checkout_latency_sum', 'checkout_latency_quantile']) assert.ok(mine.some((p) => p.name === name), `${name} in ${[...new Set(mine.map((p) => p.name))].join(',')}`);
       return mine;
     }, 60_000, 500);
-    const orders = points.find((p) => p.name === 'checkout.orders')!;
-    assertPodResource(orders.resource, 'metric resource');
-    assert.equal(orders.kind, 'sum');
-    assert.equal(orders.attributes['route'], '/buy');
-    assert.equal(points.find((p) => p.name === 'checkout.latency')!.kind, 'histogram');
+    const orders = points.find((p) => p.name === 'checkout_orders_total')!;
+    assertPodResource(orders.labels, 'metric resource', true);
+    assert.equal(orders.labels['route'], '/buy');
+    assert.ok(orders.value >= 1);
+    assert.ok(points.some((p) => p.name === 'checkout_latency_quantile' && p.labels['quantile'] === '0.95'));
+    const example = { metric: orders.name, labels: orders.labels };
 
     const traces = await eventually('the spans in Jaeger', async () => {
       const found = (await jaegerTraces('checkout')).filter((tr) => tr.spans.some((s) => tagMap(s.tags)['run'] === run));
@@ -477,6 +463,8 @@ describe('what an injected pod sends arrives, tagged with its pod, in OTLP backe
       return;
     }
     assertPodResource(tagMap(proc.tags), 'span resource');
+    // For the README: what one span and one metric of the pod look like in the backend.
+    if (process.env['TETHER_INTAKE_EXAMPLE']) await writeFile(process.env['TETHER_INTAKE_EXAMPLE'], JSON.stringify({ span: { operationName: root.operationName, tags: tagMap(root.tags), process: { serviceName: proc.serviceName, tags: tagMap(proc.tags) } }, metric: example }, null, 2));
   });
 
   test('socket mode: over the Unix sockets /var/run/datadog/{apm,dsd}.socket point to', async () => {
@@ -488,12 +476,12 @@ describe('what an injected pod sends arrives, tagged with its pod, in OTLP backe
     assert.equal(env['DD_AGENT_HOST'], undefined);
     const run = 'socket';
     const app = await startApp(env, run);
-    const points = await eventually('the metrics in the collector', async () => {
-      const mine = (await collectedMetrics()).filter((p) => p.attributes['run'] === run && p.name === 'checkout.orders');
+    const points = await eventually('the metrics in Jaeger', async () => {
+      const mine = (await collectedMetrics()).filter((p) => p.labels['run'] === run && p.name === 'checkout_orders_total');
       assert.ok(mine.length > 0);
       return mine;
     }, 60_000, 500);
-    assertPodResource(points[0]!.resource, 'metric resource (unix socket)');
+    assertPodResource(points[0]!.labels, 'metric resource (unix socket)', true);
     await eventually('the spans in Jaeger', async () => {
       const found = (await jaegerTraces('checkout')).filter((tr) => tr.spans.some((s) => tagMap(s.tags)['run'] === run));
       assert.ok(found.length > 0);
@@ -503,34 +491,38 @@ describe('what an injected pod sends arrives, tagged with its pod, in OTLP backe
     assert.ok(counter(text, 'tether_node_agent_intake_origins_total', { result: 'pod' }) > 0);
   });
 
-  test('the metrics backend down for a while: nothing crashes, the queue stays bounded, drops are counted; back up, data flows again', async () => {
-    const run = 'outage';
+  test('the backend down for a while: nothing crashes, the queues stay bounded, drops are counted; back up, data flows again', async () => {
     const env = injectedEnv(await readFile(join(dir, 'pod.yaml'), 'utf8'));
-    const app = await startApp({ ...env, DD_DOGSTATSD_PORT: String(intakePorts.dsd), DD_TRACE_AGENT_PORT: String(intakePorts.apm) }, run);
-    await stopChild(collector);
-    // Two flush windows fail for longer than otlp_retry_max_elapsed_seconds: dropped and counted.
-    await eventually('metrics dropped while the collector is down', async () => {
+    const app = await startApp({ ...env, DD_DOGSTATSD_PORT: String(intakePorts.dsd), DD_TRACE_AGENT_PORT: String(intakePorts.apm) }, 'outage');
+    await stopChild(jaeger);
+    // Requests failing for longer than otlp_retry_max_elapsed_seconds (3 s here) are dropped and counted.
+    await eventually('spans and metrics dropped while the backend is down', async () => {
       const text = await nodeAgentMetrics();
-      assert.ok(counter(text, 'tether_node_agent_otlp_dropped_items_total', { signal: 'metrics', reason: 'retries_exhausted' }) > 0, text.split('\n').filter((l) => l.includes('otlp')).join('\n'));
-      assert.ok(counter(text, 'tether_node_agent_otlp_requests_total', { signal: 'metrics', result: 'network' }) > 0);
-      assert.ok(counter(text, 'tether_node_agent_otlp_queue_bytes', { signal: 'metrics' }) <= 16 * 1024 * 1024);
+      const otlp = text.split('\n').filter((l) => l.includes('otlp')).join('\n');
+      for (const signal of ['traces', 'metrics']) {
+        assert.ok(counter(text, 'tether_node_agent_otlp_dropped_items_total', { signal, reason: 'retries_exhausted' }) > 0, otlp);
+        assert.ok(counter(text, 'tether_node_agent_otlp_requests_total', { signal, result: 'network' }) > 0, otlp);
+        assert.ok(counter(text, 'tether_node_agent_otlp_queue_bytes', { signal }) <= 16 * 1024 * 1024, otlp);
+      }
     }, 90_000, 1000);
     assert.equal(nodeAgent.child.exitCode, null, 'the node agent still runs');
     assert.equal((await fetch(`${nodeAgentUrl}/healthz`)).status, 200);
     assert.match(nodeAgent.stderr(), /OTLP export of metrics to .* is failing/);
-    // Spans kept flowing to Jaeger meanwhile.
-    await eventually('spans of this run in Jaeger during the outage', async () => {
-      assert.ok((await jaegerTraces('checkout')).some((tr) => tr.spans.some((s) => tagMap(s.tags)['run'] === run)));
-    }, 60_000, 500);
+    assert.match(nodeAgent.stderr(), /OTLP export of traces to .* is failing/);
 
-    collector = await startCollector();
-    const got = await eventually('metrics of this run after the collector is back', async () => {
-      const mine = (await collectedMetrics()).filter((p) => p.attributes['run'] === run && p.name === 'checkout.orders');
+    jaeger = await startJaeger();
+    await stopChild(app);
+    const app2 = await startApp({ ...env, DD_DOGSTATSD_PORT: String(intakePorts.dsd), DD_TRACE_AGENT_PORT: String(intakePorts.apm) }, 'after-outage');
+    const got = await eventually('metrics after the backend is back', async () => {
+      const mine = (await collectedMetrics()).filter((p) => p.labels['run'] === 'after-outage' && p.name === 'checkout_orders_total');
       assert.ok(mine.length > 0);
       return mine;
     }, 90_000, 500);
-    assertPodResource(got[0]!.resource, 'metric resource after the outage');
+    assertPodResource(got[0]!.labels, 'metric resource after the outage', true);
+    await eventually('spans after the backend is back', async () => {
+      assert.ok((await jaegerTraces('checkout')).some((tr) => tr.spans.some((s) => tagMap(s.tags)['run'] === 'after-outage')));
+    }, 60_000, 500);
     await eventually('the recovery logged', async () => assert.match(nodeAgent.stderr(), /OTLP export of metrics to .* works again/), 30_000, 300);
-    await stopChild(app);
+    await stopChild(app2);
   });
 });
