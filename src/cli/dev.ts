@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLUSTER_AGENT_SERVICE_ACCOUNT, envVarFor, loadConfig } from '../config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_SERVICE_ACCOUNT, envVarFor, loadConfig, type TetherConfig } from '../config/index.js';
 import { CONSOLE_PAGE_PATH } from '../console/types.js';
 import { createLogger } from '../logging/logger.js';
 import { warnUnknownEnv } from './environment.js';
@@ -38,6 +38,15 @@ export function registerDev(program: Command): void {
         env: process.env,
         ...(generatedToken ? { overrides: { 'cluster_agent.auth_token': [generatedToken, 'tether dev (generated)'] as const } } : {}),
       });
+      const [{ startDevNode }, { createNodeAgent }, { createClusterAgentClient }, { discoverClusterAgent }, { createNodeAgentMetrics }, { createNodeIntake }, { startStatusServer }] = await Promise.all([
+        import('../devcluster/devNode.js'),
+        import('../nodeagent/agent.js'),
+        import('../nodeagent/clusterAgentClient.js'),
+        import('../nodeagent/discovery.js'),
+        import('../nodeagent/metrics.js'),
+        import('../nodeagent/intake/intake.js'),
+        import('../nodeagent/statusServer.js'),
+      ]);
       // Loaded on demand: they bring the Kubernetes client, which other subcommands do without.
       const [k8s, { startClusterAgent }, { freePort, impersonatingKubeConfig, startControlPlane }, { createApiFactResolver }, { applyDeployRbac }] = await Promise.all([
         import('@kubernetes/client-node'),
@@ -75,7 +84,47 @@ export function registerDev(program: Command): void {
         apiPort,
         webhookUrl: `https://127.0.0.1:${port}`,
       });
-      log.info({ apiServer: cp.server, kubeconfig: cp.kubeconfigPath, webhook: agent.server.url, ...(agent.api ? { apiUrl: agent.api.url } : {}) }, 'Tether dev cluster is up');
+
+      // A node agent beside the cluster agent, as on a node: its one node is the dev cluster's (pods are
+      // bound to it; see devcluster/devNode.ts), its tags from the cluster agent API, its intake on the
+      // agent's usual ports (sockets in the cluster's directory, not /var/run/datadog, unless set).
+      const node = await startDevNode({ kubeConfig: admin, logger: log });
+      const caFile = join(cp.dir, 'cluster-agent-ca.pem');
+      let clusterAgentClient: ReturnType<typeof createClusterAgentClient> | undefined;
+      if (agent.api) {
+        const core = admin.makeApiClient(k8s.CoreV1Api);
+        for (let i = 0; ; i++) {
+          const cm = await core.readNamespacedConfigMap({ name: CLUSTER_AGENT_CA_CONFIGMAP, namespace: flags.namespace }).catch(() => undefined);
+          const pem = cm?.data?.['ca.pem'];
+          if (pem) {
+            await writeFile(caFile, pem);
+            break;
+          }
+          if (i > 300) throw new Error(`the cluster agent did not publish its CA (ConfigMap ${flags.namespace}/${CLUSTER_AGENT_CA_CONFIGMAP}) within a minute`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const found = discoverClusterAgent({ url: agent.api.url, serviceName: config['cluster_agent.kubernetes_service_name'], namespace: flags.namespace, env: {} });
+        if (found.ok) clusterAgentClient = createClusterAgentClient({ endpoint: found.endpoint, authToken: config['cluster_agent.auth_token'], tlsVerify: true, caFile });
+      }
+      const nodeMetrics = createNodeAgentMetrics();
+      const nodeAgent = createNodeAgent({
+        nodeName: node.nodeName,
+        kubelet: node.kubelet,
+        clusterAgent: clusterAgentClient ?? { upstream: 'cluster-agent', code: 'token-missing', summary: 'the dev cluster agent API is off.', fix: 'Set cluster_agent.auth_token (tether dev generates one unless DD_CLUSTER_AGENT_AUTH_TOKEN is set).' },
+        logger: log,
+        metrics: nodeMetrics,
+      });
+      const intakeConfig: TetherConfig = {
+        ...config,
+        dogstatsd_socket: process.env[envVarFor('dogstatsd_socket')] !== undefined ? config.dogstatsd_socket : join(cp.dir, 'dsd.socket'),
+        'apm_config.receiver_socket': process.env[envVarFor('apm_config.receiver_socket')] !== undefined ? config['apm_config.receiver_socket'] : join(cp.dir, 'apm.socket'),
+      };
+      const intake = createNodeIntake({ config: intakeConfig, pods: () => nodeAgent.pods(), logger: log, registry: nodeMetrics.registry });
+      await intake.start();
+      const nodeStatus = await startStatusServer({ agent: nodeAgent, metrics: nodeMetrics, dogstatsd: intake.dogstatsd, intake, port: await freePort(), host: '127.0.0.1', logger: log });
+      nodeAgent.start();
+      const intakeAt = intake.status();
+      log.info({ apiServer: cp.server, kubeconfig: cp.kubeconfigPath, webhook: agent.server.url, ...(agent.api ? { apiUrl: agent.api.url } : {}), nodeAgent: nodeStatus.url }, 'Tether dev cluster is up');
       process.stdout.write(
         [
           '',
@@ -85,7 +134,7 @@ export function registerDev(program: Command): void {
           '  kubectl apply -f examples/pod.yaml',
           '  kubectl get pod billing -o yaml        # DD_AGENT_HOST, DD_ENTITY_ID, DD_ENV..., the java init container',
           '  kubectl apply -f examples/deployment.yaml',
-          '(there is no kubelet or scheduler: pods stay Pending, but they are created, and mutated, for real)',
+          '(there is no kubelet or scheduler: pods are bound to one dev node and stay Pending, but they are created, and mutated, for real)',
           ...(agent.api
             ? [
                 `The cluster agent API is at ${agent.api.url}${generatedToken ? ` (its token is in ${tokenFile})` : ''}:`,
@@ -100,6 +149,10 @@ export function registerDev(program: Command): void {
                   : []),
               ]
             : []),
+          `A node agent runs for the node ${node.nodeName} (pods are bound to it; nothing runs them): ${nodeStatus.url}/pods, /intake, /metrics`,
+          `  DogStatsD: udp 127.0.0.1:${intakeAt.dogstatsd.udp?.port ?? 'off'}${intakeAt.dogstatsd.socket ? `, ${intakeAt.dogstatsd.socket.path}` : ''}; traces: ${intakeAt.traces.tcp ? `tcp ${intakeAt.traces.tcp.host}:${intakeAt.traces.tcp.port}` : 'tcp off'}${intakeAt.traces.socket ? `, ${intakeAt.traces.socket}` : ''}`,
+          `  ${intakeAt.otlp.traces || intakeAt.otlp.metrics ? `OTLP export: ${[intakeAt.otlp.traces?.url, intakeAt.otlp.metrics?.url].filter(Boolean).join(', ')}` : 'no OTLP export: set DD_OTLP_ENDPOINT=http://HOST:4318 to send traces and metrics to a collector'}`,
+          '  an app run with a pod\'s injected env (DD_ENTITY_ID=<its uid>, DD_AGENT_HOST=127.0.0.1) is tagged with that pod',
           'Ctrl-C stops everything and removes the cluster.',
           '',
         ].join('\n'),
@@ -108,6 +161,11 @@ export function registerDev(program: Command): void {
         async () => {
           // No grace period: the API server calls this process directly, not through a Service that
           // would need time to drop it.
+          await intake.stop();
+          await nodeAgent.stop();
+          node.stop();
+          clusterAgentClient?.close();
+          await nodeStatus.close({ drainMs: 0 });
           await agent.stop({ graceMs: 0 });
           await cp.stop();
         },

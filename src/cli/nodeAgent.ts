@@ -9,6 +9,7 @@ import { createLogger } from '../logging/logger.js';
 import { createNodeAgent, NodeAgentRefused, requireNodeName, type ClusterAgentSource } from '../nodeagent/agent.js';
 import { checkAuthToken, createClusterAgentClient, type ClusterAgentClient } from '../nodeagent/clusterAgentClient.js';
 import { discoverClusterAgent } from '../nodeagent/discovery.js';
+import { createNodeIntake } from '../nodeagent/intake/intake.js';
 import { createKubeletClient, kubeletClientOptions } from '../nodeagent/kubelet.js';
 import { createNodeAgentMetrics } from '../nodeagent/metrics.js';
 import type { UpstreamProblem } from '../nodeagent/problems.js';
@@ -80,17 +81,30 @@ export function registerNodeAgent(program: Command): void {
         logger: log,
         metrics,
       });
+      // What injected pods send (DogStatsD, traces), tagged with their pod from this agent's pods, and
+      // exported as OTLP when otlp_endpoint is set.
+      const intake = createNodeIntake({ config, pods: () => agent.pods(), logger: log, registry: metrics.registry });
       const listenPort = port.listen ?? config['node_agent.port'];
       let server;
       try {
-        server = await startStatusServer({ agent, metrics, port: listenPort, ...(flags.host ? { host: flags.host } : {}), logger: log });
+        await intake.start();
       } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.syscall === 'listen' || err.syscall === 'bind') throw new CliError(`the node agent's intake cannot listen: ${err.message} (DogStatsD: dogstatsd_port / DD_DOGSTATSD_PORT; traces: apm_config.receiver_port / DD_APM_RECEIVER_PORT)`, 1);
+        throw e;
+      }
+      try {
+        server = await startStatusServer({ agent, metrics, dogstatsd: intake.dogstatsd, intake, port: listenPort, ...(flags.host ? { host: flags.host } : {}), logger: log });
+      } catch (e) {
+        await intake.stop(0);
         rethrowListenError(e, flags.host ?? STATUS_DEFAULT_HOST, listenPort);
       }
       agent.start();
       log.info({ node: nodeName, url: server.url, port: server.port }, `Tether node agent of node ${nodeName} started; status on ${server.url}/status`);
       await untilSignalled(
         async () => {
+          // The intake first: its last DogStatsD window and queued exports still get their pods' tags.
+          await intake.stop();
           await agent.stop();
           client?.close();
           kubelet.close();

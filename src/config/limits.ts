@@ -329,3 +329,29 @@ export const DOGSTATSD_MALFORMED_QUOTE_CHARS = 120;
  * `DOGSTATSD_MAX_SERIES_PER_WINDOW` series.
  */
 export const DOGSTATSD_PROMETHEUS_TTL_MS = 5 * 60_000;
+
+/**
+ * The node agent's OTLP export (`nodeagent/intake/otlp/`). Each signal (traces, metrics) has its own
+ * queue of encoded requests, bounded by `OTLP_QUEUE_MAX_BYTES` and `OTLP_QUEUE_MAX_REQUESTS`: a backend
+ * that is down fills it, and then the oldest request is dropped for each new one (the newest data is
+ * the most useful once the backend is back), so memory stays flat however long the outage. A request
+ * larger than the whole queue is dropped at once. One request holds at most `OTLP_MAX_SPANS_PER_REQUEST`
+ * spans or `OTLP_MAX_SERIES_PER_REQUEST` series (collectors refuse bodies of more than a few MiB).
+ * A failed request (429, 5xx, network error, timeout after `OTLP_REQUEST_TIMEOUT_MS`) is retried after
+ * `OTLP_RETRY_BASE_MS` doubling up to `otlp_retry_max_interval_seconds`, with jitter (a hundred node agents that lost
+ * the same collector do not come back in step), or after the server's `Retry-After` when it says so
+ * (capped at `OTLP_RETRY_AFTER_MAX_MS`), and dropped once it has been failing for `otlp_retry_max_elapsed_seconds`.
+ * Spans wait at most `OTLP_TRACE_FLUSH_MS` (or until `OTLP_MAX_SPANS_PER_REQUEST` are buffered) before
+ * they are encoded; on shutdown the queues get `OTLP_STOP_DEADLINE_MS` to drain.
+ */
+export const OTLP_QUEUE_MAX_BYTES = 16 * 1024 * 1024;
+export const OTLP_QUEUE_MAX_REQUESTS = 256;
+export const OTLP_MAX_SPANS_PER_REQUEST = 2_000;
+export const OTLP_MAX_SERIES_PER_REQUEST = 2_000;
+export const OTLP_REQUEST_TIMEOUT_MS = 10_000;
+export const OTLP_RETRY_BASE_MS = 500;
+export const OTLP_RETRY_AFTER_MAX_MS = 5 * 60_000;
+export const OTLP_TRACE_FLUSH_MS = 1_000;
+export const OTLP_STOP_DEADLINE_MS = 5_000;
+/** A failing backend is logged at warn once, then at debug, and at warn again after this long (as upstream problems). */
+export const OTLP_PROBLEM_REWARN_MS = UPSTREAM_PROBLEM_REWARN_MS;

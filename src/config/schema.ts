@@ -276,6 +276,23 @@ export const SCHEMA = {
   ),
   dogstatsd_buffer_size: int(8192, 512, 65536, 'node agent: largest DogStatsD datagram read, bytes; longer ones are cut there (the last line is then usually malformed)'),
   dogstatsd_so_rcvbuf: int(0, 0, 256 * 1024 * 1024, "node agent: the DogStatsD UDP socket's receive buffer (SO_RCVBUF), bytes; 0 keeps the system's default"),
+
+  // The node agent's OTLP export (nodeagent/intake/otlp/): what injected pods send, tagged with their pod.
+  otlp_endpoint: str(
+    undefined,
+    'node agent: OTLP/HTTP (protobuf) base URL traces and DogStatsD metrics are exported to, e.g. http://otel-collector:4318 (/v1/traces and /v1/metrics are appended); unset: nothing is exported',
+    { test: (s) => /^https?:\/\/[^/]+/.test(s), expected: 'an http:// or https:// URL' },
+  ),
+  otlp_traces_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL traces are sent to, over otlp_endpoint (e.g. a Jaeger or Tempo at http://jaeger:4318/v1/traces)', {
+    test: (s) => /^https?:\/\/[^/]+/.test(s),
+    expected: 'an http:// or https:// URL',
+  }),
+  otlp_metrics_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL DogStatsD metrics are sent to, over otlp_endpoint (e.g. http://prometheus:9090/api/v1/otlp/v1/metrics)', {
+    test: (s) => /^https?:\/\/[^/]+/.test(s),
+    expected: 'an http:// or https:// URL',
+  }),
+  otlp_retry_max_interval_seconds: int(30, 1, 600, 'node agent: longest wait between two tries of a failed OTLP request (the wait doubles from 0.5 s, with jitter; a Retry-After is honoured)'),
+  otlp_retry_max_elapsed_seconds: int(300, 1, 24 * 3600, 'node agent: an OTLP request still failing this long after its first try is dropped (and counted)'),
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof SCHEMA;

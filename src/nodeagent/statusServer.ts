@@ -6,6 +6,7 @@
  * - `/readyz`: 200 once the kubelet has been read once, else 503 with the kubelet's problem;
  * - `/status`: the agent's status (upstreams, their last problem with its fix, counts, tags age);
  * - `/pods`: this node's pods with their tags;
+ * - `/intake`: the DogStatsD and trace listeners, origins resolved and not, the OTLP queues;
  * - `/metrics`: Prometheus: the node agent's own metrics;
  * - `/dogstatsd/metrics`: Prometheus: what pods sent to its DogStatsD intake, aggregated and tagged with
  *   their pod. Apart from `/metrics` because it is the applications' data, not the agent's: its size and
@@ -21,6 +22,7 @@ import type { Logger } from '../logging/logger.js';
 import { trackRequests } from '../server/shutdown.js';
 import type { NodeAgent } from './agent.js';
 import type { DogStatsDIntake } from './intake/dogstatsd/index.js';
+import type { NodeIntake } from './intake/intake.js';
 import type { NodeAgentMetrics } from './metrics.js';
 
 /** Every interface, IPv6 and IPv4 (dual stack); falls back to IPv4 only where the host has no IPv6. */
@@ -32,6 +34,8 @@ export interface StatusServerOptions {
   readonly metrics: NodeAgentMetrics;
   /** The DogStatsD intake, whose metrics `/dogstatsd/metrics` serves (404 without it). */
   readonly dogstatsd?: Pick<DogStatsDIntake, 'prometheus'>;
+  /** The intake, whose state `/intake` serves (listeners, origins resolved, OTLP queues). */
+  readonly intake?: Pick<NodeIntake, 'status'>;
   readonly port: number;
   /** Default `STATUS_DEFAULT_HOST`. */
   readonly host?: string;
@@ -45,7 +49,7 @@ export interface StatusServer {
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
-export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 'metrics' | 'logger' | 'dogstatsd'>) {
+export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 'metrics' | 'logger' | 'dogstatsd' | 'intake'>) {
   const json = (res: ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body, null, 2) + '\n';
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(text);
@@ -89,6 +93,10 @@ export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 
           },
         );
         return;
+      case '/intake':
+        if (!opts.intake) plain(res, 404, 'the intake is not running in this node agent');
+        else json(res, 200, opts.intake.status());
+        return;
       case '/dogstatsd/metrics': {
         if (!opts.dogstatsd) {
           plain(res, 404, 'the DogStatsD intake is not running in this node agent');
@@ -99,7 +107,7 @@ export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 
         return;
       }
       default:
-        plain(res, 404, `no such path ${JSON.stringify(path)}: try /status, /pods, /healthz, /readyz, /metrics or /dogstatsd/metrics`);
+        plain(res, 404, `no such path ${JSON.stringify(path)}: try /status, /pods, /intake, /healthz, /readyz, /metrics or /dogstatsd/metrics`);
     }
   };
 }

@@ -22,8 +22,21 @@ export interface TetherProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
+/**
+ * A node agent's intake listens on the agent's well-known ports (8125, 8126) and sockets under
+ * /var/run/datadog by default: tests running side by side would fight over them. Off unless a test
+ * sets them.
+ */
+export const NODE_AGENT_INTAKE_OFF: Readonly<Record<string, string>> = {
+  DD_DOGSTATSD_PORT: '0',
+  DD_DOGSTATSD_SOCKET: '',
+  DD_APM_RECEIVER_PORT: '0',
+  DD_APM_RECEIVER_SOCKET: '',
+};
+
 export function spawnTether(args: readonly string[], env: Record<string, string> = {}): TetherProcess {
-  const child = spawn(process.execPath, [TETHER_MAIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const withDefaults = args[0] === 'node-agent' ? { ...NODE_AGENT_INTAKE_OFF, ...env } : env;
+  const child = spawn(process.execPath, [TETHER_MAIN, ...args], { env: cleanEnv(withDefaults), stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stdout!.resume();

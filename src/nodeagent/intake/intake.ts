@@ -1,0 +1,149 @@
+/**
+ * The node agent's intake, wired (I/O; each part is its own module): the DogStatsD intake and the trace
+ * receiver take what injected pods send, the origin resolver (over the node agent's pods) names each
+ * one's pod, and, when `otlp_endpoint` is set, the OTLP pipeline exports the result.
+ *
+ * Start: the receivers bind their ports and sockets (a port in use rejects: a configuration error);
+ * DogStatsD flushes every window by itself, each flush going to the OTLP pipeline. Stop: the receivers
+ * close first (nothing new comes in), DogStatsD flushes its current window, then the exporters drain
+ * until the deadline.
+ */
+import { Counter, type Registry } from 'prom-client';
+import { OTLP_STOP_DEADLINE_MS, type TetherConfig } from '../../config/index.js';
+import type { Logger } from '../../logging/logger.js';
+import type { Timers } from '../agent.js';
+import type { PodWithTags } from '../podTags.js';
+import { createDogStatsDIntake, type DogStatsDConfig, type DogStatsDIntake } from './dogstatsd/index.js';
+import { createOriginResolver, UNKNOWN_ORIGIN_REASONS, type CountingOriginResolver, type OriginStats } from './origin.js';
+import { createOtlpPipeline, otlpUrls, type OtlpPipeline } from './otlp/pipeline.js';
+import { createTraceReceiverMetrics } from './traces/metrics.js';
+import { createTraceReceiver, type TraceReceiver, type TraceReceiverAddress, type TraceReceiverConfig } from './traces/receiver.js';
+
+export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
+
+export interface NodeIntakeOptions {
+  readonly config: IntakeConfig;
+  /** The node agent's pods with their tags (`NodeAgent.pods`). */
+  readonly pods: () => readonly PodWithTags[];
+  readonly logger: Logger;
+  /** The node agent's registry: the intake's counters go to its `/metrics`. */
+  readonly registry: Registry;
+  readonly timers?: Timers;
+  /** Test overrides: the TCP port of the trace receiver (0: a free one), the DogStatsD window. */
+  readonly traceListenPort?: number;
+  readonly traceHost?: string;
+  readonly windowMs?: number;
+}
+
+export interface NodeIntakeStatus {
+  readonly dogstatsd: ReturnType<DogStatsDIntake['status']>;
+  readonly traces: TraceReceiverAddress;
+  readonly origins: OriginStats;
+  readonly otlp: Partial<Record<'traces' | 'metrics', { readonly url: string; readonly queued: { readonly requests: number; readonly bytes: number } }>>;
+}
+
+export interface NodeIntake {
+  readonly resolver: CountingOriginResolver;
+  readonly dogstatsd: DogStatsDIntake;
+  readonly traces: TraceReceiver;
+  readonly otlp: OtlpPipeline | undefined;
+  start(): Promise<void>;
+  /** Closes the receivers, flushes the DogStatsD window and lets the exporters drain up to `deadlineMs`. */
+  stop(deadlineMs?: number): Promise<void>;
+  status(): NodeIntakeStatus;
+}
+
+function registerOriginMetrics(registry: Registry, resolver: CountingOriginResolver): void {
+  new Counter({
+    name: 'tether_node_agent_intake_origins_total',
+    help: "Origins of DogStatsD series and trace payloads looked up, by result: pod (resolved to a pod of this node), or why not: no-origin, unknown-pod, unknown-container, cgroup-inode. Data of unknown origin is still exported, with only its own tags.",
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const s = resolver.stats();
+      this.reset();
+      this.inc({ result: 'pod' }, s.resolved);
+      for (const r of UNKNOWN_ORIGIN_REASONS) this.inc({ result: r }, s.unknown[r]);
+    },
+  });
+}
+
+export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
+  const log = opts.logger.child({ component: 'intake' });
+  const cfg = opts.config;
+  const resolver = createOriginResolver(opts.pods);
+  registerOriginMetrics(opts.registry, resolver);
+
+  const urls = otlpUrls(cfg);
+  const otlp = urls.traces || urls.metrics
+    ? createOtlpPipeline({
+        urls,
+        registry: opts.registry,
+        logger: opts.logger,
+        retryMaxMs: cfg.otlp_retry_max_interval_seconds * 1000,
+        maxElapsedMs: cfg.otlp_retry_max_elapsed_seconds * 1000,
+        ...(opts.timers ? { timers: opts.timers } : {}),
+      })
+    : undefined;
+
+  const dogstatsd = createDogStatsDIntake({
+    config: cfg,
+    resolver,
+    logger: opts.logger,
+    registry: opts.registry,
+    ...(opts.timers ? { clock: opts.timers } : {}),
+    ...(opts.windowMs !== undefined ? { windowMs: opts.windowMs } : {}),
+  });
+  if (otlp) dogstatsd.onFlush((series) => otlp.exportSeries(series));
+
+  const traces = createTraceReceiver({
+    config: cfg,
+    logger: opts.logger,
+    metrics: createTraceReceiverMetrics(opts.registry),
+    onPayload: (payload) => {
+      const origin = resolver.resolve(payload.origin);
+      // Without an exporter the payload is taken and counted by the receiver, and goes nowhere: the
+      // tracer is not told to stop sending by an error it would log every flush.
+      return otlp ? otlp.exportTraces({ traces: payload.traces, ...(origin ? { origin } : {}) }) : true;
+    },
+    ...(opts.traceListenPort !== undefined ? { listenPort: opts.traceListenPort } : {}),
+    ...(opts.traceHost !== undefined ? { host: opts.traceHost } : {}),
+  });
+
+  return {
+    resolver,
+    dogstatsd,
+    traces,
+    otlp,
+    async start() {
+      await dogstatsd.start();
+      try {
+        await traces.start();
+      } catch (e) {
+        await dogstatsd.stop();
+        throw e;
+      }
+      if (urls.traces) log.info({ url: urls.traces }, `exporting traces as OTLP to ${urls.traces}`);
+      if (urls.metrics) log.info({ url: urls.metrics }, `exporting DogStatsD metrics as OTLP to ${urls.metrics}`);
+      if (!urls.traces || !urls.metrics) {
+        log.info(
+          { traces: urls.traces ?? null, metrics: urls.metrics ?? null },
+          `${!urls.traces && !urls.metrics ? 'traces and DogStatsD metrics are' : !urls.traces ? 'traces are' : 'DogStatsD metrics are'} received and counted, not exported: set otlp_endpoint (DD_OTLP_ENDPOINT) to export them (DogStatsD metrics are on /dogstatsd/metrics either way)`,
+        );
+      }
+    },
+    async stop(deadlineMs = OTLP_STOP_DEADLINE_MS) {
+      await Promise.allSettled([traces.stop(), dogstatsd.stop()]);
+      await otlp?.stop(deadlineMs);
+    },
+    status: () => ({
+      dogstatsd: dogstatsd.status(),
+      traces: traces.address(),
+      origins: resolver.stats(),
+      otlp: {
+        ...(otlp?.traces ? { traces: { url: otlp.traces.url, queued: otlp.traces.size() } } : {}),
+        ...(otlp?.metrics ? { metrics: { url: otlp.metrics.url, queued: otlp.metrics.size() } } : {}),
+      },
+    }),
+  };
+}

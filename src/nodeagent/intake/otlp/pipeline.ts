@@ -1,0 +1,156 @@
+/**
+ * The OTLP export of the intake: one exporter per signal behind `otlp_endpoint`, fed with what the
+ * receivers produce, already tagged with its pod.
+ *
+ * - metrics: each DogStatsD flush's series, converted and encoded at once (a flush is one window), in
+ *   requests of at most `OTLP_MAX_SERIES_PER_REQUEST` series;
+ * - traces: payloads arrive one per tracer flush (every second or two per pod), so they are buffered and
+ *   encoded together every `OTLP_TRACE_FLUSH_MS`, or as soon as `OTLP_MAX_SPANS_PER_REQUEST` spans wait:
+ *   fewer, larger requests, and the buffer before encoding never holds more than one request's spans.
+ * Taking data never blocks: conversion and encoding are in-memory and bounded, and the exporters queue.
+ */
+import { ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { Registry } from 'prom-client';
+import { OTLP_MAX_SERIES_PER_REQUEST, OTLP_MAX_SPANS_PER_REQUEST, OTLP_STOP_DEADLINE_MS, OTLP_TRACE_FLUSH_MS } from '../../../config/index.js';
+import type { Logger } from '../../../logging/logger.js';
+import type { Timers } from '../../agent.js';
+import type { AggregatedSeries, TaggedTraces } from '../types.js';
+import { createOtlpExporter, signalUrl, type OtlpExporter } from './exporter.js';
+import { createOtlpExporterMetrics, type OtlpExporterMetrics } from './exporterMetrics.js';
+import { encodeMetricsRequest, seriesToResourceMetrics } from './metrics.js';
+import { encodeTraceRequest, tracesToSpans } from './traces.js';
+
+export interface OtlpPipelineOptions {
+  /** Each signal's full URL (`otlp_traces_endpoint`, or `otlp_endpoint` + `/v1/traces`; `otlpUrls`); a signal without one is not exported. */
+  readonly urls: Readonly<Partial<Record<'traces' | 'metrics', string>>>;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** `otlp_retry_max_interval_seconds`, in ms. */
+  readonly retryMaxMs: number;
+  /** `otlp_retry_max_elapsed_seconds`, in ms. */
+  readonly maxElapsedMs: number;
+  readonly timers?: Timers;
+  readonly traceFlushMs?: number;
+}
+
+/** Where each signal goes: its own key, else the base URL with the signal's path; neither: not exported. */
+export function otlpUrls(config: { readonly otlp_endpoint?: string | undefined; readonly otlp_traces_endpoint?: string | undefined; readonly otlp_metrics_endpoint?: string | undefined }): Partial<Record<'traces' | 'metrics', string>> {
+  const base = config.otlp_endpoint;
+  const traces = config.otlp_traces_endpoint ?? (base ? signalUrl(base, 'traces') : undefined);
+  const metrics = config.otlp_metrics_endpoint ?? (base ? signalUrl(base, 'metrics') : undefined);
+  return { ...(traces ? { traces } : {}), ...(metrics ? { metrics } : {}) };
+}
+
+export interface OtlpPipeline {
+  readonly traces: OtlpExporter | undefined;
+  readonly metrics: OtlpExporter | undefined;
+  /** One flush window's series (the DogStatsD intake's `onFlush`). */
+  exportSeries(series: readonly AggregatedSeries[]): void;
+  /** One trace payload, its pod resolved (the trace receiver's `onPayload`). Always takes it. */
+  exportTraces(traces: TaggedTraces): boolean;
+  /** Encodes the buffered spans now. */
+  flushTraces(): void;
+  /** Flushes the spans, then lets both exporters drain until `deadlineMs` together. */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+const REAL_TIMERS: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+};
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
+  const timers = opts.timers ?? REAL_TIMERS;
+  const log = opts.logger.child({ component: 'otlp' });
+  const counters: OtlpExporterMetrics = createOtlpExporterMetrics(opts.registry);
+  const common = { metrics: counters, logger: opts.logger, retryMaxMs: opts.retryMaxMs, maxElapsedMs: opts.maxElapsedMs, timers };
+  const traces = opts.urls.traces
+    ? createOtlpExporter({
+        ...common,
+        signal: 'traces',
+        url: opts.urls.traces,
+        rejectedItems: (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans ?? 0,
+      })
+    : undefined;
+  const metrics = opts.urls.metrics
+    ? createOtlpExporter({
+        ...common,
+        signal: 'metrics',
+        url: opts.urls.metrics,
+        rejectedItems: (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints ?? 0,
+      })
+    : undefined;
+  if (traces) counters.queue('traces', () => traces.size());
+  if (metrics) counters.queue('metrics', () => metrics.size());
+  const flushMs = opts.traceFlushMs ?? OTLP_TRACE_FLUSH_MS;
+
+  let pending: TaggedTraces[] = [];
+  let pendingSpans = 0;
+  let timer: unknown;
+
+  /** A conversion that throws is a bug in Tether, never the data's fault: logged, its items counted as dropped. */
+  const guarded = (what: string, items: number, signal: 'traces' | 'metrics', fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      counters.dropped(signal, 'invalid', items);
+      log.error({ err: e }, `could not encode ${items} ${what} for OTLP: ${(e as Error)?.message ?? String(e)}. This is a bug in Tether: please report it with this log line.`);
+    }
+  };
+
+  const flushTraces = () => {
+    if (timer !== undefined) {
+      timers.clearTimeout(timer);
+      timer = undefined;
+    }
+    if (pending.length === 0 || !traces) return;
+    const batch = pending;
+    const n = pendingSpans;
+    pending = [];
+    pendingSpans = 0;
+    guarded('spans', n, 'traces', () => {
+      for (const part of chunks(tracesToSpans(batch), OTLP_MAX_SPANS_PER_REQUEST)) traces.send({ body: encodeTraceRequest(part), items: part.length });
+    });
+  };
+
+  return {
+    traces,
+    metrics,
+    exportSeries(series) {
+      if (!metrics) return;
+      for (const part of chunks(series, OTLP_MAX_SERIES_PER_REQUEST)) {
+        guarded('series', part.length, 'metrics', () => {
+          const { resourceMetrics, points, skipped } = seriesToResourceMetrics(part);
+          if (skipped > 0) counters.dropped('metrics', 'invalid', skipped);
+          if (points > 0) metrics.send({ body: encodeMetricsRequest(resourceMetrics), items: points });
+        });
+      }
+    },
+    exportTraces(t) {
+      if (!traces) return true;
+      let n = 0;
+      for (const trace of t.traces) n += trace.length;
+      if (n === 0) return true;
+      pending.push(t);
+      pendingSpans += n;
+      if (pendingSpans >= OTLP_MAX_SPANS_PER_REQUEST) flushTraces();
+      else if (timer === undefined) timer = timers.setTimeout(() => {
+        timer = undefined;
+        flushTraces();
+      }, flushMs);
+      return true;
+    },
+    flushTraces,
+    async stop(deadlineMs = OTLP_STOP_DEADLINE_MS) {
+      flushTraces();
+      await Promise.all([traces?.stop(deadlineMs), metrics?.stop(deadlineMs)]);
+    },
+  };
+}
