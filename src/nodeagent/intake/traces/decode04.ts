@@ -6,7 +6,7 @@
  * type fails the payload with its trace, span and name.
  */
 import type { DdSpan } from '../types.js';
-import { Budget, decodeSafely, DEFAULT_DECODE_LIMITS, tagRecord, Where, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
+import { Budget, decodeSafely, DEFAULT_DECODE_LIMITS, readTraceList, tagRecord, Where, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
 import { MsgpackError, MsgpackReader } from './msgpackReader.js';
 
 export function decodeV04(payload: Buffer, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult {
@@ -14,24 +14,7 @@ export function decodeV04(payload: Buffer, limits: DecodeLimits = DEFAULT_DECODE
   return decodeSafely(where, () => {
     const r = new MsgpackReader(payload);
     const budget = new Budget(limits);
-    const traces: DdSpan[][] = [];
-    const nTraces = r.readArrayHeader();
-    for (let t = 0; t < nTraces; t++) {
-      where.trace = t;
-      where.span = -1;
-      where.field = '';
-      const nSpans = r.readArrayHeader();
-      const spans: DdSpan[] = [];
-      for (let s = 0; s < nSpans; s++) {
-        where.span = s;
-        where.field = '';
-        budget.span();
-        spans.push(readSpan(r, where, budget));
-      }
-      traces.push(spans);
-    }
-    if (!r.atEnd()) throw new MsgpackError(`${r.remaining} bytes follow the list of traces`, r.pos);
-    return { traces, spans: budget.spans };
+    return readTraceList(r, where, budget, () => readSpan(r, where, budget));
   });
 }
 

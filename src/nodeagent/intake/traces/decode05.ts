@@ -9,7 +9,7 @@
  * length or a field of the wrong type fails the payload, naming the trace, span and field.
  */
 import type { DdSpan } from '../types.js';
-import { Budget, decodeSafely, DEFAULT_DECODE_LIMITS, tagRecord, Where, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
+import { Budget, decodeSafely, DEFAULT_DECODE_LIMITS, readTraceList, tagRecord, Where, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
 import { readError } from './decode04.js';
 import { MsgpackError, MsgpackReader } from './msgpackReader.js';
 
@@ -42,78 +42,61 @@ export function decodeV05(payload: Buffer, limits: DecodeLimits = DEFAULT_DECODE
       return table[i]!;
     };
 
-    const traces: DdSpan[][] = [];
-    const nTraces = r.readArrayHeader();
-    for (let t = 0; t < nTraces; t++) {
-      where.trace = t;
-      where.span = -1;
-      where.field = '';
-      const nSpans = r.readArrayHeader();
-      const spans: DdSpan[] = [];
-      for (let s = 0; s < nSpans; s++) {
-        where.span = s;
-        where.field = '';
-        budget.span();
-        const at = r.pos;
-        const n = r.readArrayHeader();
-        if (n !== V05_FIELDS.length) throw new MsgpackError(`a v0.5 span is an array of ${V05_FIELDS.length} fields, got ${n < 0 ? 'nil' : n}`, at);
-        where.field = 'service';
-        const service = str();
-        where.field = 'name';
-        const name = str();
-        where.field = 'resource';
-        const resource = str();
-        where.field = 'trace_id';
-        const traceId = r.readUint64();
-        where.field = 'span_id';
-        const spanId = r.readUint64();
-        where.field = 'parent_id';
-        const parentId = r.readUint64();
-        where.field = 'start';
-        const start = r.readBigInt(false);
-        where.field = 'duration';
-        const duration = r.readBigInt(false);
-        where.field = 'error';
-        const error = readError(r);
+    const readSpan = (): DdSpan => {
+      const at = r.pos;
+      const n = r.readArrayHeader();
+      if (n !== V05_FIELDS.length) throw new MsgpackError(`a v0.5 span is an array of ${V05_FIELDS.length} fields, got ${n < 0 ? 'nil' : n}`, at);
+      where.field = 'service';
+      const service = str();
+      where.field = 'name';
+      const name = str();
+      where.field = 'resource';
+      const resource = str();
+      where.field = 'trace_id';
+      const traceId = r.readUint64();
+      where.field = 'span_id';
+      const spanId = r.readUint64();
+      where.field = 'parent_id';
+      const parentId = r.readUint64();
+      where.field = 'start';
+      const start = r.readBigInt(false);
+      where.field = 'duration';
+      const duration = r.readBigInt(false);
+      where.field = 'error';
+      const error = readError(r);
 
-        where.field = 'meta';
-        const meta = tagRecord<string>();
-        const nMeta = r.readMapHeader();
-        if (nMeta > 0) budget.entries(nMeta);
-        for (let i = 0; i < nMeta; i++) {
-          where.entry = i;
-          where.key = undefined;
-          const k = str();
-          where.key = k;
-          meta[k] = str();
-        }
-        where.entry = -1;
+      where.field = 'meta';
+      const meta = tagRecord<string>();
+      const nMeta = r.readMapHeader();
+      if (nMeta > 0) budget.entries(nMeta);
+      for (let i = 0; i < nMeta; i++) {
+        where.entry = i;
         where.key = undefined;
-
-        where.field = 'metrics';
-        const metrics = tagRecord<number>();
-        const nMetrics = r.readMapHeader();
-        if (nMetrics > 0) budget.entries(nMetrics);
-        for (let i = 0; i < nMetrics; i++) {
-          where.entry = i;
-          where.key = undefined;
-          const k = str();
-          where.key = k;
-          metrics[k] = r.readNumber();
-        }
-        where.entry = -1;
-        where.key = undefined;
-
-        where.field = 'type';
-        const type = str();
-        spans.push({ traceId, spanId, parentId, name, resource, service, type, start, duration, error, meta, metrics });
+        const k = str();
+        where.key = k;
+        meta[k] = str();
       }
-      traces.push(spans);
-    }
-    where.trace = -1;
-    where.span = -1;
-    where.field = '';
-    if (!r.atEnd()) throw new MsgpackError(`${r.remaining} bytes follow the list of traces`, r.pos);
-    return { traces, spans: budget.spans };
+      where.entry = -1;
+      where.key = undefined;
+
+      where.field = 'metrics';
+      const metrics = tagRecord<number>();
+      const nMetrics = r.readMapHeader();
+      if (nMetrics > 0) budget.entries(nMetrics);
+      for (let i = 0; i < nMetrics; i++) {
+        where.entry = i;
+        where.key = undefined;
+        const k = str();
+        where.key = k;
+        metrics[k] = r.readNumber();
+      }
+      where.entry = -1;
+      where.key = undefined;
+
+      where.field = 'type';
+      const type = str();
+      return { traceId, spanId, parentId, name, resource, service, type, start, duration, error, meta, metrics };
+    };
+    return readTraceList(r, where, budget, readSpan);
   });
 }

@@ -4,7 +4,7 @@
  */
 import { TRACE_MAX_ITEMS_PER_PAYLOAD, TRACE_MAX_SPANS_PER_PAYLOAD } from '../../../config/limits.js';
 import type { DdSpan } from '../types.js';
-import { MsgpackError } from './msgpackReader.js';
+import { MsgpackError, type MsgpackReader } from './msgpackReader.js';
 
 export interface DecodeLimits {
   /** Spans in one payload. */
@@ -73,6 +73,34 @@ export class Budget {
  */
 export function tagRecord<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
+}
+
+/**
+ * The list of traces both versions share (an array of traces, each an array of spans), each span read
+ * by `readSpan`; `where` follows the trace and span for messages, and nothing may follow the list.
+ */
+export function readTraceList(r: MsgpackReader, where: Where, budget: Budget, readSpan: () => DdSpan): { traces: DdSpan[][]; spans: number } {
+  const traces: DdSpan[][] = [];
+  const nTraces = r.readArrayHeader();
+  for (let t = 0; t < nTraces; t++) {
+    where.trace = t;
+    where.span = -1;
+    where.field = '';
+    const nSpans = r.readArrayHeader();
+    const spans: DdSpan[] = [];
+    for (let s = 0; s < nSpans; s++) {
+      where.span = s;
+      where.field = '';
+      budget.span();
+      spans.push(readSpan());
+    }
+    traces.push(spans);
+  }
+  where.trace = -1;
+  where.span = -1;
+  where.field = '';
+  if (!r.atEnd()) throw new MsgpackError(`${r.remaining} bytes follow the list of traces`, r.pos);
+  return { traces, spans: budget.spans };
 }
 
 /** Turns whatever the decoding body threw into a result; nothing escapes. */
