@@ -115,9 +115,12 @@ function clusterAgentConfig(docs: ManifestDoc[]): TetherConfig {
   return parseConfig({ env });
 }
 
-/** The node agent's configuration as `tether node-agent` would read it from the DaemonSet's literal env. */
+/**
+ * The node agent's configuration as `tether node-agent` would read it from the DaemonSet's literal env (a
+ * variable without value or valueFrom is set to "" in the container, as Kubernetes does).
+ */
 function nodeAgentConfig(docs: ManifestDoc[]): TetherConfig {
-  const env = Object.fromEntries(podOf(nodeAgent(docs)).containers[0]!.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+  const env = Object.fromEntries(podOf(nodeAgent(docs)).containers[0]!.env.filter((e) => !e.valueFrom).map((e) => [e.name, e.value ?? '']));
   return parseConfig({ env });
 }
 

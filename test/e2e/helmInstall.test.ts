@@ -133,8 +133,9 @@ describe('helm install, then tether start as the chart\'s ServiceAccount', () =>
   test('the installed node agent DaemonSet receives where the webhook sends pods (service mode) and exports to agents.otlp', async () => {
     const ds = await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: NS });
     const c = ds.spec!.template.spec!.containers[0]!;
-    // The configuration `tether node-agent` reads from that pod spec's literal env, as the API server stored it.
-    const config = parseConfig({ env: Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!])) });
+    // The configuration `tether node-agent` reads from that pod spec's literal env, as the API server stored
+    // it: an empty value is not stored (omitempty), and the container gets the variable set to "".
+    const config = parseConfig({ env: Object.fromEntries((c.env ?? []).filter((e) => !e.valueFrom).map((e) => [e.name, e.value ?? ''])) });
     assert.equal(config.dogstatsd_non_local_traffic, true);
     assert.equal(config['apm_config.apm_non_local_traffic'], true);
     assert.equal(config.dogstatsd_socket, '', 'no socket in service mode');
