@@ -127,11 +127,11 @@ otlpUrls): the signal's own endpoint, else the base endpoint + /v1/traces or /v1
 */}}
 {{- define "tether.otlpTracesUrl" -}}
 {{- $o := .Values.agents.otlp -}}
-{{- if $o.tracesEndpoint -}}{{ $o.tracesEndpoint }}{{- else if $o.endpoint -}}{{ trimSuffix "/" $o.endpoint }}/v1/traces{{- end -}}
+{{- if $o.tracesEndpoint -}}{{ $o.tracesEndpoint }}{{- else if $o.endpoint -}}{{ regexReplaceAll "/+$" $o.endpoint "" }}/v1/traces{{- end -}}
 {{- end -}}
 {{- define "tether.otlpMetricsUrl" -}}
 {{- $o := .Values.agents.otlp -}}
-{{- if $o.metricsEndpoint -}}{{ $o.metricsEndpoint }}{{- else if $o.endpoint -}}{{ trimSuffix "/" $o.endpoint }}/v1/metrics{{- end -}}
+{{- if $o.metricsEndpoint -}}{{ $o.metricsEndpoint }}{{- else if $o.endpoint -}}{{ regexReplaceAll "/+$" $o.endpoint "" }}/v1/metrics{{- end -}}
 {{- end -}}
 
 {{/*
