@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { AGENT_STACK_ENV_VARS, AUTH_TOKEN_MIN_LENGTH, CONFIG_KEYS, envVarFor, parseConfig, type TetherConfig } from '../../src/config/index.js';
@@ -39,7 +40,7 @@ interface PodSpec {
   containers: Container[];
   volumes?: { name: string; hostPath?: { path: string; type: string } }[];
 }
-type Workload = ManifestDoc & { spec: { replicas?: number; template: { spec: PodSpec } } };
+type Workload = ManifestDoc & { spec: { replicas?: number; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
 
 /** The presets of the README, each with what it is meant to fix. */
 const PRESETS: Record<string, { values: Record<string, unknown>; extra?: string[] }> = {
@@ -51,9 +52,40 @@ const PRESETS: Record<string, { values: Record<string, unknown>; extra?: string[
   sockets: { values: { datadog: { apm: { socketEnabled: true }, dogstatsd: { useSocketVolume: true } } } },
   'apm-port': { values: { datadog: { apm: { portEnabled: true } } } },
   'network-policy': { values: { datadog: { networkPolicy: { create: true, flavor: 'kubernetes' } } } },
-  'cilium-policy': { values: { datadog: { networkPolicy: { create: true, flavor: 'cilium', controlPlaneCIDRs: ['10.0.0.0/8'] } } } },
+  'cilium-policy': { values: { datadog: { networkPolicy: { create: true, flavor: 'cilium', controlPlaneCIDRs: ['10.0.0.0/8'] } }, agents: { otlp: { tracesEndpoint: 'http://jaeger-collector.tracing:4318/v1/traces' } } } },
   'kubelet-ca': { values: { datadog: { kubelet: { tlsVerify: true, hostCAPath: '/etc/kubernetes/pki/ca.crt' }, clusterName: 'prod', tags: ['team:a', 'env:prod'] } } },
   diagnose: { values: { diagnose: { rbac: { create: true } } } },
+  // configMode socket asked for without any socket value: the node agent still needs both sockets.
+  'socket-mode': { values: { clusterAgent: { admissionController: { configMode: 'socket' } } } },
+  'dogstatsd-host-port': { values: { datadog: { dogstatsd: { useHostPort: true } } } },
+  'otlp-policy': {
+    values: {
+      agents: { otlp: { endpoint: 'http://otel-collector.observability:4318/', metricsEndpoint: 'https://metrics.example/api/v1/otlp/v1/metrics', retry: { maxIntervalSeconds: 10, maxElapsedSeconds: 120 } } },
+      datadog: { networkPolicy: { create: true, flavor: 'kubernetes' } },
+    },
+  },
+};
+
+/**
+ * Where each preset's injected pods send their DogStatsD and traces (the cluster agent's injection mode),
+ * and so what the node agent must expose: host ports (hostip, or asked for), sockets (socket mode, or
+ * asked for, where hostPath is allowed).
+ */
+const INTAKE: Record<keyof typeof PRESETS & string, { mode: 'hostip' | 'service' | 'socket'; hostPorts: number[]; sockets: boolean }> = {
+  default: { mode: 'service', hostPorts: [], sockets: false },
+  'gke-autopilot': { mode: 'hostip', hostPorts: [8125, 8126], sockets: false },
+  aks: { mode: 'service', hostPorts: [], sockets: false },
+  openshift: { mode: 'hostip', hostPorts: [8125, 8126], sockets: false },
+  'rancher-eks': { mode: 'service', hostPorts: [], sockets: false },
+  sockets: { mode: 'socket', hostPorts: [], sockets: true },
+  'apm-port': { mode: 'hostip', hostPorts: [8125, 8126], sockets: false },
+  'network-policy': { mode: 'service', hostPorts: [], sockets: false },
+  'cilium-policy': { mode: 'service', hostPorts: [], sockets: false },
+  'kubelet-ca': { mode: 'service', hostPorts: [], sockets: false },
+  diagnose: { mode: 'service', hostPorts: [], sockets: false },
+  'socket-mode': { mode: 'socket', hostPorts: [], sockets: true },
+  'dogstatsd-host-port': { mode: 'service', hostPorts: [8125], sockets: false },
+  'otlp-policy': { mode: 'service', hostPorts: [], sockets: false },
 };
 
 const rendered = new Map<string, ManifestDoc[]>();
@@ -82,6 +114,18 @@ function clusterAgentConfig(docs: ManifestDoc[]): TetherConfig {
   const env = Object.fromEntries(podOf(clusterAgent(docs)).containers[0]!.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
   return parseConfig({ env });
 }
+
+/**
+ * The node agent's configuration as `tether node-agent` would read it from the DaemonSet's literal env (a
+ * variable without value or valueFrom is set to "" in the container, as Kubernetes does).
+ */
+function nodeAgentConfig(docs: ManifestDoc[]): TetherConfig {
+  const env = Object.fromEntries(podOf(nodeAgent(docs)).containers[0]!.env.filter((e) => !e.valueFrom).map((e) => [e.name, e.value ?? '']));
+  return parseConfig({ env });
+}
+
+/** Tether's defaults: the ports tracers and DogStatsD clients use when the webhook gives them only a host. */
+const DEFAULTS = parseConfig({ env: {} });
 
 /** Every hostPath volume of every pod template. */
 const hostPaths = (docs: ManifestDoc[]): string[] =>
@@ -297,11 +341,119 @@ describe('helm template: provider presets', () => {
   });
 });
 
+describe('helm template: the node agent receives what injected pods send, in every mode', () => {
+  const containerPort = (c: Container, name: string) => {
+    const p = c.ports.find((x) => x.name === name);
+    assert.ok(p, `a container port named ${name}`);
+    return p;
+  };
+
+  for (const preset of Object.keys(PRESETS)) {
+    test(`${preset}: mode ${INTAKE[preset]!.mode}; non-local listeners on the ports tracers use, host ports ${JSON.stringify(INTAKE[preset]!.hostPorts)}, sockets ${INTAKE[preset]!.sockets ? 'on' : 'off'}`, async () => {
+      const want = INTAKE[preset]!;
+      const docs = await render(preset);
+      const ca = clusterAgentConfig(docs);
+      const na = nodeAgentConfig(docs);
+      const pod = podOf(nodeAgent(docs));
+      const c = pod.containers[0]!;
+      assert.equal(ca['admission_controller.inject_config.mode'], want.mode);
+
+      // Listening beyond loopback (pods come through the Service, the node's IP or the pod IP), on the
+      // default ports, as named container ports of the right protocol.
+      assert.equal(na.dogstatsd_non_local_traffic, true);
+      assert.equal(na['apm_config.apm_non_local_traffic'], true);
+      assert.equal(na.dogstatsd_port, DEFAULTS.dogstatsd_port);
+      assert.equal(na['apm_config.receiver_port'], DEFAULTS['apm_config.receiver_port']);
+      const dsd = containerPort(c, 'dogstatsdport');
+      const trace = containerPort(c, 'traceport');
+      assert.deepEqual([dsd.containerPort, dsd.protocol], [na.dogstatsd_port, 'UDP']);
+      assert.deepEqual([trace.containerPort, trace.protocol], [na['apm_config.receiver_port'], 'TCP']);
+
+      // Host ports: the same numbers as the container's, only where wanted; hostip needs both.
+      for (const p of c.ports) if (p.hostPort !== undefined) assert.equal(p.hostPort, p.containerPort, p.name);
+      assert.deepEqual(hostPorts(docs), want.hostPorts);
+      if (want.mode === 'hostip') assert.deepEqual(hostPorts(docs), [na.dogstatsd_port, na['apm_config.receiver_port']]);
+
+      // Service mode: the node-local Service's ports land on the intake's named ports, same protocol.
+      const local = find(docs, 'Service', ca['admission_controller.inject_config.local_service_name']) as (ManifestDoc & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string; protocol: string }[] } })[];
+      assert.equal(local.length, want.mode === 'service' ? 1 : 0, 'the node-local Service exactly in service mode');
+      if (local[0]) {
+        const labels = nodeAgent(docs).spec.template.metadata.labels;
+        for (const [k, v] of Object.entries(local[0].spec.selector)) assert.equal(labels[k], v, `node agent pods carry ${k}=${v}`);
+        assert.deepEqual(
+          local[0].spec.ports.map((p) => [p.port, p.protocol, containerPort(c, p.targetPort).containerPort, containerPort(c, p.targetPort).protocol]),
+          [
+            [DEFAULTS.dogstatsd_port, 'UDP', DEFAULTS.dogstatsd_port, 'UDP'],
+            [DEFAULTS['apm_config.receiver_port'], 'TCP', DEFAULTS['apm_config.receiver_port'], 'TCP'],
+          ],
+        );
+      }
+
+      const sockets = (pod.volumes ?? []).filter((v) => v.hostPath && v.name === 'sockets');
+      if (!want.sockets) {
+        // Off: "" (not the defaults under /var/run/datadog, which the read-only root filesystem refuses).
+        assert.equal(na.dogstatsd_socket, '');
+        assert.equal(na['apm_config.receiver_socket'], '');
+        assert.deepEqual(sockets, []);
+        assert.equal(c.securityContext['runAsNonRoot'], true);
+        assert.equal(c.securityContext['runAsUser'], preset === 'openshift' ? undefined : 65532);
+      } else {
+        // The sockets the webhook points pods at, in the host directory mounted at its own path.
+        assert.equal(na.dogstatsd_socket, ca['admission_controller.inject_config.dogstatsd_socket'].replace(/^unix:\/\//, ''));
+        assert.equal(na['apm_config.receiver_socket'], ca['admission_controller.inject_config.trace_agent_socket'].replace(/^unix:\/\//, ''));
+        assert.deepEqual(sockets.map((v) => v.hostPath), [{ path: ca['admission_controller.inject_config.socket_path'], type: 'DirectoryOrCreate' }]);
+        for (const path of [na.dogstatsd_socket, na['apm_config.receiver_socket']]) {
+          assert.ok(c.volumeMounts?.some((m) => m.name === 'sockets' && m.mountPath === dirname(path)), `${dirname(path)} mounted from the host`);
+        }
+        // Root, to create sockets in the kubelet's root-owned 0755 directory; nothing else.
+        assert.deepEqual(c.securityContext, {
+          runAsNonRoot: false,
+          runAsUser: 0,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          seccompProfile: { type: 'RuntimeDefault' },
+          capabilities: { drop: ['ALL'] },
+        });
+      }
+    });
+  }
+
+  test('per-port host ports outside hostip mode; one socket asked for outside socket mode', async () => {
+    const apmOnly = await helmTemplate({ datadog: { apm: { portEnabled: true } }, clusterAgent: { admissionController: { configMode: 'service' } } });
+    assert.deepEqual(hostPorts(apmOnly), [8126]);
+    const apmSocket = await helmTemplate({ datadog: { apm: { socketEnabled: true } }, clusterAgent: { admissionController: { configMode: 'hostip' } } });
+    const na = nodeAgentConfig(apmSocket);
+    assert.equal(na['apm_config.receiver_socket'], '/var/run/datadog/apm.socket');
+    assert.equal(na.dogstatsd_socket, '');
+    assert.deepEqual(hostPorts(apmSocket), [8125, 8126]);
+    assert.deepEqual(hostPaths(apmSocket), ['DaemonSet/datadog-agent: /var/run/datadog']);
+    assert.equal(podOf(nodeAgent(apmSocket)).containers[0]!.securityContext['runAsUser'], 0);
+    // Autopilot: an explicit socket mode gets the warning of NOTES.txt, and still no hostPath.
+    const autopilotSocket = await helmTemplate({ providers: { gke: { autopilot: true } }, clusterAgent: { admissionController: { configMode: 'socket' } } });
+    assert.deepEqual(hostPaths(autopilotSocket), []);
+    assert.equal(nodeAgentConfig(autopilotSocket).dogstatsd_socket, '');
+  });
+
+  test('agents.otlp: the export URLs and retry bounds the node agent reads; none by default', async () => {
+    const na = nodeAgentConfig(await render('otlp-policy'));
+    assert.equal(na.otlp_endpoint, 'http://otel-collector.observability:4318/');
+    assert.equal(na.otlp_traces_endpoint, undefined);
+    assert.equal(na.otlp_metrics_endpoint, 'https://metrics.example/api/v1/otlp/v1/metrics');
+    assert.equal(na.otlp_retry_max_interval_seconds, 10);
+    assert.equal(na.otlp_retry_max_elapsed_seconds, 120);
+    assert.equal(nodeAgentConfig(await render('cilium-policy')).otlp_traces_endpoint, 'http://jaeger-collector.tracing:4318/v1/traces');
+    const none = nodeAgentConfig(await render('default'));
+    assert.deepEqual([none.otlp_endpoint, none.otlp_traces_endpoint, none.otlp_metrics_endpoint], [undefined, undefined, undefined]);
+    assert.equal(none.otlp_retry_max_interval_seconds, DEFAULTS.otlp_retry_max_interval_seconds);
+  });
+});
+
 describe('helm template: network policies', () => {
   test('kubernetes: the admission port open, 5005 from the node agents, egress to the API server and DNS only', async () => {
     const np = one<ManifestDoc & { spec: { podSelector: unknown; policyTypes: string[]; ingress: { from?: unknown[]; ports: { port: number }[] }[]; egress: { ports: { port: number; protocol: string }[] }[] } }>(
       await render('network-policy'),
       'NetworkPolicy',
+      'datadog-cluster-agent',
     );
     assert.deepEqual(np.spec.podSelector, { matchLabels: { app: 'datadog-cluster-agent' } });
     assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
@@ -314,11 +466,49 @@ describe('helm template: network policies', () => {
   test('cilium: a CiliumNetworkPolicy, the API server entity and the control plane CIDRs', async () => {
     const docs = await render('cilium-policy');
     assert.equal(find(docs, 'NetworkPolicy').length, 0);
-    const cnp = one<ManifestDoc & { apiVersion: string; spec: { ingress: Record<string, unknown>[]; egress: Record<string, unknown>[] } }>(docs, 'CiliumNetworkPolicy');
+    const cnp = one<ManifestDoc & { apiVersion: string; spec: { ingress: Record<string, unknown>[]; egress: Record<string, unknown>[] } }>(docs, 'CiliumNetworkPolicy', 'datadog-cluster-agent');
     assert.equal(cnp.apiVersion, 'cilium.io/v2');
     assert.deepEqual(cnp.spec.ingress[0]?.['fromEntities'], ['kube-apiserver', 'host', 'remote-node']);
     assert.deepEqual(cnp.spec.ingress[1]?.['fromCIDR'], ['10.0.0.0/8']);
     assert.deepEqual(cnp.spec.egress[0], { toEntities: ['kube-apiserver'] });
+  });
+
+  type PortRule = { port: number | string; protocol: string };
+  const portsOf = (rules: { ports?: PortRule[]; toPorts?: { ports: PortRule[] }[] }[]): string[] =>
+    rules.flatMap((r) => [...(r.ports ?? []), ...(r.toPorts ?? []).flatMap((t) => t.ports)]).map((p) => `${p.port}/${p.protocol}`);
+  /** The node agent's ports the policies open, from Tether's configuration defaults. */
+  const INGRESS = [`${DEFAULTS.dogstatsd_port}/UDP`, `${DEFAULTS['apm_config.receiver_port']}/TCP`, `${DEFAULTS['node_agent.port']}/TCP`];
+  const EGRESS = ['53/UDP', '53/TCP', `${DEFAULTS.kubernetes_https_kubelet_port}/TCP`, `${DEFAULTS['cluster_agent.cmd_port']}/TCP`];
+  const podLabels = (w: Workload): Record<string, string> => w.spec.template.metadata.labels;
+  const selects = (selector: Record<string, string>, labels: Record<string, string>): boolean => Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+  test('kubernetes: around the node agents, the intake and status ports open to any source; egress to DNS, the kubelet, the cluster agent and the OTLP ports', async () => {
+    type Np = ManifestDoc & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from?: unknown[]; ports: PortRule[] }[]; egress: { to?: { podSelector: { matchLabels: Record<string, string> } }[]; ports: PortRule[] }[] } };
+    for (const [preset, otlp] of [['network-policy', []], ['otlp-policy', ['4318/TCP', '443/TCP']]] as const) {
+      const docs = await render(preset);
+      const np = one<Np>(docs, 'NetworkPolicy', 'datadog-agent');
+      assert.ok(selects(np.spec.podSelector.matchLabels, podLabels(nodeAgent(docs))), `${preset}: selects the node agent's pods`);
+      assert.ok(!selects(np.spec.podSelector.matchLabels, podLabels(clusterAgent(docs))), `${preset}: not the cluster agent's`);
+      assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
+      assert.deepEqual(portsOf(np.spec.ingress), INGRESS, preset);
+      assert.ok(np.spec.ingress.every((r) => r.from === undefined), 'any source: pods of every namespace, the node behind a host port, the kubelet');
+      assert.deepEqual(portsOf(np.spec.egress), [...EGRESS, ...otlp], preset);
+      const toClusterAgent = np.spec.egress.find((r) => r.to)!;
+      assert.ok(selects(toClusterAgent.to![0]!.podSelector.matchLabels, podLabels(clusterAgent(docs))), 'the cluster agent API: its pods');
+      assert.deepEqual(portsOf([toClusterAgent]), [`${DEFAULTS['cluster_agent.cmd_port']}/TCP`]);
+    }
+  });
+
+  test('cilium: the same around the node agents, the OTLP port of the traces URL included', async () => {
+    type Cnp = ManifestDoc & { spec: { endpointSelector: { matchLabels: Record<string, string> }; ingress: { fromEntities?: string[]; toPorts: { ports: PortRule[] }[] }[]; egress: { toEntities?: string[]; toPorts: { ports: PortRule[] }[] }[] } };
+    const docs = await render('cilium-policy');
+    const cnp = one<Cnp>(docs, 'CiliumNetworkPolicy', 'datadog-agent');
+    assert.ok(selects(cnp.spec.endpointSelector.matchLabels, podLabels(nodeAgent(docs))));
+    assert.deepEqual(portsOf(cnp.spec.ingress), INGRESS);
+    assert.ok(cnp.spec.ingress.every((r) => r.fromEntities?.includes('cluster')), 'from every pod of the cluster and the host');
+    assert.deepEqual(portsOf(cnp.spec.egress), ['53/ANY', `${DEFAULTS.kubernetes_https_kubelet_port}/TCP`, `${DEFAULTS['cluster_agent.cmd_port']}/TCP`, '4318/TCP']);
+    assert.ok(cnp.spec.egress.find((r) => portsOf([r]).includes(`${DEFAULTS.kubernetes_https_kubelet_port}/TCP`))?.toEntities?.includes('host'), 'the kubelet: the host entity');
+    assert.deepEqual(cnp.spec.egress.at(-1)?.toEntities, ['all'], 'the OTLP backend may be anywhere');
   });
 });
 
@@ -359,6 +549,9 @@ describe('values.schema.json', () => {
     ['failurePolicy', { clusterAgent: { admissionController: { failurePolicy: 'Failed' } } }, /failurePolicy': value must be one of 'Ignore', 'Fail'/],
     ['replicas', { clusterAgent: { replicas: 'two' } }, /replicas': got string, want integer/],
     ['logLevel', { datadog: { logLevel: 'verbose' } }, /logLevel': value must be one of/],
+    ['agents.otlp.endpoint', { agents: { otlp: { endpoint: 'otel-collector:4318' } } }, /\/agents\/otlp\/endpoint': 'otel-collector:4318' does not match pattern/],
+    ['agents.otlp.tracesEndpoint', { agents: { otlp: { tracesEndpoint: 'grpc://jaeger:4317' } } }, /\/agents\/otlp\/tracesEndpoint': 'grpc:\/\/jaeger:4317' does not match pattern/],
+    ['agents.otlp.retry', { agents: { otlp: { retry: { maxIntervalSeconds: 0 } } } }, /maxIntervalSeconds': minimum: got 0, want 1/],
   ] as const) {
     test(`a typo in ${path} fails before anything is rendered`, async () => {
       const r = await helm(['template', 'tether', CHART_DIR, '-f', valuesFile(values)]);
@@ -385,6 +578,24 @@ describe('NOTES.txt', () => {
     assert.match(await helmNotes(kubeconfig, { providers: { gke: { autopilot: true } }, clusterAgent: { admissionController: { configMode: 'socket' } } }), /WARNING: configMode is socket on GKE Autopilot/);
     assert.match(await helmNotes(kubeconfig, { providers: { gke: { autopilot: true } }, datadog: { apm: { socketEnabled: true } } }), /sockets were turned off \(GKE Autopilot refuses hostPath volumes\); pods use hostip/);
   });
+
+  test('where the node agents receive and where they send: nothing exported until agents.otlp is set', async () => {
+    const kubeconfig = cp.kubeconfigPath;
+    const plain = await helmNotes(kubeconfig);
+    assert.match(plain, /Node agents receive what injected pods send: DogStatsD on 8125\/UDP and traces on 8126\/TCP \(through the node-local Service datadog\)\./);
+    assert.match(plain, /Nothing is exported until agents\.otlp\.endpoint is set/);
+    const exported = await helmNotes(kubeconfig, PRESETS['otlp-policy']!.values);
+    assert.match(exported, /traces to http:\/\/otel-collector\.observability:4318\/v1\/traces,\nDogStatsD metrics to https:\/\/metrics\.example\/api\/v1\/otlp\/v1\/metrics\./);
+    assert.doesNotMatch(exported, /Nothing is exported/);
+    const tracesOnly = await helmNotes(kubeconfig, { agents: { otlp: { tracesEndpoint: 'http://jaeger:4318/v1/traces' } }, datadog: { apm: { portEnabled: true } } });
+    assert.match(tracesOnly, /on each node's IP: host ports/);
+    assert.match(tracesOnly, /DogStatsD metrics nowhere \(set agents\.otlp\.metricsEndpoint\)/);
+    const sockets = await helmNotes(kubeconfig, { datadog: { apm: { socketEnabled: true }, dogstatsd: { socketPath: '/run/dsd.socket' } } });
+    assert.match(sockets, /and on \/var\/run\/datadog\/apm\.socket and \/run\/dsd\.socket\./);
+    assert.match(sockets, /WARNING: datadog\.apm\.hostSocketPath \(\/var\/run\/datadog\/, the one host directory of both sockets\) is not the directory of\ndatadog\.dogstatsd\.socketPath/);
+    const openshiftPorts = await helmNotes(kubeconfig, { providers: { openshift: { enabled: true } }, datadog: { dogstatsd: { useHostPort: true } }, clusterAgent: { admissionController: { configMode: 'service' } } });
+    assert.match(openshiftPorts, /host ports \(datadog\.apm\.portEnabled, datadog\.dogstatsd\.useHostPort\) need an SCC/);
+  });
 });
 
 describe('server-side dry run of every rendering', () => {
@@ -394,12 +605,25 @@ describe('server-side dry run of every rendering', () => {
     for (const preset of Object.keys(PRESETS)) {
       for (const doc of await render(preset)) {
         kinds.add(doc.kind);
+        kinds.add(`${doc.kind}/${doc.metadata?.name}`);
         await objects.create(doc as k8s.KubernetesObject, undefined, 'All').catch((e: unknown) => {
           assert.fail(`${preset}: ${doc.kind} ${doc.metadata?.name} refused: ${e instanceof k8s.ApiException ? e.body : String(e)}`);
         });
       }
     }
-    for (const kind of ['Deployment', 'DaemonSet', 'PodDisruptionBudget', 'NetworkPolicy', 'CiliumNetworkPolicy', 'SecurityContextConstraints', 'MutatingWebhookConfiguration', 'Lease', 'Secret']) {
+    for (const kind of [
+      'Deployment',
+      'DaemonSet',
+      'PodDisruptionBudget',
+      'NetworkPolicy',
+      'CiliumNetworkPolicy',
+      'NetworkPolicy/datadog-agent',
+      'CiliumNetworkPolicy/datadog-agent',
+      'SecurityContextConstraints',
+      'MutatingWebhookConfiguration',
+      'Lease',
+      'Secret',
+    ]) {
       assert.ok(kinds.has(kind), `some preset renders a ${kind}`);
     }
   });

@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { ENABLED_LABEL } from '../../src/config/index.js';
+import { ENABLED_LABEL, parseConfig } from '../../src/config/index.js';
 import { CHECKS } from '../../src/diagnose/checks/index.js';
 import { impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
@@ -30,8 +30,10 @@ const CERT_SECRET = 'webhook-certificate';
 const TOKEN_SECRET = 'datadog-cluster-agent';
 const CA_CONFIGMAP = 'datadog-cluster-agent-ca';
 const LEASE = 'datadog-leader-election';
-/** What the install sets beyond the defaults: the diagnose identity the test runs diagnose as. */
-const VALUES = { diagnose: { rbac: { create: true } } };
+/** Where the node agents export (agents.otlp.endpoint); nothing listens there: no node agent runs here. */
+const OTLP_ENDPOINT = 'http://otel-collector.observability:4318';
+/** What the install sets beyond the defaults: the diagnose identity the test runs diagnose as, an OTLP endpoint. */
+const VALUES = { diagnose: { rbac: { create: true } }, agents: { otlp: { endpoint: OTLP_ENDPOINT } } };
 
 let cp: ControlPlane;
 let core: k8s.CoreV1Api;
@@ -126,6 +128,35 @@ describe('helm install, then tether start as the chart\'s ServiceAccount', () =>
     assert.equal(env.get('DD_ENTITY_ID')?.valueFrom?.fieldRef?.fieldPath, 'metadata.uid');
     const local = await core.readNamespacedService({ name: 'datadog', namespace: NS });
     assert.equal(local.spec?.internalTrafficPolicy, 'Local');
+  });
+
+  test('the installed node agent DaemonSet receives where the webhook sends pods (service mode) and exports to agents.otlp', async () => {
+    const ds = await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: NS });
+    const c = ds.spec!.template.spec!.containers[0]!;
+    // The configuration `tether node-agent` reads from that pod spec's literal env, as the API server stored
+    // it: an empty value is not stored (omitempty), and the container gets the variable set to "".
+    const config = parseConfig({ env: Object.fromEntries((c.env ?? []).filter((e) => !e.valueFrom).map((e) => [e.name, e.value ?? ''])) });
+    assert.equal(config.dogstatsd_non_local_traffic, true);
+    assert.equal(config['apm_config.apm_non_local_traffic'], true);
+    assert.equal(config.dogstatsd_socket, '', 'no socket in service mode');
+    assert.equal(config['apm_config.receiver_socket'], '');
+    assert.equal(config.otlp_endpoint, OTLP_ENDPOINT);
+    assert.deepEqual(
+      (c.ports ?? []).map((p) => [p.name, p.containerPort, p.protocol, p.hostPort ?? null]),
+      [
+        ['status', config['node_agent.port'], 'TCP', null],
+        ['dogstatsdport', config.dogstatsd_port, 'UDP', null],
+        ['traceport', config['apm_config.receiver_port'], 'TCP', null],
+      ],
+    );
+    assert.equal(c.securityContext?.runAsUser, 65532);
+    // The node-local Service the pods are sent to lands on those ports.
+    const local = await core.readNamespacedService({ name: 'datadog', namespace: NS });
+    assert.deepEqual(local.spec?.ports?.map((p) => [p.port, p.protocol, p.targetPort]), [
+      [config.dogstatsd_port, 'UDP', 'dogstatsdport'],
+      [config['apm_config.receiver_port'], 'TCP', 'traceport'],
+    ]);
+    assert.match(installNotes, new RegExp(`traces to ${OTLP_ENDPOINT}/v1/traces,\nDogStatsD metrics to ${OTLP_ENDPOINT}/v1/metrics`));
   });
 
   test('tether diagnose, as the chart\'s tether-diagnose ServiceAccount, runs every check and finds nothing wrong', async () => {

@@ -29,9 +29,26 @@ The seed's "application pods are not created".
 {{- if or .Values.providers.gke.autopilot (include "tether.openshift" .) -}}true{{- end -}}
 {{- end -}}
 
-{{/* "true" when the agents' Unix sockets are on (and allowed). */}}
-{{- define "tether.socketsEnabled" -}}
+{{/* "true" when the values ask for a Unix socket (and hostPath is allowed): what derives configMode socket. */}}
+{{- define "tether.socketsRequested" -}}
 {{- if and (or .Values.datadog.apm.socketEnabled .Values.datadog.dogstatsd.useSocketVolume) (not (include "tether.noHostPath" .)) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the node agent listens on the trace socket (DD_APM_RECEIVER_SOCKET) / the DogStatsD socket
+(DD_DOGSTATSD_SOCKET): when its value is on, and both in configMode socket, since the webhook then points
+every injected pod at both (DD_TRACE_AGENT_URL and DD_DOGSTATSD_URL); never where hostPath is refused.
+*/}}
+{{- define "tether.apmSocket" -}}
+{{- if and (or .Values.datadog.apm.socketEnabled (eq (include "tether.configMode" .) "socket")) (not (include "tether.noHostPath" .)) -}}true{{- end -}}
+{{- end -}}
+{{- define "tether.dsdSocket" -}}
+{{- if and (or .Values.datadog.dogstatsd.useSocketVolume (eq (include "tether.configMode" .) "socket")) (not (include "tether.noHostPath" .)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when the node agent has a socket, so mounts the host socket directory. */}}
+{{- define "tether.socketsEnabled" -}}
+{{- if or (include "tether.apmSocket" .) (include "tether.dsdSocket" .) -}}true{{- end -}}
 {{- end -}}
 
 {{/*
@@ -43,7 +60,7 @@ service.
 {{- $ac := .Values.clusterAgent.admissionController -}}
 {{- if $ac.configMode -}}
 {{ $ac.configMode }}
-{{- else if include "tether.socketsEnabled" . -}}
+{{- else if include "tether.socketsRequested" . -}}
 socket
 {{- else if or .Values.datadog.apm.portEnabled (include "tether.noHostPath" .) -}}
 hostip
@@ -81,4 +98,55 @@ service
 {{/* A directory without its trailing slash (hostSocketPath is written "/var/run/datadog/"). */}}
 {{- define "tether.dir" -}}
 {{- $d := trimSuffix "/" . -}}{{ $d | default "/" }}
+{{- end -}}
+
+{{/*
+The node agent's intake ports (SPEC §10): the stack's DogStatsD and trace ports, which tracers and clients
+use by default (the webhook injects only DD_AGENT_HOST, never a port). Tether's defaults of dogstatsd_port
+and apm_config.receiver_port; test/e2e/helm.test.ts checks they still match.
+*/}}
+{{- define "tether.dogstatsdPort" -}}8125{{- end -}}
+{{- define "tether.tracePort" -}}8126{{- end -}}
+
+{{/*
+"true" when the node agent's intake port is a host port too: when the values ask for it
+(datadog.dogstatsd.useHostPort, datadog.apm.portEnabled, as in the usual chart), and both in configMode
+hostip, where the webhook sends every injected pod to its node's IP. (The usual chart leaves 8125 without
+a host port in hostip mode unless useHostPort is set too: DogStatsD clients then send into the void.)
+*/}}
+{{- define "tether.dogstatsdHostPort" -}}
+{{- if or .Values.datadog.dogstatsd.useHostPort (eq (include "tether.configMode" .) "hostip") -}}true{{- end -}}
+{{- end -}}
+{{- define "tether.traceHostPort" -}}
+{{- if or .Values.datadog.apm.portEnabled (eq (include "tether.configMode" .) "hostip") -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The node agent's OTLP export URLs as `tether node-agent` derives them (nodeagent/intake/otlp/pipeline.ts
+otlpUrls): the signal's own endpoint, else the base endpoint + /v1/traces or /v1/metrics; "" = none.
+*/}}
+{{- define "tether.otlpTracesUrl" -}}
+{{- $o := .Values.agents.otlp -}}
+{{- if $o.tracesEndpoint -}}{{ $o.tracesEndpoint }}{{- else if $o.endpoint -}}{{ regexReplaceAll "/+$" $o.endpoint "" }}/v1/traces{{- end -}}
+{{- end -}}
+{{- define "tether.otlpMetricsUrl" -}}
+{{- $o := .Values.agents.otlp -}}
+{{- if $o.metricsEndpoint -}}{{ $o.metricsEndpoint }}{{- else if $o.endpoint -}}{{ regexReplaceAll "/+$" $o.endpoint "" }}/v1/metrics{{- end -}}
+{{- end -}}
+
+{{/*
+The TCP ports the node agent exports to, one per line, without repeats: each OTLP URL's port, else 80 for
+http and 443 for https. What the network policies open for the node agent's egress.
+*/}}
+{{- define "tether.otlpPorts" -}}
+{{- $ports := list -}}
+{{- range $u := list (include "tether.otlpTracesUrl" $) (include "tether.otlpMetricsUrl" $) -}}
+{{- if $u -}}
+{{- $url := urlParse $u -}}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $url.host) -}}
+{{- if not $port -}}{{- $port = ternary "443" "80" (eq $url.scheme "https") -}}{{- end -}}
+{{- $ports = append $ports $port -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" (uniq $ports) -}}
 {{- end -}}
