@@ -119,7 +119,7 @@ export function registerDev(program: Command): void {
         dogstatsd_socket: process.env[envVarFor('dogstatsd_socket')] !== undefined ? config.dogstatsd_socket : join(cp.dir, 'dsd.socket'),
         'apm_config.receiver_socket': process.env[envVarFor('apm_config.receiver_socket')] !== undefined ? config['apm_config.receiver_socket'] : join(cp.dir, 'apm.socket'),
       };
-      const intake = createNodeIntake({ config: intakeConfig, pods: () => nodeAgent.pods(), logger: log, registry: nodeMetrics.registry });
+      const intake = createNodeIntake({ config: intakeConfig, pods: () => nodeAgent.pods(), refreshPods: () => nodeAgent.refresh(), logger: log, registry: nodeMetrics.registry });
       await intake.start();
       const nodeStatus = await startStatusServer({ agent: nodeAgent, metrics: nodeMetrics, dogstatsd: intake.dogstatsd, intake, port: await freePort(), host: '127.0.0.1', logger: log });
       nodeAgent.start();

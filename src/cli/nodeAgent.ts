@@ -83,7 +83,7 @@ export function registerNodeAgent(program: Command): void {
       });
       // What injected pods send (DogStatsD, traces), tagged with their pod from this agent's pods, and
       // exported as OTLP when otlp_endpoint is set.
-      const intake = createNodeIntake({ config, pods: () => agent.pods(), logger: log, registry: metrics.registry });
+      const intake = createNodeIntake({ config, pods: () => agent.pods(), refreshPods: () => agent.refresh(), logger: log, registry: metrics.registry });
       const listenPort = port.listen ?? config['node_agent.port'];
       let server;
       try {

@@ -206,6 +206,13 @@ export const UPSTREAM_PROBLEM_REWARN_MS = 10 * 60_000;
  * hour gets one request a minute from each of a thousand node agents, not one a second.
  */
 export const NODE_AGENT_SYNC_INTERVAL_MS = 10_000;
+/**
+ * Data from a pod the node agent has not listed yet (it started since the last sync) makes it read its
+ * kubelet and the cluster agent again at once, at most once per `NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS`:
+ * a new pod's first metrics and traces get its tags, and a sender the node never runs cannot make the
+ * agent ask more than that.
+ */
+export const NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS = 2_000;
 export const NODE_AGENT_RETRY_BASE_MS = 1_000;
 export const NODE_AGENT_RETRY_MAX_MS = 60_000;
 /** One request to the cluster agent API, connection and TLS handshake included. */

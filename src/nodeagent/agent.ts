@@ -99,6 +99,8 @@ export interface NodeAgent {
   syncKubelet(): Promise<void>;
   /** One request round to the cluster agent. Never rejects. */
   syncClusterAgent(): Promise<void>;
+  /** Both, one after the other (the intake asks when data names a pod it does not know yet). Never rejects. */
+  refresh(): Promise<void>;
   ready(): boolean;
   pods(): readonly PodWithTags[];
   status(): NodeAgentStatus;
@@ -330,6 +332,10 @@ export function createNodeAgent(opts: NodeAgentOptions): NodeAgent {
     },
     syncKubelet,
     syncClusterAgent,
+    refresh: async () => {
+      await syncKubelet();
+      await syncClusterAgent();
+    },
     ready: () => kubeletPods !== undefined,
     pods: () => joined,
     status(): NodeAgentStatus {

@@ -9,7 +9,7 @@
  * until the deadline.
  */
 import { Counter, type Registry } from 'prom-client';
-import { OTLP_STOP_DEADLINE_MS, type TetherConfig } from '../../config/index.js';
+import { NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS, OTLP_STOP_DEADLINE_MS, type TetherConfig } from '../../config/index.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Timers } from '../agent.js';
 import type { PodWithTags } from '../podTags.js';
@@ -21,6 +21,22 @@ import { createTraceReceiver, type TraceReceiver, type TraceReceiverAddress, typ
 
 export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
 
+/**
+ * `fn` started when called, unless a call is still running or the last one started less than
+ * `minIntervalMs` ago (then the call is dropped: the next one after the interval does the work).
+ */
+export function rateLimited(fn: () => Promise<void>, minIntervalMs: number, now: () => number): () => void {
+  let running = false;
+  let lastStart = Number.NEGATIVE_INFINITY;
+  return () => {
+    const t = now();
+    if (running || t - lastStart < minIntervalMs) return;
+    running = true;
+    lastStart = t;
+    void fn().finally(() => (running = false));
+  };
+}
+
 export interface NodeIntakeOptions {
   readonly config: IntakeConfig;
   /** The node agent's pods with their tags (`NodeAgent.pods`). */
@@ -29,6 +45,12 @@ export interface NodeIntakeOptions {
   /** The node agent's registry: the intake's counters go to its `/metrics`. */
   readonly registry: Registry;
   readonly timers?: Timers;
+  /**
+   * Re-reads the node's pods and their tags (the node agent's kubelet and cluster agent syncs), called
+   * when data names a pod the list does not hold yet; at most one at a time and one per
+   * `NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS`. Never rejects.
+   */
+  readonly refreshPods?: () => Promise<void>;
   /** Test overrides: the TCP port of the trace receiver (0: a free one), the DogStatsD window. */
   readonly traceListenPort?: number;
   readonly traceHost?: string;
@@ -71,7 +93,8 @@ function registerOriginMetrics(registry: Registry, resolver: CountingOriginResol
 export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   const log = opts.logger.child({ component: 'intake' });
   const cfg = opts.config;
-  const resolver = createOriginResolver(opts.pods);
+  const refresh = opts.refreshPods;
+  const resolver = createOriginResolver(opts.pods, refresh ? rateLimited(refresh, NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS, opts.timers?.now ?? Date.now) : undefined);
   registerOriginMetrics(opts.registry, resolver);
 
   const urls = otlpUrls(cfg);

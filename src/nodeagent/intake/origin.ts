@@ -82,11 +82,15 @@ function buildIndex(pods: readonly PodWithTags[]): Index {
   return { byUid, byContainer };
 }
 
+/** Origins that name a pod or container this node may simply not have listed yet (a pod just started). */
+const MAY_BE_NEW: ReadonlySet<UnknownOriginReason> = new Set(['unknown-pod', 'unknown-container']);
+
 /**
  * A resolver over `pods()` (the node agent's `pods`, read on each lookup and re-indexed when it returns
- * a different list).
+ * a different list). `onUnknown` is called when an origin names a pod or container the list does not
+ * hold (the caller rate-limits the re-read it starts).
  */
-export function createOriginResolver(pods: () => readonly PodWithTags[]): CountingOriginResolver {
+export function createOriginResolver(pods: () => readonly PodWithTags[], onUnknown?: () => void): CountingOriginResolver {
   let source: readonly PodWithTags[] | undefined;
   let index: Index = { byUid: new Map(), byContainer: new Map() };
   let rebuilds = 0;
@@ -135,8 +139,10 @@ export function createOriginResolver(pods: () => readonly PodWithTags[]): Counti
 
   const lookup = (origin: Origin): ResolvedOrigin | UnknownOriginReason => {
     const r = find(origin);
-    if (typeof r === 'string') unknown[r]++;
-    else resolvedCount++;
+    if (typeof r === 'string') {
+      unknown[r]++;
+      if (MAY_BE_NEW.has(r)) onUnknown?.();
+    } else resolvedCount++;
     return r;
   };
 
@@ -145,6 +151,10 @@ export function createOriginResolver(pods: () => readonly PodWithTags[]): Counti
     resolve(origin) {
       const r = lookup(origin);
       return typeof r === 'string' ? undefined : r;
+    },
+    notice(origin) {
+      const r = find(origin);
+      if (typeof r === 'string' && MAY_BE_NEW.has(r)) onUnknown?.();
     },
     stats() {
       current();

@@ -30,6 +30,12 @@ export interface ResolvedOrigin {
 /** Maps an origin to its pod through the node's pod list; `undefined` when no pod of this node matches. */
 export interface OriginResolver {
   resolve(origin: Origin): ResolvedOrigin | undefined;
+  /**
+   * A sender seen for the first time in a while (a new DogStatsD series): not counted as a lookup, but
+   * a pod this node does not know yet is asked for now, so that it is known by the time its data is
+   * resolved (at the window's flush) instead of a sync interval later.
+   */
+  notice?(origin: Origin): void;
 }
 
 // ---- metrics -----------------------------------------------------------------------------------

@@ -148,6 +148,8 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
       if (series.size >= maxSeries) return undefined;
       found = { name: s.name, kind: KIND[s.type], tags, origin: s.origin, originKey: oKey, bucketMs, value: 0, valueAtMs: Number.NEGATIVE_INFINITY, members: undefined, sketch: undefined };
       series.set(key, found);
+      // A new series may be a new pod's first: let the resolver fetch it before this window's flush.
+      opts.resolver.notice?.(s.origin);
     }
     if (rawKeys < 2 * maxSeries) {
       if (!inner) byRawKey.set(s.name, (inner = new Map()));

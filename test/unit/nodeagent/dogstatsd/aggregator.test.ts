@@ -82,6 +82,24 @@ describe('DogStatsD aggregator', () => {
     assert.equal(series.length, 4);
   });
 
+  test("a new series is noticed once (a new pod's first metric can be fetched before the flush), not per sample", () => {
+    const noticed: Origin[] = [];
+    // The pod becomes known only once its first series was noticed: as after the node agent's refresh.
+    let known = false;
+    const r: OriginResolver = {
+      resolve: (o) => (known && o.entityId === 'uid-web-1' ? POD : undefined),
+      notice: (o) => {
+        noticed.push(o);
+        known = true;
+      },
+    };
+    const agg = createAggregator({ resolver: r, startMs: 0 });
+    for (let i = 0; i < 50; i++) feed(agg, 'a:1|c|#dd.internal.entity_id:uid-web-1\nb:1|c|#dd.internal.entity_id:uid-web-1');
+    assert.deepEqual(noticed.map((o) => o.entityId), ['uid-web-1', 'uid-web-1'], 'once per new series');
+    const { series } = agg.flush(10_000);
+    assert.equal(series.find((s) => s.name === 'a')?.origin, POD, 'the first window already carries the pod');
+  });
+
   test('pod tags merged once per origin and flush, not per sample; unknown origins keep their own tags and are counted', () => {
     const r = resolver();
     const agg = createAggregator({ resolver: r, startMs: 0 });

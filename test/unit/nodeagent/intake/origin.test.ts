@@ -65,3 +65,21 @@ test('the index is rebuilt when the pod list changes, not per lookup', () => {
   // One object per pod and index: callers can group series by origin identity.
   assert.equal(r.resolve({ entityId: 'uid-b' }), r.resolve({ entityId: 'uid-b' }));
 });
+
+test('a pod or container the list does not hold yet asks for a refresh (lookups and notices); no origin or a cgroup inode does not, nor does a known pod', () => {
+  let refreshes = 0;
+  const pods = [pod('web-1', UID, [CID])];
+  const r = createOriginResolver(() => pods, () => refreshes++);
+  r.resolve({ entityId: UID });
+  r.resolve({ containerId: CID });
+  r.resolve({});
+  r.resolve({ entityId: 'in-4026531835' });
+  assert.equal(refreshes, 0);
+  r.resolve({ entityId: 'uid-new' });
+  r.resolve({ containerId: 'b'.repeat(64) });
+  assert.equal(refreshes, 2);
+  const before = r.stats();
+  r.notice?.({ entityId: 'uid-new' });
+  assert.equal(refreshes, 3);
+  assert.deepEqual(r.stats(), before, 'a notice is not a lookup');
+});
