@@ -13,15 +13,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { generateCa } from '../../src/certs/index.js';
 import { ENABLED_LABEL } from '../../src/config/index.js';
 import type { DiagnoseAnswer, PodRow, PodsPage, SessionAnswer, WebhookHealth } from '../../src/console/types.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac } from '../helpers/rbac.js';
+import { tetherKubeconfigFile } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -117,9 +115,7 @@ before(
     core = kc.makeApiClient(k8s.CoreV1Api);
     admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
     coordination = kc.makeApiClient(k8s.CoordinationV1Api);
-    const asTether = await applyTetherRbac(cp, NS);
-    kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
-    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    kubeconfigFile = await tetherKubeconfigFile(cp, NS);
     await core.createNamespace({ body: { metadata: { name: APPS } } });
     for (const node of Object.keys(NODES)) await core.createNode({ body: { metadata: { name: node } } });
     [webhookPort, apiPort] = await Promise.all([freePort(), freePort()]);

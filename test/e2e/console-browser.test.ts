@@ -24,7 +24,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js
 import { launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
 import { eventually } from '../helpers/eventually.js';
 import { startKubeletDouble, type KubeletDouble } from '../helpers/kubeletDouble.js';
-import { applyTetherRbac, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
+import { applyTetherRbac, tetherKubeconfigFile, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -125,10 +125,8 @@ before(
     core = kc.makeApiClient(k8s.CoreV1Api);
     admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
     coordination = kc.makeApiClient(k8s.CoordinationV1Api);
-    const asTether = await applyTetherRbac(cp, NS);
     await applyTetherRbac(cp, NS, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT);
-    const kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
-    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    const kubeconfigFile = await tetherKubeconfigFile(cp, NS);
     for (const name of ['n1', 'n2']) await core.createNode({ body: { metadata: { name } } });
     await core.createNamespace({ body: { metadata: { name: APPS } } });
     for (const [name, node, label] of PODS_BEFORE) await core.createNamespacedPod({ namespace: APPS, body: pod(name, node, label) });

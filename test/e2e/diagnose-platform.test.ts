@@ -8,7 +8,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -27,7 +26,7 @@ import { createKubeReader, type KubeReader } from '../../src/kube/reader.js';
 import { impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { testConfig } from '../helpers/config.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
+import { applyTetherRbac, tetherKubeconfigFile, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -156,11 +155,9 @@ before(
     batch = admin.makeApiClient(k8s.BatchV1Api);
     admission = admin.makeApiClient(k8s.AdmissionregistrationV1Api);
     crds = admin.makeApiClient(k8s.ApiextensionsV1Api);
-    const asTether = await applyTetherRbac(cp, NS);
     // As `tether diagnose` runs: with only what deploy/diagnose-rbac.yaml grants.
     kube = createKubeReader(await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT));
-    const kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
-    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    const kubeconfigFile = await tetherKubeconfigFile(cp, NS);
     await core.createNamespace({ body: { metadata: { name: APPS } } });
     const port = await freePort();
     tether = spawnTether(['start', '--kubeconfig', kubeconfigFile, '--namespace', NS, '--webhook-url', `https://127.0.0.1:${port}`, '--port', String(port), '--host', '127.0.0.1'], {

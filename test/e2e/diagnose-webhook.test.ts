@@ -11,8 +11,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
@@ -31,7 +29,7 @@ import { createKubeReader, type KubeReader } from '../../src/kube/reader.js';
 import { DEFAULT_CONTROLLERS, impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { testConfig } from '../helpers/config.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
+import { applyTetherRbac, tetherKubeconfigFile, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -135,9 +133,7 @@ before(
     // As `tether diagnose` runs: with only what deploy/diagnose-rbac.yaml grants.
     reader = createKubeReader(await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT));
 
-    const asTether = await applyTetherRbac(cp, NS);
-    const kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
-    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    const kubeconfigFile = await tetherKubeconfigFile(cp, NS);
     await core.createNamespace({ body: { metadata: { name: 'apps' } } });
     await core.createNamespace({ body: { metadata: { name: ELSEWHERE } } });
     const port = await freePort();

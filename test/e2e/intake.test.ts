@@ -35,7 +35,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js
 import { eventually } from '../helpers/eventually.js';
 import { startKubeletDouble, type KubeletDouble } from '../helpers/kubeletDouble.js';
 import { resolveContainerEnv, type PodEnvVar } from '../helpers/podEnv.js';
-import { applyTetherRbac, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
+import { applyTetherRbac, tetherKubeconfigFile, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { cleanEnv, freePort, spawnTether, TETHER_MAIN, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -375,10 +375,8 @@ before(
     const kc = cp.kubeConfig();
     core = kc.makeApiClient(k8s.CoreV1Api);
     const apps = kc.makeApiClient(k8s.AppsV1Api);
-    const asTether = await applyTetherRbac(cp, NS);
     await applyTetherRbac(cp, NS, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT);
-    const kubeconfigFile = join(dir, 'tether.kubeconfig');
-    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    const kubeconfigFile = await tetherKubeconfigFile(cp, NS, dir);
     await core.createNode({ body: { metadata: { name: NODE } } });
     await core.createNamespace({ body: { metadata: { name: APPS } } });
 

@@ -17,7 +17,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ENABLED_LABEL } from '../../src/config/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac } from '../helpers/rbac.js';
+import { tetherKubeconfigFile } from '../helpers/rbac.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
@@ -124,9 +124,7 @@ before(
     const kc = cp.kubeConfig();
     core = kc.makeApiClient(k8s.CoreV1Api);
     coordination = kc.makeApiClient(k8s.CoordinationV1Api);
-    const asTether = await applyTetherRbac(cp, NS);
-    kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
-    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    kubeconfigFile = await tetherKubeconfigFile(cp, NS);
     await core.createNamespace({ body: { metadata: { name: APPS } } });
     proxy = await startTcpProxy({ service: {} });
   },

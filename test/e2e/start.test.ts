@@ -13,7 +13,7 @@ import { caBundleDigest, certificateBlocks, inspectCertificate, isIssuedBy, issu
 import { ENABLED_LABEL } from '../../src/config/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac } from '../helpers/rbac.js';
+import { tetherKubeconfigFile } from '../helpers/rbac.js';
 import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -99,9 +99,7 @@ before(
     apps = kc.makeApiClient(k8s.AppsV1Api);
     admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
     coordination = kc.makeApiClient(k8s.CoordinationV1Api);
-    const asTether = await applyTetherRbac(cp, NS);
-    kubeconfigFile = join(cp.dir, 'tether.kubeconfig');
-    await writeFile(kubeconfigFile, asTether.exportConfig(), { mode: 0o600 });
+    kubeconfigFile = await tetherKubeconfigFile(cp, NS);
     await core.createNamespace({ body: { metadata: { name: APPS } } });
     webhookPort = await freePort();
     webhookUrl = `https://127.0.0.1:${webhookPort}`;

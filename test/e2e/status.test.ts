@@ -18,7 +18,7 @@ import { renderCheckListText } from '../../src/diagnose/render.js';
 import type { StatusReport } from '../../src/status/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
-import { applyTetherRbac, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
+import { applyTetherRbac, tetherKubeconfigFile, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { cleanEnv, freePort, spawnTether, TETHER_MAIN, type TetherProcess } from '../helpers/tether.js';
 
 const NS = 'datadog';
@@ -63,13 +63,11 @@ before(
     cp = await startControlPlane();
     const admin = cp.kubeConfig();
     core = admin.makeApiClient(k8s.CoreV1Api);
-    const asTether = await applyTetherRbac(cp, NS);
     const asDiagnose = await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT);
     // A whole install: the node agents' service account and kubelet RBAC too.
     await applyTetherRbac(cp, NS, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT);
-    const tetherKubeconfig = join(cp.dir, 'tether.kubeconfig');
+    const tetherKubeconfig = await tetherKubeconfigFile(cp, NS);
     diagnoseKubeconfig = join(cp.dir, 'diagnose.kubeconfig');
-    await writeFile(tetherKubeconfig, asTether.exportConfig(), { mode: 0o600 });
     await writeFile(diagnoseKubeconfig, asDiagnose.exportConfig(), { mode: 0o600 });
     const port = await freePort();
     webhookUrl = `https://127.0.0.1:${port}`;

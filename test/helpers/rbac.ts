@@ -3,6 +3,8 @@
  * Tether's service account (impersonation), so a permission missing from the manifest fails a test.
  */
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
@@ -40,6 +42,16 @@ export function rbacObjects(namespace: string, manifest = RBAC_MANIFEST): Manife
       for (const s of copy.subjects ?? []) if (s.kind === 'ServiceAccount') s.namespace = namespace;
       return copy;
     });
+}
+
+/**
+ * Applies deploy/rbac.yaml into `namespace` and writes a kubeconfig file (mode 0600) that impersonates
+ * the cluster agent's service account, as `tether start --kubeconfig` takes it; returns its path.
+ */
+export async function tetherKubeconfigFile(cp: ControlPlane, namespace: string, dir: string = cp.dir): Promise<string> {
+  const file = join(dir, 'tether.kubeconfig');
+  await writeFile(file, (await applyTetherRbac(cp, namespace)).exportConfig(), { mode: 0o600 });
+  return file;
 }
 
 /**
