@@ -20,7 +20,7 @@ import type { DiagnoseAnswer, PodRow, PodsPage, SessionAnswer, WebhookHealth } f
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
 import { tetherKubeconfigFile } from '../helpers/rbac.js';
-import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
+import { freePort, spawnTether, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const NS = 'datadog';
 const APPS = 'apps';
@@ -130,9 +130,7 @@ before(
       },
       90_000,
       300,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\ntether start's log:\n${t.stderr().slice(-6000)}`);
-    });
+    ).catch(withStartLog(t));
     for (const [node, names] of Object.entries(NODES)) {
       for (const name of names) await core.createNamespacedPod({ namespace: APPS, body: pod(name, node, name.endsWith('1')) });
     }

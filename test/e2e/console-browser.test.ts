@@ -25,7 +25,7 @@ import { launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
 import { eventually } from '../helpers/eventually.js';
 import { startKubeletDouble, type KubeletDouble } from '../helpers/kubeletDouble.js';
 import { applyTetherRbac, tetherKubeconfigFile, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
-import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
+import { freePort, spawnTether, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const NS = 'datadog';
 const APPS = 'apps';
@@ -147,9 +147,7 @@ before(
       },
       90_000,
       300,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\ntether start's log:\n${tether.stderr().slice(-6000)}`);
-    });
+    ).catch(withStartLog(tether));
     browser = await launchBrowser();
     page = await browser.newPage();
   },

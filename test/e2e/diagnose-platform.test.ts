@@ -27,7 +27,7 @@ import { impersonatingKubeConfig, startControlPlane, type ControlPlane } from '.
 import { testConfig } from '../helpers/config.js';
 import { eventually } from '../helpers/eventually.js';
 import { applyTetherRbac, tetherKubeconfigFile, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
-import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
+import { freePort, spawnTether, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const NS = 'datadog';
 const APPS = 'apps';
@@ -174,9 +174,7 @@ before(
       },
       60_000,
       300,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\ntether start's log:\n${tether?.stderr().slice(-6000)}`);
-    });
+    ).catch(withStartLog(tether));
   },
   { timeout: 60 * 60_000 },
 );

@@ -30,7 +30,7 @@ import { DEFAULT_CONTROLLERS, impersonatingKubeConfig, startControlPlane, type C
 import { testConfig } from '../helpers/config.js';
 import { eventually } from '../helpers/eventually.js';
 import { applyTetherRbac, tetherKubeconfigFile, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT } from '../helpers/rbac.js';
-import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
+import { freePort, spawnTether, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const NS = 'datadog';
 const ELSEWHERE = 'elsewhere';
@@ -148,9 +148,7 @@ before(
       },
       60_000,
       300,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\ntether start's log:\n${tether.stderr().slice(-6000)}`);
-    });
+    ).catch(withStartLog(tether));
   },
   { timeout: 60 * 60_000 },
 );

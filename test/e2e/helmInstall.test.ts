@@ -18,7 +18,7 @@ import { CHECKS } from '../../src/diagnose/checks/index.js';
 import { impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
 import { CHART_DIR, helm, helmBinary, valuesFile } from '../helpers/helm.js';
-import { cleanEnv, freePort, spawnTether, TETHER_MAIN, type TetherProcess } from '../helpers/tether.js';
+import { cleanEnv, freePort, spawnTether, TETHER_MAIN, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const run = promisify(execFile);
 
@@ -81,9 +81,7 @@ async function startTether(): Promise<TetherProcess> {
     },
     60_000,
     300,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\ntether start's log:\n${p.stderr().slice(-6000)}`);
-  });
+  ).catch(withStartLog(p));
   return p;
 }
 

@@ -20,7 +20,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js
 import { eventually } from '../helpers/eventually.js';
 import { startKubeletDouble, type KubeletDouble } from '../helpers/kubeletDouble.js';
 import { applyTetherRbac, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
-import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
+import { freePort, spawnTether, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const NS = 'datadog';
 const APPS = 'apps';
@@ -148,9 +148,7 @@ before(
     );
     processes.push(clusterAgent);
     apiUrl = `https://127.0.0.1:${apiPort}`;
-    await eventually('the cluster agent API to be ready', async () => assert.equal((await get(`${apiUrl}/readyz`)).status, 200), 90_000, 300).catch((e: Error) => {
-      throw new Error(`${e.message}\ntether start's log:\n${clusterAgent.stderr().slice(-6000)}`);
-    });
+    await eventually('the cluster agent API to be ready', async () => assert.equal((await get(`${apiUrl}/readyz`)).status, 200), 90_000, 300).catch(withStartLog(clusterAgent));
     // Node agents verify the API with the CA the leader publishes for them.
     const ca = await eventually('the CA ConfigMap', async () => {
       const cm = await core.readNamespacedConfigMap({ name: CLUSTER_AGENT_CA_CONFIGMAP, namespace: NS });

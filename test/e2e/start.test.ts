@@ -14,7 +14,7 @@ import { ENABLED_LABEL } from '../../src/config/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
 import { tetherKubeconfigFile } from '../helpers/rbac.js';
-import { freePort, spawnTether, type TetherProcess } from '../helpers/tether.js';
+import { freePort, spawnTether, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const NS = 'datadog';
 const APPS = 'apps';
@@ -104,9 +104,7 @@ before(
     webhookPort = await freePort();
     webhookUrl = `https://127.0.0.1:${webhookPort}`;
     const first = startReplica(webhookPort);
-    await eventually('the webhook to mutate a dry-run pod', webhookWorks, 60_000, 300).catch((e: Error) => {
-      throw new Error(`${e.message}\ntether start's log:\n${first.stderr().slice(-6000)}`);
-    });
+    await eventually('the webhook to mutate a dry-run pod', webhookWorks, 60_000, 300).catch(withStartLog(first));
   },
   { timeout: 60 * 60_000 },
 );

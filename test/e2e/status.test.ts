@@ -19,7 +19,7 @@ import type { StatusReport } from '../../src/status/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
 import { applyTetherRbac, tetherKubeconfigFile, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
-import { cleanEnv, freePort, spawnTether, TETHER_MAIN, type TetherProcess } from '../helpers/tether.js';
+import { cleanEnv, freePort, spawnTether, TETHER_MAIN, type TetherProcess, withStartLog } from '../helpers/tether.js';
 
 const NS = 'datadog';
 const WEBHOOK = 'datadog-webhook';
@@ -87,9 +87,7 @@ before(
       },
       60_000,
       300,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\ntether start's log:\n${tether.stderr().slice(-6000)}`);
-    });
+    ).catch(withStartLog(tether));
   },
   { timeout: 60 * 60_000 },
 );

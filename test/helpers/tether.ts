@@ -23,6 +23,16 @@ export interface TetherProcess {
 }
 
 /**
+ * For `.catch(...)` of a wait on `tether start`: the failure, rethrown with the last 6,000 characters of
+ * the process's log appended (what it said is usually why the wait failed).
+ */
+export function withStartLog(p: TetherProcess | undefined): (e: Error) => never {
+  return (e) => {
+    throw new Error(`${e.message}\ntether start's log:\n${p?.stderr().slice(-6000)}`);
+  };
+}
+
+/**
  * A node agent's intake listens on the agent's well-known ports (8125, 8126) and sockets under
  * /var/run/datadog by default: tests running side by side would fight over them. Off unless a test
  * sets them.
