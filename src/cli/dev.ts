@@ -48,10 +48,12 @@ export function registerDev(program: Command): void {
         import('../nodeagent/statusServer.js'),
       ]);
       // Loaded on demand: they bring the Kubernetes client, which other subcommands do without.
-      const [k8s, { startClusterAgent }, { freePort, impersonatingKubeConfig, startControlPlane }, { createApiFactResolver }, { applyDeployRbac }] = await Promise.all([
+      const [k8s, { startClusterAgent }, { startControlPlane }, { impersonatingKubeConfig }, { freePort }, { createApiFactResolver }, { applyDeployRbac }] = await Promise.all([
         import('@kubernetes/client-node'),
         import('../clusteragent/agent.js'),
         import('../devcluster/controlPlane.js'),
+        import('../devcluster/kubeconfigs.js'),
+        import('../devcluster/processes.js'),
         import('../kube/facts.js'),
         import('../devcluster/manifests.js'),
       ]);

@@ -106,4 +106,4 @@ export function spawnTether(args: readonly string[], env: Record<string, string>
   };
 }
 
-export { freePort } from '../../src/devcluster/controlPlane.js';
+export { freePort } from '../../src/devcluster/processes.js';
