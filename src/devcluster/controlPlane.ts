@@ -17,6 +17,7 @@ import { isNotFound } from '../kube/errors.js';
 import { ensureControlPlaneBinaries } from './binaries.js';
 import { certKubeConfig } from './kubeconfigs.js';
 import { issue, newCA, newKeyPair, type Issued } from './pki.js';
+import { NODE_IP } from './node/layout.js';
 import { httpsGet } from './probes.js';
 import { freePort, ProcessGroup, StartError, tail, waitUntil, type ManagedProcess } from './processes.js';
 
@@ -54,6 +55,8 @@ export interface ControlPlane {
   readonly processes: ProcessGroup;
   /** service-account issuer configured on the apiserver */
   readonly serviceAccountIssuer: string;
+  /** --service-cluster-ip-range */
+  readonly serviceClusterIpRange: string;
   readonly timings: ControlPlaneTimings;
   /** a fresh admin KubeConfig */
   kubeConfig(): k8s.KubeConfig;
@@ -74,6 +77,13 @@ export interface StartControlPlaneOptions {
   binDir?: string;
   /** per-component readiness timeout (default 60 s) */
   readyTimeoutMs?: number;
+  /**
+   * Serve a real node (node/realNode.ts): the API server also listens on the node's address, which the
+   * `kubernetes` Service's endpoints name (pods reach it through its ClusterIP), calls kubelets with a
+   * client certificate, and the controllers a node's workloads need run (DaemonSets, EndpointSlices for
+   * kube-proxy, PodDisruptionBudgets, Jobs).
+   */
+  node?: boolean;
 }
 
 /**
@@ -91,8 +101,19 @@ export const DEFAULT_CONTROLLERS: readonly string[] = [
   'root-ca-certificate-publisher-controller',
 ];
 
+/** What a real node's workloads need besides DEFAULT_CONTROLLERS. */
+export const NODE_CONTROLLERS: readonly string[] = [
+  'daemonset-controller',
+  'endpoints-controller',
+  'endpointslice-controller',
+  'endpointslice-mirroring-controller',
+  'disruption-controller',
+  'job-controller',
+  'pod-garbage-collector-controller',
+];
+
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
-const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
 // First address of the service range: the ClusterIP of the `kubernetes` Service.
 const KUBERNETES_SERVICE_IP = '10.0.0.1';
 
@@ -137,9 +158,12 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions): Promis
       { type: 'dns', value: 'kubernetes.default.svc.cluster.local' },
       { type: 'ip', value: '127.0.0.1' },
       { type: 'ip', value: KUBERNETES_SERVICE_IP },
+      ...(opts.node ? [{ type: 'ip' as const, value: NODE_IP }] : []),
     ]);
     // O=system:masters is the group the apiserver grants everything, bypassing RBAC.
     const admin = await issue(ca, [{ CN: ['admin'] }, { O: ['system:masters'] }], 'client');
+    // The API server's identity towards kubelets (exec, logs): kubelets authorize it like any client.
+    const kubeletClient = opts.node ? await issue(ca, [{ CN: ['kube-apiserver-kubelet-client'] }, { O: ['system:masters'] }], 'client') : undefined;
     // Bound by the bootstrap ClusterRoleBinding system:kube-controller-manager.
     const kcm = await issue(ca, [{ CN: ['system:kube-controller-manager'] }], 'client');
     const sa = await newKeyPair();
@@ -151,6 +175,9 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions): Promis
       fsp.writeFile(f('apiserver.key'), serving.keyPem, { mode: 0o600 }),
       fsp.writeFile(f('sa.key'), sa.keyPem, { mode: 0o600 }),
       fsp.writeFile(f('sa.pub'), sa.publicKeyPem),
+      ...(kubeletClient
+        ? [fsp.writeFile(f('kubelet-client.crt'), kubeletClient.certPem), fsp.writeFile(f('kubelet-client.key'), kubeletClient.keyPem, { mode: 0o600 })]
+        : []),
     ]);
     const certsMs = performance.now() - t0;
 
@@ -184,8 +211,9 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions): Promis
     const apiserver = run('kube-apiserver', [
       `--etcd-servers=${etcdUrl}`,
       `--secure-port=${apiPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      // With a node, also on its address: the `kubernetes` Service's endpoint, which pods reach.
+      `--bind-address=${opts.node ? '0.0.0.0' : '127.0.0.1'}`,
+      `--advertise-address=${opts.node ? NODE_IP : '127.0.0.1'}`,
       `--cert-dir=${f('apiserver-certs')}`,
       `--tls-cert-file=${f('apiserver.crt')}`,
       `--tls-private-key-file=${f('apiserver.key')}`,
@@ -198,9 +226,16 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions): Promis
       // On by default anyway; listed because Tether's tests depend on them.
       '--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
       '--allow-privileged=true',
-      // The `kubernetes` Service's Endpoints would point at 127.0.0.1, which Endpoints
-      // validation rejects (loopback); nothing in-cluster needs to reach us anyway.
-      '--endpoint-reconciler-type=none',
+      ...(opts.node
+        ? [
+            `--kubelet-client-certificate=${f('kubelet-client.crt')}`,
+            `--kubelet-client-key=${f('kubelet-client.key')}`,
+            `--kubelet-certificate-authority=${f('ca.crt')}`,
+            '--kubelet-preferred-address-types=InternalIP',
+          ]
+        : // The `kubernetes` Service's Endpoints would point at 127.0.0.1, which Endpoints
+          // validation rejects (loopback); nothing in-cluster needs to reach us without a node.
+          ['--endpoint-reconciler-type=none']),
       '--profiling=false',
       ...(opts.extraApiServerArgs ?? []),
     ]);
@@ -238,7 +273,7 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions): Promis
       const tKcm = performance.now();
       const cm = run('kube-controller-manager', [
         `--kubeconfig=${kcmKubeconfig}`,
-        `--controllers=${(opts.controllers ?? DEFAULT_CONTROLLERS).join(',')}`,
+        `--controllers=${(opts.controllers ?? (opts.node ? [...DEFAULT_CONTROLLERS, ...NODE_CONTROLLERS] : DEFAULT_CONTROLLERS)).join(',')}`,
         `--service-account-private-key-file=${f('sa.key')}`,
         `--root-ca-file=${f('ca.crt')}`,
         // One service account per controller, bound to the bootstrap system:controller:*
@@ -291,6 +326,7 @@ async function startOnce(binDir: string, opts: StartControlPlaneOptions): Promis
       ca,
       processes: group,
       serviceAccountIssuer: SERVICE_ACCOUNT_ISSUER,
+      serviceClusterIpRange: SERVICE_CLUSTER_IP_RANGE,
       timings,
       kubeConfig: () => certKubeConfig(server, ca.certPem, 'admin', admin),
       stop,
