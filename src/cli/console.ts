@@ -34,7 +34,7 @@ export function registerConsole(program: Command): void {
       const kube = await connectToCluster({ kubeconfig: flags.kubeconfig, context: flags.context, env: process.env });
       const namespace = resolveTetherNamespace(flags.namespace, config);
       // Loaded on demand: it brings the Kubernetes client, which other subcommands do without.
-      const { startLocalConsole, LOCAL_CONSOLE_HOST } = await import('../console/local.js');
+      const { startLocalConsole, LOCAL_CONSOLE_HOST } = await import('../app/console.js');
       let local;
       try {
         local = await startLocalConsole({ config, namespace, kubeConfig: kube.kubeConfig, kubeSource: kube.source, logger: log, port });

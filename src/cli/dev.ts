@@ -50,7 +50,7 @@ export function registerDev(program: Command): void {
       // Loaded on demand: they bring the Kubernetes client, which other subcommands do without.
       const [k8s, { startClusterAgent }, { startControlPlane }, { impersonatingKubeConfig }, { freePort }, { createApiFactResolver }, { applyDeployRbac }] = await Promise.all([
         import('@kubernetes/client-node'),
-        import('../clusteragent/agent.js'),
+        import('../app/clusterAgent.js'),
         import('../devcluster/controlPlane.js'),
         import('../devcluster/kubeconfigs.js'),
         import('../devcluster/processes.js'),

@@ -49,7 +49,7 @@ export function registerStart(program: Command): void {
       }
       const kube = await connectToCluster({ kubeconfig: flags.kubeconfig, context: flags.context, env: process.env });
       // Loaded on demand: it brings the Kubernetes client, which other subcommands do without.
-      const { startClusterAgent } = await import('../clusteragent/agent.js');
+      const { startClusterAgent } = await import('../app/clusterAgent.js');
       const namespace = resolveTetherNamespace(flags.namespace, config);
       // The breaker's state is a metric of the cluster agent API, which starts after the facts resolver.
       let breakerChanged = (_state: 'open' | 'closed'): void => {};
