@@ -1,5 +1,5 @@
 /**
- * The cluster agent (`tether start`, SPEC §1): the webhook server on every replica, serving the
+ * The cluster agent, assembled (`tether start` and `tether dev`, SPEC §1): the webhook server on every replica, serving the
  * certificate held in the Secret, with owner and namespace facts read through the API; the cluster
  * agent API for node agents on every replica (when a token is configured), answered from the cluster
  * state its watches keep, with a certificate from the Secret's CA; the certificate, webhook-configuration

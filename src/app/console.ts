@@ -1,5 +1,5 @@
 /**
- * `tether console` (issue 12): the console served on an operator's machine, from their kubeconfig. The
+ * The composition root of `tether console` (issue 12): the console served on an operator's machine, from their kubeconfig. The
  * cluster state is built by the same watches the cluster agent runs (`startClusterState`), diagnose runs
  * with the operator's permissions, and the page and API are served over plain HTTP on loopback only
  * (browsers treat 127.0.0.1 as a secure context, so the Secure session cookie works).

@@ -1,4 +1,4 @@
-/** `tether console`: the web console on this machine, from a kubeconfig (issue 12). Flags and wiring only. */
+/** `tether console`: the web console on this machine, from a kubeconfig (issue 12). Flags only; the wiring is `app/console.ts`. */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
