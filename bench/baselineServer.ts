@@ -19,8 +19,8 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookKind } from '../src/config/index.js';
 import { MAX_REVIEW_BODY_BYTES } from '../src/config/limits.js';
-import { createHttpsServer } from '../src/server/httpServer.js';
-import { readBody } from '../src/server/body.js';
+import { createHttpsServer } from '../src/http/httpsServer.js';
+import { readBody } from '../src/http/body.js';
 import { diffPatch } from './diffWebhook.js';
 
 const ROUTES: Readonly<Record<string, WebhookKind>> = { '/injectconfig': 'config', '/injecttags': 'tags', '/injectlib': 'lib' };

@@ -23,7 +23,7 @@
 import { performance } from 'node:perf_hooks';
 import { createClusterStore, type ClusterStore } from '../src/clusteragent/clusterStore.js';
 import { startClusterState, WATCHED_RESOURCES, type ClusterResource } from '../src/clusteragent/state.js';
-import type { ClusterView } from '../src/clusteragent/stateTypes.js';
+import type { ClusterView } from '../src/clusterview/types.js';
 import type { ApiTransport } from '../src/kube/transport.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { podTags } from '../src/tagging/podTags.js';

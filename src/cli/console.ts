@@ -1,4 +1,4 @@
-/** `tether console`: the web console on this machine, from a kubeconfig (issue 12). Flags and wiring only. */
+/** `tether console`: the web console on this machine, from a kubeconfig (issue 12). Flags only; the wiring is `app/console.ts`. */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
@@ -34,7 +34,7 @@ export function registerConsole(program: Command): void {
       const kube = await connectToCluster({ kubeconfig: flags.kubeconfig, context: flags.context, env: process.env });
       const namespace = resolveTetherNamespace(flags.namespace, config);
       // Loaded on demand: it brings the Kubernetes client, which other subcommands do without.
-      const { startLocalConsole, LOCAL_CONSOLE_HOST } = await import('../console/local.js');
+      const { startLocalConsole, LOCAL_CONSOLE_HOST } = await import('../app/console.js');
       let local;
       try {
         local = await startLocalConsole({ config, namespace, kubeConfig: kube.kubeConfig, kubeSource: kube.source, logger: log, port });

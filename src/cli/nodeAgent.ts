@@ -1,19 +1,14 @@
 /**
  * `tether node-agent`: the node agent (SPEC §9) of one node: reads its kubelet, asks the cluster agent
- * for its pods' tags, serves them on `node_agent.port`. Flags and wiring only; the agent is `nodeagent/`.
+ * for its pods' tags, serves them on `node_agent.port`. Flags only; the wiring is `app/nodeAgent.ts`, the agent `nodeagent/`.
  */
 import type { Command } from 'commander';
 import { envVarFor, loadConfig } from '../config/index.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
 import { createLogger } from '../logging/logger.js';
-import { createNodeAgent, NodeAgentRefused, requireNodeName, type ClusterAgentSource } from '../nodeagent/agent.js';
-import { checkAuthToken, createClusterAgentClient, type ClusterAgentClient } from '../nodeagent/clusterAgentClient.js';
-import { discoverClusterAgent } from '../nodeagent/discovery.js';
-import { createNodeIntake } from '../nodeagent/intake/intake.js';
-import { createKubeletClient, kubeletClientOptions } from '../nodeagent/kubelet.js';
-import { createNodeAgentMetrics } from '../nodeagent/metrics.js';
-import type { UpstreamProblem } from '../nodeagent/problems.js';
-import { STATUS_DEFAULT_HOST, startStatusServer } from '../nodeagent/statusServer.js';
+import { NodeAgentRefused, requireNodeName } from '../nodeagent/agent.js';
+import { checkAuthToken } from '../nodeagent/clusterAgentClient.js';
+import { STATUS_DEFAULT_HOST } from '../nodeagent/statusServer.js';
 import { warnUnknownEnv } from './environment.js';
 import { CliError } from './errors.js';
 import { portOverride, rethrowListenError, untilSignalled } from './signals.js';
@@ -49,69 +44,23 @@ export function registerNodeAgent(program: Command): void {
 
       const log = createLogger(config.log_level);
       warnUnknownEnv(log);
-      const namespace = resolveTetherNamespace(flags.namespace, config);
-      const found = discoverClusterAgent({
-        url: config['cluster_agent.url'],
-        serviceName: config['cluster_agent.kubernetes_service_name'],
-        namespace,
-        env: process.env,
-      });
-      let clusterAgent: ClusterAgentSource | UpstreamProblem;
-      let client: ClusterAgentClient | undefined;
-      if (!found.ok) clusterAgent = found.problem;
-      else if (tokenProblem) clusterAgent = tokenProblem;
-      else {
-        log.info({ url: found.endpoint.url, foundFrom: found.endpoint.foundFrom, servername: found.endpoint.servername }, `cluster agent at ${found.endpoint.url} (from ${found.endpoint.foundFrom})`);
-        clusterAgent = client = createClusterAgentClient({
-          endpoint: found.endpoint,
-          authToken: config['cluster_agent.auth_token'],
-          tlsVerify: config['cluster_agent.tls_verify'],
-          caFile: config['cluster_agent.ca_file'],
-        });
-      }
-
-      const kubelet = createKubeletClient(kubeletClientOptions(config, { log }));
-
-      const metrics = createNodeAgentMetrics();
-      const agent = createNodeAgent({
-        nodeName,
-        kubelet,
-        clusterAgent,
-        ...(found.ok ? { clusterAgentFoundFrom: found.endpoint.foundFrom } : {}),
-        logger: log,
-        metrics,
-      });
-      // What injected pods send (DogStatsD, traces), tagged with their pod from this agent's pods, and
-      // exported as OTLP when otlp_endpoint is set.
-      const intake = createNodeIntake({ config, pods: () => agent.pods(), refreshPods: () => agent.refresh(), logger: log, registry: metrics.registry });
+      const { IntakeListenError, runNodeAgent } = await import('../app/nodeAgent.js');
       const listenPort = port.listen ?? config['node_agent.port'];
-      let server;
+      let agent;
       try {
-        await intake.start();
+        agent = await runNodeAgent({
+          config,
+          nodeName,
+          namespace: resolveTetherNamespace(flags.namespace, config),
+          tokenProblem,
+          logger: log,
+          port: listenPort,
+          ...(flags.host ? { host: flags.host } : {}),
+        });
       } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.syscall === 'listen' || err.syscall === 'bind') throw new CliError(`the node agent's intake cannot listen: ${err.message} (DogStatsD: dogstatsd_port / DD_DOGSTATSD_PORT; traces: apm_config.receiver_port / DD_APM_RECEIVER_PORT)`, 1);
-        throw e;
-      }
-      try {
-        server = await startStatusServer({ agent, metrics, dogstatsd: intake.dogstatsd, intake, port: listenPort, ...(flags.host ? { host: flags.host } : {}), logger: log });
-      } catch (e) {
-        await intake.stop(0);
+        if (e instanceof IntakeListenError) throw new CliError(e.message, 1);
         rethrowListenError(e, flags.host ?? STATUS_DEFAULT_HOST, listenPort);
       }
-      agent.start();
-      log.info({ node: nodeName, url: server.url, port: server.port }, `Tether node agent of node ${nodeName} started; status on ${server.url}/status`);
-      await untilSignalled(
-        async () => {
-          // The intake first: its last DogStatsD window and queued exports still get their pods' tags.
-          await intake.stop();
-          await agent.stop();
-          client?.close();
-          kubelet.close();
-          await server.close();
-        },
-        log,
-        'node agent',
-      );
+      await untilSignalled(() => agent.stop(), log, 'node agent');
     });
 }

@@ -1,11 +1,11 @@
-/** `tether start`: the cluster agent (SPEC §1) against a Kubernetes API server. Flags and wiring only. */
+/** `tether start`: the cluster agent (SPEC §1) against a Kubernetes API server. Flags only; the wiring is `app/start.ts`. */
 import type { Command } from 'commander';
 import { DEFAULT_PORT, loadConfig } from '../config/index.js';
 import { resolveTetherNamespace } from '../kube/namespace.js';
 import { createLogger } from '../logging/logger.js';
 import { DEFAULT_LISTEN_HOST } from '../server/index.js';
 import { checkWebhookUrl } from '../clusteragent/webhookUrl.js';
-import { apiFacts, connectToCluster } from './cluster.js';
+import { connectToCluster } from './cluster.js';
 import { warnUnknownEnv } from './environment.js';
 import { CliError } from './errors.js';
 import { portOverride, rethrowListenError, untilSignalled } from './signals.js';
@@ -49,18 +49,15 @@ export function registerStart(program: Command): void {
       }
       const kube = await connectToCluster({ kubeconfig: flags.kubeconfig, context: flags.context, env: process.env });
       // Loaded on demand: it brings the Kubernetes client, which other subcommands do without.
-      const { startClusterAgent } = await import('../clusteragent/agent.js');
+      const { runStart } = await import('../app/start.js');
       const namespace = resolveTetherNamespace(flags.namespace, config);
-      // The breaker's state is a metric of the cluster agent API, which starts after the facts resolver.
-      let breakerChanged = (_state: 'open' | 'closed'): void => {};
       let agent;
       try {
-        agent = await startClusterAgent({
+        agent = await runStart({
           config,
-          kubeConfig: kube.kubeConfig,
+          kube,
           namespace,
           logger: log,
-          facts: await apiFacts(kube, config, log, (state) => breakerChanged(state)),
           host: flags.host,
           ...(port.listen !== undefined ? { port: port.listen } : {}),
           ...(apiPort.listen !== undefined ? { apiPort: apiPort.listen } : {}),
@@ -69,12 +66,6 @@ export function registerStart(program: Command): void {
       } catch (e) {
         rethrowListenError(e, flags.host, port.listen ?? config['admission_controller.port']);
       }
-      const api = agent.api;
-      if (api) breakerChanged = (state) => api.metrics.setBreakerState('facts', state);
-      log.info(
-        { url: agent.server.url, port: agent.server.port, ...(agent.api ? { apiUrl: agent.api.url, apiPort: agent.api.port } : {}), apiServer: kube.server, kubeconfig: kube.source, namespace, identity: agent.controllers.identity, ...(flags.webhookUrl ? { webhookUrl: flags.webhookUrl } : {}) },
-        `Tether cluster agent started; webhook server listening on ${agent.server.url}`,
-      );
       await untilSignalled(() => agent.stop(), log, 'cluster agent');
     });
 }

@@ -21,9 +21,9 @@ import { OWNER_KINDS, ownerKindOf } from '../kube/facts.js';
 import { UNIFIED_SERVICE_TAG_PREFIX } from '../config/conventions.js';
 import type { LabelMap, OwnerRef } from '../tagging/podTags.js';
 import { createInternPool, EMPTY_LABELS, type InternPool, type InternPoolOptions } from './intern.js';
-import { creationSeconds, NO_INJECTION, podInjectionFacts } from './podInjection.js';
-import type { ClusterChange, ClusterChanges, ClusterView, InformerSyncView, PodView, WorkloadView } from './stateTypes.js';
-import { CLUSTER_RESOURCES, type ClusterResource } from './watchedResources.js';
+import { creationSeconds, NO_INJECTION, podInjectionFacts } from '../clusterview/podInjection.js';
+import type { ClusterChange, ClusterChanges, ClusterView, InformerSyncView, PodView, WorkloadView } from '../clusterview/types.js';
+import { CLUSTER_RESOURCES, type ClusterResource } from '../kube/watchedResources.js';
 
 /** A ReplicaSet or Job: the controller followed for tags, when it is of the followed kind. */
 export interface ControlledRecord {

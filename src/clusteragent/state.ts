@@ -1,5 +1,5 @@
 /**
- * The cluster agent's cluster state, live: one informer per watched collection (`watchedResources.ts`),
+ * The cluster agent's cluster state, live: one informer per watched collection (`kube/watchedResources.ts`),
  * cluster-wide, whose compact records and events feed one `ClusterStore` (`clusterStore.ts`). A thousand
  * node agents asking for their pods' tags cost the API server nothing more than these watches.
  *
@@ -15,11 +15,11 @@ import { kubeConfigTransport, type ApiTransport } from '../kube/transport.js';
 import type { Logger } from '../logging/logger.js';
 import { createClusterStore, type ClusterStore, type CompactRecords } from './clusterStore.js';
 import type { InternPoolOptions } from './intern.js';
-import type { ClusterChanges, ClusterView } from './stateTypes.js';
-import { CLUSTER_RESOURCES, WATCHED_RESOURCES, type ClusterResource } from './watchedResources.js';
+import type { ClusterChanges, ClusterView } from '../clusterview/types.js';
+import { CLUSTER_RESOURCES, WATCHED_RESOURCES, type ClusterResource } from '../kube/watchedResources.js';
 
 export { createClusterStore, type ClusterStore, type ClusterStoreOptions, type CompactRecords, type WatchEventType } from './clusterStore.js';
-export { CLUSTER_RESOURCES, WATCHED_RESOURCES, type ClusterResource } from './watchedResources.js';
+export { CLUSTER_RESOURCES, WATCHED_RESOURCES, type ClusterResource } from '../kube/watchedResources.js';
 
 /** Informer settings a caller (or a test) may override: timing, page size, clock, timers. */
 export type ClusterStateTuning = Partial<

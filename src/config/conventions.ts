@@ -110,6 +110,6 @@ export const CLUSTER_AGENT_DEPLOYMENT = 'datadog-cluster-agent';
 export const CLUSTER_AGENT_SERVICE_ACCOUNT = 'datadog-cluster-agent';
 /**
  * Where the cluster agent API records what each node agent last said and was answered (one key per node):
- * `tether status` and `diagnose` read it (clusteragent/nodeAgentReport.ts).
+ * `tether status` and `diagnose` read it (agentapi/nodeAgentReport.ts).
  */
 export const NODE_AGENTS_CONFIGMAP = 'datadog-node-agents';

@@ -232,7 +232,7 @@ export const CLUSTER_AGENT_CA_SWITCH_DELAY_MS = 3 * 60_000;
 export const AUTH_FAILURE_LOG_INTERVAL_MS = 60_000;
 
 /**
- * Node agent reports (clusteragent/nodeAgentReport.ts). Each request of a node agent carries its last
+ * Node agent reports (agentapi/nodeAgentReport.ts). Each request of a node agent carries its last
  * kubelet result in a small header (at most `NODE_AGENT_REPORT_HEADER_MAX_BYTES`, its summary cut to
  * `NODE_AGENT_REPORT_SUMMARY_MAX_CHARS`); the cluster agent API writes what changed into one ConfigMap at
  * most every `NODE_AGENT_REPORT_FLUSH_MS`. An unchanged report is rewritten only to move its `lastSeen`

@@ -4,8 +4,8 @@
  * pods whose `spec.nodeName` is that node (the view's index by node: the seed's bug, every node showing
  * every pod, cannot come back by construction).
  */
-import type { NodeAgentRecord } from '../clusteragent/nodeAgentReport.js';
-import type { ClusterView, PodView } from '../clusteragent/stateTypes.js';
+import type { NodeAgentRecord } from '../agentapi/nodeAgentReport.js';
+import type { ClusterView, PodView } from '../clusterview/types.js';
 import { ENABLED_LABEL } from '../config/index.js';
 import { classifyPod, explainPod, injectionOf } from './injection.js';
 import { nodeAgentInfo, isFailing } from './nodeAgents.js';

@@ -1,5 +1,5 @@
 /**
- * Who may use the console API (issue 12), with the cluster agent API's rules (clusteragent/api/auth.ts):
+ * Who may use the console API (issue 12), with the cluster agent API's rules (agentapi/auth.ts):
  * - a session cookie (`CONSOLE_SESSION_COOKIE`) of a live session, made by `POST login`;
  * - or `Authorization: Bearer <token>`, as the rest of the API (curl, tests);
  * - nothing → 401 `no session token provided` (`WWW-Authenticate: Bearer`); a cookie of an ended or
@@ -10,7 +10,7 @@
  * message, log line or cookie ever contains a token.
  */
 import type { IncomingMessage } from 'node:http';
-import { AUTH_FAILURES, bearerCredentials, sameDigest, tokenDigest, type AuthFailure } from '../clusteragent/api/auth.js';
+import { AUTH_FAILURES, bearerCredentials, sameDigest, tokenDigest, type AuthFailure } from '../agentapi/auth.js';
 import { randomBytes } from 'node:crypto';
 import type { Session, SessionStore } from './sessions.js';
 import { CONSOLE_API_PREFIX, CONSOLE_AUTH_TEXT, CONSOLE_SESSION_COOKIE, type ConsoleRole } from './types.js';

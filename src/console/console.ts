@@ -6,11 +6,11 @@
  * `served: 'local'`); only what they hand in differs.
  */
 import type { Registry } from 'prom-client';
-import type { ClusterChanges, ClusterView } from '../clusteragent/stateTypes.js';
-import { defaultTagsOf, type TagsOf } from '../clusteragent/api/tags.js';
-import { packageVersion } from '../clusteragent/api/version.js';
+import type { ClusterChanges, ClusterView } from '../clusterview/types.js';
+import { defaultTagsOf, type TagsOf } from '../clusterview/tags.js';
+import { packageVersion } from '../agentapi/version.js';
 import type { TetherConfig } from '../config/index.js';
-import { servingRenewBeforeMs } from '../controllers/certificate.js';
+import { servingRenewBeforeMs } from '../certs/policy.js';
 import { CONSOLE_HEALTH_MAX_AGE_MS } from '../config/limits.js';
 import type { Check, DiagnoseContext } from '../diagnose/check.js';
 import { CHECKS } from '../diagnose/checks/index.js';

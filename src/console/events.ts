@@ -17,7 +17,7 @@ import {
   CONSOLE_EVENTS_MAX_CLIENTS,
   CONSOLE_EVENTS_MAX_ROWS,
 } from '../config/limits.js';
-import type { PodView } from '../clusteragent/stateTypes.js';
+import type { PodView } from '../clusterview/types.js';
 import type { ByeEvent, ConsoleEventName, ConsoleEvents, NodeRow, OverviewCounts, PodRef, PodRow } from './types.js';
 
 /** What the hub needs of a response: a writable stream. */

@@ -10,11 +10,11 @@
  * `no-store`; errors are `ConsoleError` with the 401/403 texts of the cluster agent API.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { PodView, ClusterView } from '../clusteragent/stateTypes.js';
+import type { PodView, ClusterView } from '../clusterview/types.js';
 import { AUTH_FAILURE_LOG_INTERVAL_MS, CONSOLE_LOGIN_BODY_MAX_BYTES } from '../config/limits.js';
 import type { Logger } from '../logging/logger.js';
-import { BodyAborted, BodyTooLarge, readBody } from '../server/body.js';
-import { isJsonContentType } from '../server/httpServer.js';
+import { BodyAborted, BodyTooLarge, readBody } from '../http/body.js';
+import { isJsonContentType } from '../http/request.js';
 import { BadQuery, nodeExists, nodeRow, nodePodsPage, nodesPage, podDetail, podsPage, type ConsoleData } from './answers.js';
 import { clearedSessionCookie, INVALID_FAILURE, MISSING_FAILURE, sessionCookie, type ConsoleAuth, type ConsoleAuthFailure } from './auth.js';
 import type { DiagnoseRunner } from './diagnoseRunner.js';

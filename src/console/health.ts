@@ -5,7 +5,7 @@
  * section builders (`status/`: the console never re-derives what `tether status` says), at most every
  * `CONSOLE_HEALTH_MAX_AGE_MS`. `webhookHealthOf` is pure; `createHealthSource` does the reads.
  */
-import { parseNodeAgentRecords, type NodeAgentRecord } from '../clusteragent/nodeAgentReport.js';
+import { parseNodeAgentRecords, type NodeAgentRecord } from '../agentapi/nodeAgentReport.js';
 import type { TetherConfig } from '../config/index.js';
 import { CONSOLE_HEALTH_MAX_AGE_MS } from '../config/limits.js';
 import { ApiError, type KubeReader } from '../kube/reader.js';

@@ -1,6 +1,6 @@
 /**
  * Whether a pod is injected and, when not, why (issue 12), from what the cluster state kept of it (its
- * labels, namespace, creation time, and the marks its spec carries: `clusteragent/podInjection.ts`), the
+ * labels, namespace, creation time, and the marks its spec carries: `clusterview/podInjection.ts`), the
  * configuration, when the webhook configuration was created, and the platform. Pure.
  *
  * Selection is admission's own (`selectPod`): the console never re-states which pods the webhooks take.
@@ -9,8 +9,8 @@ import { configMode } from '../admission/configInjection.js';
 import type { Pod } from '../admission/pod.js';
 import { selectPod } from '../admission/selection.js';
 import { webhookEnabled } from '../admission/webhooks.js';
-import { NO_INJECTION, type PodInjectionFacts } from '../clusteragent/podInjection.js';
-import type { ClusterView, PodView } from '../clusteragent/stateTypes.js';
+import { NO_INJECTION, type PodInjectionFacts } from '../clusterview/podInjection.js';
+import type { ClusterView, PodView } from '../clusterview/types.js';
 import { CONFIG_MODE_LABEL, ENABLED_LABEL, ENV_ENTITY_ID, envVarFor, NEVER_MUTATED_NAMESPACES, type TetherConfig } from '../config/index.js';
 import { recreateCommand } from '../diagnose/pods.js';
 import type { InjectionReason } from './types.js';

@@ -1,11 +1,11 @@
 /**
- * A node agent's last report (ConfigMap datadog-node-agents, `clusteragent/nodeAgentReport.ts`) as the
+ * A node agent's last report (ConfigMap datadog-node-agents, `agentapi/nodeAgentReport.ts`) as the
  * console shows it: each upstream's result with the fix `tether diagnose` gives for it (checks
  * `node-agent-kubelet-rbac`, `cluster-agent-token`). Pure.
  */
-import type { NodeAgentRecord } from '../clusteragent/nodeAgentReport.js';
+import type { NodeAgentRecord } from '../agentapi/nodeAgentReport.js';
 import { NODE_AGENT_REPORT_STALE_MS } from '../config/limits.js';
-import { KUBELET_READER_RESOURCES } from '../nodeagent/kubeletProblems.js';
+import { KUBELET_READER_RESOURCES } from '../kube/kubeletRbac.js';
 import type { NodeAgentInfo, NodeAgentsSummary, UpstreamInfo } from './types.js';
 
 const KUBELET_FIXES: Readonly<Record<string, string>> = {

@@ -7,7 +7,7 @@
  * classification's context changes (the webhook configuration's creation time, the platform), which is
  * rare. Nothing per pod is kept here.
  */
-import type { ClusterChange, ClusterView, PodView } from '../clusteragent/stateTypes.js';
+import type { ClusterChange, ClusterView, PodView } from '../clusterview/types.js';
 import { classifyPod, isMissed, type InjectionContext } from './injection.js';
 import type { OverviewCounts } from './types.js';
 

@@ -85,7 +85,7 @@ export interface ConsoleError {
 }
 
 /**
- * The bodies of the authentication failures, as the cluster agent API words them (`apiTypes.ts`
+ * The bodies of the authentication failures, as the cluster agent API words them (`agentapi/types.ts`
  * `AUTH_FAILURE_TEXT`): 401 `no session token provided` (with more words after a colon when useful),
  * 403 `invalid session token`.
  */

@@ -29,6 +29,7 @@ import {
   type CertificateInfo,
   type CertificatePair,
 } from '../certs/index.js';
+import { servingRenewBeforeMs, servingValidityHours, trustBundlePem, type CertificateSettings } from '../certs/policy.js';
 import {
   MAX_TRUSTED_CAS,
   ROTATE_ANNOTATION,
@@ -36,65 +37,14 @@ import {
   SECRET_CA_KEY_KEY,
   SECRET_CERT_KEY,
   SECRET_KEY_KEY,
-  SERVING_CERT_MAX_HOURS,
-  SERVING_CERT_RENEW_FRACTION,
-  type TetherConfig,
 } from '../config/index.js';
 import type { SecretChanges, SecretRecord, SecretStore } from '../kube/secrets.js';
 import type { WebhookConfigurationStore } from '../kube/webhookConfigurations.js';
 import type { Logger } from '../logging/logger.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../format/duration.js';
 import type { ReconcileResult } from './workqueue.js';
 
 const HOUR_MS = 3_600_000;
-
-/** `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`, then the host of `--webhook-url` if any. */
-export function certificateNames(serviceName: string, namespace: string, webhookUrl?: string): string[] {
-  const names = [serviceName, `${serviceName}.${namespace}`, `${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.cluster.local`];
-  if (webhookUrl) {
-    const host = new URL(webhookUrl).hostname.replace(/^\[(.*)\]$/, '$1');
-    if (!names.includes(host)) names.push(host);
-  }
-  return names;
-}
-
-export interface CertificateSettings {
-  /** The names the serving certificate must carry, exactly. */
-  readonly names: readonly string[];
-  /** `certificate.validity_bound`: the CA's lifetime. */
-  readonly caValidityHours: number;
-  /** `certificate.expiration_threshold`: a new CA when less than this is left. */
-  readonly thresholdHours: number;
-  /** `certificate.ca_propagation_seconds`, in ms. */
-  readonly propagationMs: number;
-}
-
-export function certificateSettings(config: TetherConfig, names: readonly string[]): CertificateSettings {
-  return {
-    names,
-    caValidityHours: config['admission_controller.certificate.validity_bound'],
-    thresholdHours: config['admission_controller.certificate.expiration_threshold'],
-    propagationMs: config['admission_controller.certificate.ca_propagation_seconds'] * 1000,
-  };
-}
-
-/** A serving certificate's lifetime: `SERVING_CERT_MAX_HOURS`, never longer than the CA's. */
-export function servingValidityHours(s: Pick<CertificateSettings, 'caValidityHours'>): number {
-  return Math.min(SERVING_CERT_MAX_HOURS, s.caValidityHours);
-}
-
-/** The leader issues a new serving certificate once less than this is left (a fraction of its lifetime). */
-export function servingRenewBeforeMs(s: Pick<CertificateSettings, 'caValidityHours'>): number {
-  return servingValidityHours(s) * HOUR_MS * SERVING_CERT_RENEW_FRACTION;
-}
-
-/**
- * The PEM the webhook entries' `caBundle` must hold: the Secret's trust bundle, or, in a Secret written
- * before Tether had a CA, its self-signed certificate. Undefined while the Secret holds neither.
- */
-export function trustBundlePem(data: Readonly<Record<string, string>> | undefined): string | undefined {
-  return data?.[SECRET_CA_KEY] || data?.[SECRET_CERT_KEY] || undefined;
-}
 
 export interface TrustedCa {
   readonly pem: string;

@@ -17,7 +17,8 @@ import { secretRecordOf } from '../kube/secrets.js';
 import type { NamedWatch } from '../kube/watch.js';
 import type { Logger } from '../logging/logger.js';
 import { reconcileCaConfigMap } from './caConfigMap.js';
-import { certificateNames, certificateSettings, PublicationTracker, reconcileCertificate, trustBundlePem } from './certificate.js';
+import { certificateNames, certificateSettings, trustBundlePem } from '../certs/policy.js';
+import { PublicationTracker, reconcileCertificate } from './certificate.js';
 import { reconcileWebhookConfiguration } from './webhookConfiguration.js';
 import { WorkQueue, type ReconcileResult } from './workqueue.js';
 

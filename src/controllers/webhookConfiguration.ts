@@ -13,7 +13,7 @@ import { ENABLED_LABEL, NEVER_MUTATED_NAMESPACES, WEBHOOK_SERVICE_PORT, type Tet
 import type { SecretStore } from '../kube/secrets.js';
 import type { WebhookConfigurationStore } from '../kube/webhookConfigurations.js';
 import type { Logger } from '../logging/logger.js';
-import { trustBundlePem } from './certificate.js';
+import { trustBundlePem } from '../certs/policy.js';
 import type { ReconcileResult } from './workqueue.js';
 
 type Webhook = k8s.V1MutatingWebhook;

@@ -3,12 +3,12 @@
  * agents' DaemonSet, where each takes its auth token from (a literal or a Secret's key), the token itself
  * (only ever shown as its length and a short SHA-256 prefix), when that Secret last changed and when
  * each pod started, and the node agents' reports the cluster agent API records
- * (clusteragent/nodeAgentReport.ts). Reading is here; judging is in the checks.
+ * (agentapi/nodeAgentReport.ts). Reading is here; judging is in the checks.
  */
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { CLUSTER_AGENT_DEPLOYMENT, envVarFor, NODE_AGENT_NAME, NODE_AGENTS_CONFIGMAP } from '../config/index.js';
-import { parseNodeAgentRecords, type NodeAgentRecord } from '../clusteragent/nodeAgentReport.js';
+import { parseNodeAgentRecords, type NodeAgentRecord } from '../agentapi/nodeAgentReport.js';
 import type { KubeReader } from '../kube/reader.js';
 
 export const TOKEN_VAR = envVarFor('cluster_agent.auth_token');

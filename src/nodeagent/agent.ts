@@ -9,8 +9,8 @@
  * kept and marked stale, with their age.
  */
 import { envVarFor, NODE_AGENT_RETRY_BASE_MS, NODE_AGENT_RETRY_MAX_MS, NODE_AGENT_SYNC_INTERVAL_MS } from '../config/index.js';
-import type { NodePodsAnswer, PodServicesAnswer } from '../clusteragent/apiTypes.js';
-import type { KubeletReport } from '../clusteragent/nodeAgentReport.js';
+import type { NodePodsAnswer, PodServicesAnswer } from '../agentapi/types.js';
+import type { KubeletReport } from '../agentapi/nodeAgentReport.js';
 import type { Logger } from '../logging/logger.js';
 import type { KubeletPod, KubeletSource } from './kubeletSource.js';
 import type { NodeAgentMetrics, RequestResult } from './metrics.js';

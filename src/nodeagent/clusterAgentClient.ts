@@ -23,8 +23,8 @@ import {
   NODE_AGENT_NAME,
   TLS_MIN_VERSION,
 } from '../config/index.js';
-import { API_PATHS, AUTH_FAILURE_TEXT, type NodePodsAnswer, type PodServicesAnswer, type VersionAnswer } from '../clusteragent/apiTypes.js';
-import { encodeNodeAgentHeader, NODE_AGENT_REPORT_HEADER, type KubeletReport } from '../clusteragent/nodeAgentReport.js';
+import { API_PATHS, AUTH_FAILURE_TEXT, type NodePodsAnswer, type PodServicesAnswer, type VersionAnswer } from '../agentapi/types.js';
+import { encodeNodeAgentHeader, NODE_AGENT_REPORT_HEADER, type KubeletReport } from '../agentapi/nodeAgentReport.js';
 import type { ClusterAgentEndpoint } from './discovery.js';
 import { UpstreamError, type UpstreamProblem } from './problems.js';
 import { tlsFailure } from './tlsFailure.js';
@@ -47,7 +47,7 @@ export interface ClusterAgentClient {
   version(signal?: AbortSignal): Promise<VersionAnswer>;
   /**
    * The stack's `GET /api/v1/tags/pod/{node}`: the Services selecting each pod of the node. `report`, the
-   * node agent's last kubelet result, goes along in `X-Tether-Node-Agent` (clusteragent/nodeAgentReport.ts).
+   * node agent's last kubelet result, goes along in `X-Tether-Node-Agent` (agentapi/nodeAgentReport.ts).
    */
   podServices(node: string, signal?: AbortSignal, report?: KubeletReport): Promise<PodServicesAnswer>;
   /** Tether's `GET /api/v1/tether/pods/{node}`: the node's pods with all their tags (`report` as above). */

@@ -18,6 +18,7 @@
 import { envVarFor, type ConfigKey } from '../config/schema.js';
 import type { UpstreamProblem } from './problems.js';
 import { tlsFailure } from './tlsFailure.js';
+import { kubeletRbacFix } from '../kube/kubeletRbac.js';
 
 /** Where the client was reading, for the evidence and the fix. */
 export interface KubeletTarget {
@@ -50,11 +51,6 @@ export type KubeletFailure =
   /** A 200 whose body is not a pod list. */
   | { readonly kind: 'bad-answer'; readonly reason: string };
 
-/** The ClusterRole (and ClusterRoleBinding) name the 403 fix tells to create. */
-export const KUBELET_READER_ROLE = 'tether-kubelet-reader';
-/** What a node agent needs on the kubelet: `/pods` (proxy, or pods with fine-grained authz) and `/stats`. */
-export const KUBELET_READER_RESOURCES = ['nodes/proxy', 'nodes/pods', 'nodes/stats'] as const;
-
 /** Nothing listens there, or the name does not resolve, or there is no route. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
 /** The peer hung up. */
@@ -86,19 +82,6 @@ export function parseKubeletForbidden(body: string): KubeletForbidden | undefine
   if (!m) return undefined;
   const subresources = m[4] !== undefined ? [m[4]] : (m[5] ?? '').split(/[\s,]+/).filter((s) => s !== '');
   return { user: m[1] ?? '', verb: m[2] ?? '', resource: m[3] ?? '', subresources };
-}
-
-const SERVICE_ACCOUNT_USER = /^system:serviceaccount:([^:]+):([^:]+)$/;
-
-/** The `kubectl` commands that let `user` read the kubelet (`verb`, default `get`). */
-export function kubeletRbacFix(user: string | undefined, verb = 'get'): string {
-  const sa = user ? SERVICE_ACCOUNT_USER.exec(user) : null;
-  const subject = sa ? `--serviceaccount=${sa[1]}:${sa[2]}` : user ? `--user=${user}` : '--serviceaccount=<namespace>:<the node agent\'s service account>';
-  const verbs = verb === 'get' ? 'get' : `get,${verb}`;
-  return (
-    `kubectl create clusterrole ${KUBELET_READER_ROLE} --verb=${verbs} --resource=${KUBELET_READER_RESOURCES.join(',')} && ` +
-    `kubectl create clusterrolebinding ${KUBELET_READER_ROLE} --clusterrole=${KUBELET_READER_ROLE} ${subject}`
-  );
 }
 
 /** Subresources as RBAC names them: `nodes/proxy`, `nodes/pods or nodes/proxy`. */

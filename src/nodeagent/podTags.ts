@@ -4,7 +4,7 @@
  * agent does not know yet (created since it was last asked) gets the tags the kubelet alone can tell,
  * and says so, rather than none.
  */
-import type { ServicesByNamespace } from '../clusteragent/apiTypes.js';
+import type { ServicesByNamespace } from '../agentapi/types.js';
 import { podTags } from '../tagging/podTags.js';
 import type { KubeletPod } from './kubeletSource.js';
 

@@ -19,7 +19,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HEADERS_TIMEOUT_MS, MAX_HEADERS_COUNT, REQUEST_TIMEOUT_MS, SHUTDOWN_DRAIN_MS, TIMEOUT_CHECK_INTERVAL_MS } from '../config/index.js';
 import type { Logger } from '../logging/logger.js';
-import { trackRequests } from '../server/shutdown.js';
+import { trackRequests } from '../http/shutdown.js';
 import type { NodeAgent } from './agent.js';
 import type { DogStatsDIntake } from './intake/dogstatsd/index.js';
 import type { NodeIntake } from './intake/intake.js';

@@ -3,23 +3,13 @@
  * and metrics endpoints, and the HTTPS server with its limits. The admission work itself is
  * `handleAdmission`; this module only decides whether a request gets that far and writes the answer.
  */
-import https from 'node:https';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { TetherConfig, WebhookKind } from '../config/index.js';
-import {
-  HEADERS_TIMEOUT_MS,
-  KEEP_ALIVE_TIMEOUT_MS,
-  MAX_CONNECTIONS,
-  MAX_HEADERS_COUNT,
-  MAX_REVIEW_BODY_BYTES,
-  REQUEST_TIMEOUT_MS,
-  TIMEOUT_CHECK_INTERVAL_MS,
-  TLS_HANDSHAKE_TIMEOUT_MS,
-  TLS_MIN_VERSION,
-} from '../config/limits.js';
+import { MAX_REVIEW_BODY_BYTES } from '../config/limits.js';
 import type { Logger } from '../logging/logger.js';
 import { handleAdmission } from './admissionHandler.js';
-import { BodyAborted, BodyTooLarge, declaredLength, drainBody, readBody, worthDiscarding } from './body.js';
+import { BodyAborted, BodyTooLarge, declaredLength, drainBody, readBody, worthDiscarding } from '../http/body.js';
+import { isJsonContentType } from '../http/request.js';
 import type { FactResolver } from './facts.js';
 import type { AdmissionOutcome, ServerMetrics } from './metrics.js';
 
@@ -41,11 +31,6 @@ export interface RequestListenerDeps {
 }
 
 const TEXT = 'text/plain; charset=utf-8';
-
-/** `application/json`, with or without parameters (`; charset=utf-8`), in any case. */
-export function isJsonContentType(header: string | undefined): boolean {
-  return header !== undefined && header.split(';')[0]?.trim().toLowerCase() === 'application/json';
-}
 
 interface Answer {
   readonly status: number;
@@ -164,49 +149,4 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
       else void send(req, res, text(500, 'internal error')).catch(() => res.destroy());
     });
   };
-}
-
-/** The connection limits of the HTTPS server; the defaults are `config/limits.ts`. */
-export interface ServerLimits {
-  readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly keepAliveTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly timeoutCheckIntervalMs: number;
-  readonly maxConnections: number;
-}
-
-export const DEFAULT_SERVER_LIMITS: ServerLimits = {
-  headersTimeoutMs: HEADERS_TIMEOUT_MS,
-  requestTimeoutMs: REQUEST_TIMEOUT_MS,
-  keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
-  handshakeTimeoutMs: TLS_HANDSHAKE_TIMEOUT_MS,
-  timeoutCheckIntervalMs: TIMEOUT_CHECK_INTERVAL_MS,
-  maxConnections: MAX_CONNECTIONS,
-};
-
-/**
- * The HTTPS server with Tether's limits. Without a certificate it accepts no handshake until one is set.
- * `limits` overrides some of them (tests, to see a timeout in a second rather than ten).
- */
-export function createHttpsServer(listener: RequestListener, pem?: { certPem: string; keyPem: string }, limits: Partial<ServerLimits> = {}): https.Server {
-  const l = { ...DEFAULT_SERVER_LIMITS, ...limits };
-  const server = https.createServer(
-    {
-      minVersion: TLS_MIN_VERSION,
-      handshakeTimeout: l.handshakeTimeoutMs,
-      headersTimeout: l.headersTimeoutMs,
-      requestTimeout: l.requestTimeoutMs,
-      keepAliveTimeout: l.keepAliveTimeoutMs,
-      connectionsCheckingInterval: l.timeoutCheckIntervalMs,
-      ...(pem ? { cert: pem.certPem, key: pem.keyPem } : {}),
-    },
-    listener,
-  );
-  server.headersTimeout = l.headersTimeoutMs;
-  server.requestTimeout = l.requestTimeoutMs;
-  server.keepAliveTimeout = l.keepAliveTimeoutMs;
-  server.maxHeadersCount = MAX_HEADERS_COUNT;
-  server.maxConnections = l.maxConnections;
-  return server;
 }

@@ -3,7 +3,4 @@ export * from './admissionHandler.js';
 export * from './facts.js';
 export * from './metrics.js';
 export * from './httpServer.js';
-export * from './body.js';
 export * from './tlsReloader.js';
-export * from './shutdown.js';
-export * from './listen.js';

@@ -10,10 +10,11 @@ import { SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../config/limits.js';
 import { enabledWebhooks, webhookEndpoint, WEBHOOKS } from '../admission/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { FactResolver } from './facts.js';
-import { createHttpsServer, createRequestListener, type ServerLimits } from './httpServer.js';
+import { createHttpsServer, type ServerLimits } from '../http/httpsServer.js';
+import { createRequestListener } from './httpServer.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { IPV6_ANY, listenOn, listenUrl, type Bind } from './listen.js';
-import { trackRequests } from './shutdown.js';
+import { IPV6_ANY, listenOn, listenUrl, type Bind } from '../http/listen.js';
+import { trackRequests } from '../http/shutdown.js';
 import { readCertificateFiles, watchCertificateFiles, type CertificateFiles, type CertificateWatcher, type PemPair } from './tlsReloader.js';
 
 export interface WebhookServerOptions {

@@ -4,7 +4,7 @@
  */
 import { caBundleDigest, certificateBlocks, inspectCertificate } from '../certs/index.js';
 import { SECRET_CA_KEY, SECRET_CERT_KEY } from '../config/index.js';
-import { formatDuration } from '../controllers/duration.js';
+import { formatDuration } from '../format/duration.js';
 import type { MutatingWebhook, MutatingWebhookConfiguration, Read, Secret } from './objects.js';
 import { formatLabelSelector } from './selector.js';
 import type { AdmissionStatus, SecretStatus, WebhookEntryStatus, WebhookStatus } from './types.js';

@@ -3,7 +3,7 @@
  * line (indentation, labels, Go's forms of selectors and slices), so that every troubleshooting step of
  * the seed reads the same on Tether; the other sections follow the cluster agent's status layout.
  */
-import { formatDuration } from '../controllers/duration.js';
+import { formatDuration } from '../format/duration.js';
 import { goSlice } from './selector.js';
 import type { AdmissionStatus, ClusterAgentApiStatus, LeaderElectionStatus, NodeAgentsStatus, StatusReport, UpstreamResult, WebhookEntryStatus } from './types.js';
 

@@ -38,7 +38,7 @@ export interface OwnerRef {
   readonly name: string;
 }
 
-/** What is known of a pod. Structurally a `PodView` plus its workload and Services (clusteragent/stateTypes.ts). */
+/** What is known of a pod. Structurally a `PodView` plus its workload and Services (clusterview/types.ts). */
 export interface PodTagsInput {
   readonly namespace: string;
   readonly name: string;

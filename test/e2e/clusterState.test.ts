@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { startClusterState, type ClusterState } from '../../src/clusteragent/state.js';
-import type { PodView } from '../../src/clusteragent/stateTypes.js';
+import type { PodView } from '../../src/clusterview/types.js';
 import { podTags } from '../../src/tagging/podTags.js';
 import { impersonatingKubeConfig, startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';

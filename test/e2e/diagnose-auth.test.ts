@@ -19,7 +19,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { CLUSTER_AGENT_CA_CONFIGMAP, NODE_AGENTS_CONFIGMAP, parseConfig } from '../../src/config/index.js';
-import { parseNodeAgentRecords } from '../../src/clusteragent/nodeAgentReport.js';
+import { parseNodeAgentRecords } from '../../src/agentapi/nodeAgentReport.js';
 import type { Check, CheckResult, DiagnoseContext } from '../../src/diagnose/check.js';
 import { CHECKS } from '../../src/diagnose/checks/index.js';
 import { clusterAgentRbac } from '../../src/diagnose/checks/clusterAgentRbac.js';

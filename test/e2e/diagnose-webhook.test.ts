@@ -17,7 +17,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { caBundleDigest, generateCa, issueServingCertificate } from '../../src/certs/index.js';
 import { ENABLED_LABEL, TETHER_FIELD_MANAGER } from '../../src/config/index.js';
-import { certificateNames } from '../../src/controllers/certificate.js';
+import { certificateNames } from '../../src/certs/policy.js';
 import { desiredWebhookConfiguration } from '../../src/controllers/webhookConfiguration.js';
 import type { Check, CheckResult, DiagnoseContext } from '../../src/diagnose/check.js';
 import { CHECKS } from '../../src/diagnose/checks/index.js';

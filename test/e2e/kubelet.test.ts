@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { generateCa, type CertificatePair } from '../../src/certs/index.js';
 import { createKubeletClient, type KubeletClient, type KubeletClientOptions } from '../../src/nodeagent/kubelet.js';
-import { KUBELET_READER_RESOURCES, KUBELET_READER_ROLE } from '../../src/nodeagent/kubeletProblems.js';
+import { KUBELET_READER_RESOURCES, KUBELET_READER_ROLE } from '../../src/kube/kubeletRbac.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { tempDir, type TempDir } from '../helpers/certs.js';
 import { eventually } from '../helpers/eventually.js';

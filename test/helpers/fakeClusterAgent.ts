@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateCa, issueServingCertificate, type CertificatePair } from '../../src/certs/index.js';
-import { AUTH_FAILURE_TEXT } from '../../src/clusteragent/apiTypes.js';
+import { AUTH_FAILURE_TEXT } from '../../src/agentapi/types.js';
 
 export const FAKE_SERVICE_DNS = 'datadog-cluster-agent.datadog.svc';
 

@@ -1,10 +1,10 @@
 /**
- * An in-memory `ClusterView` (clusteragent/stateTypes.ts) that tests and the bench feed directly: pods,
+ * An in-memory `ClusterView` (clusterview/types.ts) that tests and the bench feed directly: pods,
  * Services (with selectors), nodes and namespaces with labels, workloads, and the watches' sync status.
  * Indexed the way the real state is (pods by node, by namespace/name), so the bench measures the API,
  * not a linear scan; Services matched by selector and memoised per pod until a Service changes.
  */
-import type { ClusterView, InformerSyncView, PodView, WorkloadView } from '../../src/clusteragent/stateTypes.js';
+import type { ClusterView, InformerSyncView, PodView, WorkloadView } from '../../src/clusterview/types.js';
 
 export interface FakeService {
   readonly namespace: string;

@@ -17,9 +17,9 @@
  * `/api/v1/tether/pods/{node}` answers an empty list for a node without pods: the node agent compares it
  * with its kubelet's pods and says what differs.
  */
-import type { PodTagsEntry } from '../apiTypes.js';
-import type { ClusterView, PodView } from '../stateTypes.js';
-import type { TagsOf } from './tags.js';
+import type { PodTagsEntry } from '../../agentapi/types.js';
+import type { ClusterView, PodView } from '../../clusterview/types.js';
+import type { TagsOf } from '../../clusterview/tags.js';
 
 export interface Answer {
   readonly status: number;

@@ -10,14 +10,15 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { AUTH_FAILURE_LOG_INTERVAL_MS } from '../../config/limits.js';
 import type { Logger } from '../../logging/logger.js';
-import type { ClusterView } from '../stateTypes.js';
+import type { ClusterView } from '../../clusterview/types.js';
 import { clusterIdAnswer, namespaceLabelsAnswer, nodeLabelsAnswer, nodePodsAnswer, podServicesAnswer, podTagsAnswer, type Answer } from './answers.js';
-import type { AuthFailure, AuthFailureReason, BearerAuth } from './auth.js';
+import type { AuthFailure, AuthFailureReason, BearerAuth } from '../../agentapi/auth.js';
 import type { ClusterAgentMetrics } from './metrics.js';
-import { NODE_AGENT_REPORT_HEADER, parseNodeAgentHeader } from '../nodeAgentReport.js';
+import { NODE_AGENT_REPORT_HEADER, parseNodeAgentHeader } from '../../agentapi/nodeAgentReport.js';
 import { NOOP_NODE_AGENT_RECORDER, type NodeAgentRecorder } from './nodeAgentRecorder.js';
-import { BadPath, matchRoute, OPEN_ROUTES, pathOf, ROUTES, type RouteId, type RouteMatch } from './routes.js';
-import type { TagsOf } from './tags.js';
+import { pathOf } from '../../http/request.js';
+import { BadPath, matchRoute, OPEN_ROUTES, ROUTES, type RouteId, type RouteMatch } from './routes.js';
+import type { TagsOf } from '../../clusterview/tags.js';
 
 export interface ApiHandlerDeps {
   readonly view: ClusterView;

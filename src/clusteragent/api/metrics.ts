@@ -10,7 +10,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { BreakerState } from '../../kube/breaker.js';
-import { AUTH_FAILURE_REASONS, type AuthFailureReason } from './auth.js';
+import { AUTH_FAILURE_REASONS, type AuthFailureReason } from '../../agentapi/auth.js';
 import { ROUTES, UNKNOWN_ROUTE, type RouteId } from './routes.js';
 
 /** The statuses the API answers; anything else is counted as `other`. */

@@ -1,6 +1,6 @@
 /**
  * Records, per node, what each node agent last reported of its kubelet and what this cluster agent API
- * answered it, into ConfigMap `datadog-node-agents` (clusteragent/nodeAgentReport.ts), for `tether status`
+ * answered it, into ConfigMap `datadog-node-agents` (agentapi/nodeAgentReport.ts), for `tether status`
  * and `diagnose`.
  *
  * The API handler calls `record` on every request that names a node; that only updates memory. Writes
@@ -18,7 +18,7 @@ import {
 } from '../../config/limits.js';
 import { Conflict, type ConfigMapStore } from '../../kube/configMaps.js';
 import type { Logger } from '../../logging/logger.js';
-import { mergeNodeAgentRecords, sameReport, type ClusterAgentAnswer, type KubeletReport, type NodeAgentRecord } from '../nodeAgentReport.js';
+import { mergeNodeAgentRecords, sameReport, type ClusterAgentAnswer, type KubeletReport, type NodeAgentRecord } from '../../agentapi/nodeAgentReport.js';
 
 export interface NodeAgentRecorder {
   /**

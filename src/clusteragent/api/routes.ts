@@ -97,10 +97,3 @@ export function matchRoute(path: string): RouteMatch | undefined {
   }
   return undefined;
 }
-
-/** The path without its query string. */
-export function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}

@@ -3,7 +3,7 @@
  * `cluster_agent.cmd_port` with Tether's server limits (server/httpServer.ts), TLS 1.2+, a serving
  * certificate each replica issues in memory from the webhook Secret's newest CA (./certificate.ts), bearer
  * authentication, answers from the `ClusterView`, and the webhook server's shutdown phases
- * (server/shutdown.ts).
+ * (http/shutdown.ts).
  *
  * Until the first certificate exists no TLS handshake succeeds and `/readyz` (were it reachable) says so;
  * until the view has synced `/readyz` is 503 and names the watches behind.
@@ -13,19 +13,19 @@ import { createSecureContext } from 'node:tls';
 import type { CertificateInfo } from '../../certs/index.js';
 import { ConfigError, type TetherConfig } from '../../config/index.js';
 import { CLUSTER_AGENT_CA_SWITCH_DELAY_MS, SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../../config/limits.js';
-import { certificateNames } from '../../controllers/certificate.js';
+import { certificateNames } from '../../certs/policy.js';
 import type { Logger } from '../../logging/logger.js';
-import { createHttpsServer, type ServerLimits } from '../../server/httpServer.js';
-import { IPV6_ANY, listenOn, listenUrl, type Bind } from '../../server/listen.js';
-import { trackRequests } from '../../server/shutdown.js';
-import type { ClusterView } from '../stateTypes.js';
-import { createBearerAuth } from './auth.js';
+import { createHttpsServer, type ServerLimits } from '../../http/httpsServer.js';
+import { IPV6_ANY, listenOn, listenUrl, type Bind } from '../../http/listen.js';
+import { trackRequests } from '../../http/shutdown.js';
+import type { ClusterView } from '../../clusterview/types.js';
+import { createBearerAuth } from '../../agentapi/auth.js';
 import { createApiCertificates, type CertificateTimers } from './certificate.js';
 import { createApiHandler } from './handler.js';
 import type { NodeAgentRecorder } from './nodeAgentRecorder.js';
 import { createClusterAgentMetrics, type ClusterAgentMetrics } from './metrics.js';
-import { defaultTagsOf, type TagsOf } from './tags.js';
-import { COMMIT_ENV, packageVersion, versionAnswer } from './version.js';
+import { defaultTagsOf, type TagsOf } from '../../clusterview/tags.js';
+import { COMMIT_ENV, packageVersion, versionAnswer } from '../../agentapi/version.js';
 
 export interface ClusterAgentApiOptions {
   readonly config: TetherConfig;

@@ -9,7 +9,7 @@
  */
 import { AUTH_TOKEN_MIN_LENGTH, CLUSTER_AGENT_DEPLOYMENT, NODE_AGENT_NAME, NODE_AGENTS_CONFIGMAP } from '../../config/index.js';
 import { NODE_AGENT_REPORT_STALE_MS } from '../../config/limits.js';
-import type { NodeAgentRecord } from '../../clusteragent/nodeAgentReport.js';
+import type { NodeAgentRecord } from '../../agentapi/nodeAgentReport.js';
 import { skipped, type Check, type CheckOutcome, type DiagnoseContext } from '../check.js';
 import {
   describeToken,

@@ -10,8 +10,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import { NODE_AGENT_NAME, NODE_AGENTS_CONFIGMAP } from '../../config/index.js';
 import { NODE_AGENT_REPORT_STALE_MS } from '../../config/limits.js';
-import type { NodeAgentRecord } from '../../clusteragent/nodeAgentReport.js';
-import { KUBELET_READER_RESOURCES, kubeletRbacFix } from '../../nodeagent/kubeletProblems.js';
+import type { NodeAgentRecord } from '../../agentapi/nodeAgentReport.js';
+import { KUBELET_READER_RESOURCES, kubeletRbacFix } from '../../kube/kubeletRbac.js';
 import { skipped, type Check, type CheckOutcome } from '../check.js';
 import { canI, serviceAccountSubject } from '../accessReview.js';
 import { describeWorkload, readNodeAgentDaemonSet, readNodeAgentReports } from '../agentWorkloads.js';

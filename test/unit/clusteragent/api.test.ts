@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { generateCa, type CertificatePair } from '../../../src/certs/index.js';
-import { AUTH_FAILURE_TEXT } from '../../../src/clusteragent/apiTypes.js';
+import { AUTH_FAILURE_TEXT } from '../../../src/agentapi/types.js';
 import { startClusterAgentApi, type ClusterAgentApi } from '../../../src/clusteragent/api/index.js';
 import { testConfig } from '../../helpers/config.js';
 import { fakeClusterView, SYNCED, type FakeClusterView } from '../../helpers/fakeClusterView.js';

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateCa, type CertificatePair } from '../../../src/certs/index.js';
 import { startClusterAgentApi, type ClusterAgentApi, type NodeAgentRecorder } from '../../../src/clusteragent/api/index.js';
-import { encodeNodeAgentHeader, NODE_AGENT_REPORT_HEADER, type ClusterAgentAnswer, type KubeletReport } from '../../../src/clusteragent/nodeAgentReport.js';
+import { encodeNodeAgentHeader, NODE_AGENT_REPORT_HEADER, type ClusterAgentAnswer, type KubeletReport } from '../../../src/agentapi/nodeAgentReport.js';
 import { testConfig } from '../../helpers/config.js';
 import { fakeClusterView } from '../../helpers/fakeClusterView.js';
 import { request } from '../../helpers/https.js';

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClusterStore, type ClusterStore } from '../../../src/clusteragent/clusterStore.js';
-import { CLUSTER_RESOURCES } from '../../../src/clusteragent/watchedResources.js';
+import { CLUSTER_RESOURCES } from '../../../src/kube/watchedResources.js';
 import { podTags } from '../../../src/tagging/podTags.js';
 
 const TAGS = { 'tags.datadoghq.com/env': 'prod', 'tags.datadoghq.com/service': 'web', 'tags.datadoghq.com/version': '1.2' };

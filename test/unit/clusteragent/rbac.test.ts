@@ -1,5 +1,5 @@
 /**
- * deploy/rbac.yaml against what the cluster state watches (clusteragent/watchedResources.ts): list and
+ * deploy/rbac.yaml against what the cluster state watches (kube/watchedResources.ts): list and
  * watch cluster-wide on exactly those collections, in their current API groups, and nothing broader;
  * no removed API group (the seed's `policy/v1beta1`, `extensions`) anywhere. The e2e test
  * (test/e2e/clusterState.test.ts) proves the same rules are enough against a real API server.
@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deployManifest, rulesOf, type PolicyRule } from '../../helpers/manifests.js';
-import { WATCHED_RESOURCES, WATCH_VERBS } from '../../../src/clusteragent/watchedResources.js';
+import { WATCHED_RESOURCES, WATCH_VERBS } from '../../../src/kube/watchedResources.js';
 
 const docs = deployManifest('rbac.yaml');
 const clusterRules = rulesOf(docs, 'ClusterRole');

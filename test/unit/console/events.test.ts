@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClusterStore } from '../../../src/clusteragent/clusterStore.js';
-import type { PodView } from '../../../src/clusteragent/stateTypes.js';
+import type { PodView } from '../../../src/clusterview/types.js';
 import { createEventHub, type EventSink } from '../../../src/console/events.js';
 import type { ConsoleEventName, PodRow } from '../../../src/console/types.js';
 import { ADMIN, ENABLED, manualHubTimers, podObject, startConsoleUnderTest, stored, type ConsoleUnderTest } from './harness.js';

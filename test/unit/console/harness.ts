@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { runWebhookChain, type Pod } from '../../../src/admission/index.js';
 import { caBundleDigest } from '../../../src/certs/index.js';
 import { generateCa, issueServingCertificate } from '../../../src/certs/generate.js';
-import { pathOf } from '../../../src/clusteragent/api/routes.js';
+import { pathOf } from '../../../src/http/request.js';
 import { createClusterStore, type ClusterStore } from '../../../src/clusteragent/clusterStore.js';
 import { startConsole, type Console } from '../../../src/console/console.js';
 import type { HubTimers } from '../../../src/console/events.js';

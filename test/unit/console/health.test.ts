@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { webhookHealthOf, type HealthReads } from '../../../src/console/health.js';
-import { servingRenewBeforeMs } from '../../../src/controllers/certificate.js';
+import { servingRenewBeforeMs } from '../../../src/certs/policy.js';
 import { testConfig } from '../../helpers/config.js';
 
 const HOUR = 3_600_000;

@@ -1,5 +1,5 @@
 /**
- * Injection as the console reads it off a pod's own spec (clusteragent/podInjection.ts) and the reason
+ * Injection as the console reads it off a pod's own spec (clusterview/podInjection.ts) and the reason
  * it gives when a pod is not injected (console/injection.ts), on pods generated and mutated by the real
  * webhook chain (admission/), so the marks read are the ones the webhooks write.
  */
@@ -7,8 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runWebhookChain, type Pod } from '../../../src/admission/index.js';
 import { createClusterStore } from '../../../src/clusteragent/clusterStore.js';
-import { NO_INJECTION, podInjectionFacts } from '../../../src/clusteragent/podInjection.js';
-import type { PodView } from '../../../src/clusteragent/stateTypes.js';
+import { NO_INJECTION, podInjectionFacts } from '../../../src/clusterview/podInjection.js';
+import type { PodView } from '../../../src/clusterview/types.js';
 import { classifyPod, explainPod, type InjectionContext } from '../../../src/console/injection.js';
 import { INJECTION_MODES, LIB_LANGUAGES, type ConfigKey } from '../../../src/config/index.js';
 import { testConfig } from '../fixtures.js';

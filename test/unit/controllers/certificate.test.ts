@@ -7,15 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { certificateBlocks, generateCa, generateSelfSignedCertificate, inspectCertificate, isIssuedBy, issueServingCertificate } from '../../../src/certs/index.js';
 import { parseConfig, ROTATE_ANNOTATION, SECRET_CA_KEY, SECRET_CA_KEY_KEY, SECRET_CERT_KEY, SECRET_KEY_KEY } from '../../../src/config/index.js';
-import {
-  certificateNames,
-  certificateSettings,
-  planCertificates,
-  PublicationTracker,
-  reconcileCertificate,
-  servingValidityHours,
-  trustBundlePem,
-} from '../../../src/controllers/certificate.js';
+import { certificateNames, certificateSettings, servingValidityHours, trustBundlePem } from '../../../src/certs/policy.js';
+import { planCertificates, PublicationTracker, reconcileCertificate } from '../../../src/controllers/certificate.js';
 import { reconcileWebhookConfiguration } from '../../../src/controllers/webhookConfiguration.js';
 import { Conflict } from '../../../src/kube/secrets.js';
 import { silentLogger } from '../../../src/logging/logger.js';

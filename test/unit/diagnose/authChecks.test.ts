@@ -4,8 +4,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NodeAgentRecord } from '../../../src/clusteragent/nodeAgentReport.js';
-import { resolveApiCalls } from '../../../src/clusteragent/apiCalls.js';
+import type { NodeAgentRecord } from '../../../src/agentapi/nodeAgentReport.js';
+import { resolveApiCalls } from '../../../src/kube/apiCalls.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { tokenSourceOf, type AgentWorkload } from '../../../src/diagnose/agentWorkloads.js';
 import { assessClusterAgentRbac, grantLines, staleRules, type BoundRole } from '../../../src/diagnose/checks/clusterAgentRbac.js';

@@ -6,7 +6,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { caBundleDigest, generateCa, issueServingCertificate, type CertificatePair } from '../../../src/certs/index.js';
 import { parseConfig, ROTATE_ANNOTATION } from '../../../src/config/index.js';
-import { certificateNames, certificateSettings } from '../../../src/controllers/certificate.js';
+import { certificateNames, certificateSettings } from '../../../src/certs/policy.js';
 import { desiredWebhookConfiguration } from '../../../src/controllers/webhookConfiguration.js';
 import type { DiagnoseContext } from '../../../src/diagnose/check.js';
 import {

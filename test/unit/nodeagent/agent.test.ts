@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { API_PATHS, type NodePodsAnswer, type PodServicesAnswer } from '../../../src/clusteragent/apiTypes.js';
+import { API_PATHS, type NodePodsAnswer, type PodServicesAnswer } from '../../../src/agentapi/types.js';
 import { createNodeAgent, NodeAgentRefused, retryDelayMs, type ClusterAgentSource } from '../../../src/nodeagent/agent.js';
 import { createClusterAgentClient } from '../../../src/nodeagent/clusterAgentClient.js';
 import type { KubeletPod, KubeletSource } from '../../../src/nodeagent/kubeletSource.js';

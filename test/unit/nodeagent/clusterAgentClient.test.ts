@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { API_PATHS, type NodePodsAnswer, type PodServicesAnswer } from '../../../src/clusteragent/apiTypes.js';
+import { API_PATHS, type NodePodsAnswer, type PodServicesAnswer } from '../../../src/agentapi/types.js';
 import { checkAuthToken, createClusterAgentClient, type ClusterAgentClient, type ClusterAgentClientOptions } from '../../../src/nodeagent/clusterAgentClient.js';
 import { UpstreamError, type UpstreamProblem } from '../../../src/nodeagent/problems.js';
 import { freePort } from '../../helpers/tether.js';

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import {
   foreignPodsMessage,
   kubeletProblem,
-  kubeletRbacFix,
   parseKubeletForbidden,
   type KubeletFailure,
   type KubeletTarget,
 } from '../../../src/nodeagent/kubeletProblems.js';
 import type { ProblemCode } from '../../../src/nodeagent/problems.js';
+import { kubeletRbacFix } from '../../../src/kube/kubeletRbac.js';
 
 const T: KubeletTarget = {
   url: 'https://10.0.0.7:10250/pods',

@@ -36,11 +36,11 @@ import {
   TRACE_SOCKET_MODE,
   type TetherConfig,
 } from '../../../config/index.js';
-import { packageVersion } from '../../../clusteragent/api/version.js';
+import { packageVersion } from '../../../agentapi/version.js';
 import type { Logger } from '../../../logging/logger.js';
-import { declaredLength, drainBody, worthDiscarding } from '../../../server/body.js';
-import { IPV6_ANY, listenOn } from '../../../server/listen.js';
-import { trackRequests, type Drainer } from '../../../server/shutdown.js';
+import { declaredLength, drainBody, worthDiscarding } from '../../../http/body.js';
+import { IPV6_ANY, listenOn } from '../../../http/listen.js';
+import { trackRequests, type Drainer } from '../../../http/shutdown.js';
 import type { TracePayload } from '../types.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
 import { decodeV04 } from './decode04.js';

@@ -1,5 +1,5 @@
 /**
- * The cluster agent (`tether start`, SPEC §1): the webhook server on every replica, serving the
+ * The cluster agent, assembled (`tether start` and `tether dev`, SPEC §1): the webhook server on every replica, serving the
  * certificate held in the Secret, with owner and namespace facts read through the API; the cluster
  * agent API for node agents on every replica (when a token is configured), answered from the cluster
  * state its watches keep, with a certificate from the Secret's CA; the certificate, webhook-configuration
@@ -14,9 +14,9 @@ import { createConfigMapStore } from '../kube/configMaps.js';
 import { createControllerApis } from '../kube/controllerApis.js';
 import type { Logger } from '../logging/logger.js';
 import { startWebhookServer, type WebhookServer } from '../server/index.js';
-import { createNodeAgentReportWriter, startClusterAgentApi, type ClusterAgentApi, type NodeAgentReportWriter } from './api/index.js';
-import { startClusterState, type ClusterState } from './state.js';
-import type { ClusterAgentMetrics } from './api/metrics.js';
+import { createNodeAgentReportWriter, startClusterAgentApi, type ClusterAgentApi, type NodeAgentReportWriter } from '../clusteragent/api/index.js';
+import { startClusterState, type ClusterState } from '../clusteragent/state.js';
+import type { ClusterAgentMetrics } from '../clusteragent/api/metrics.js';
 import { startConsole } from '../console/console.js';
 import { defaultIdentity } from '../controllers/manager.js';
 import { loadDiagnoseContext } from '../diagnose/context.js';

@@ -1,6 +1,6 @@
 /**
  * The node agent report's two wire formats (header, ConfigMap entry) and the merge of what several
- * cluster agent replicas write (clusteragent/nodeAgentReport.ts), and the recorder that batches the
+ * cluster agent replicas write (agentapi/nodeAgentReport.ts), and the recorder that batches the
  * writes (clusteragent/api/nodeAgentRecorder.ts) against an in-memory ConfigMap with the API server's
  * Conflict semantics and a manual clock.
  */
@@ -15,7 +15,7 @@ import {
   parseNodeAgentRecord,
   parseNodeAgentRecords,
   type NodeAgentRecord,
-} from '../../../src/clusteragent/nodeAgentReport.js';
+} from '../../../src/agentapi/nodeAgentReport.js';
 import { createNodeAgentReportWriter } from '../../../src/clusteragent/api/nodeAgentRecorder.js';
 import { Conflict } from '../../../src/kube/configMaps.js';
 import { fakeConfigMapStore } from '../../helpers/fakeConfigMapStore.js';

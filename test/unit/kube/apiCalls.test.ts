@@ -1,13 +1,13 @@
 /**
- * deploy/rbac.yaml against TETHER_API_CALLS (clusteragent/apiCalls.ts), the one list of what the cluster
+ * deploy/rbac.yaml against TETHER_API_CALLS (kube/apiCalls.ts), the one list of what the cluster
  * agent calls, both ways: every call is granted by a rule of the right scope, and every rule grants a
  * call (nothing broader). The list itself is derived from the code's tables.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deployManifest, rulesOf, type PolicyRule } from '../../helpers/manifests.js';
-import { resolveApiCalls, TETHER_API_CALLS } from '../../../src/clusteragent/apiCalls.js';
-import { WATCHED_RESOURCES } from '../../../src/clusteragent/watchedResources.js';
+import { resolveApiCalls, TETHER_API_CALLS } from '../../../src/kube/apiCalls.js';
+import { WATCHED_RESOURCES } from '../../../src/kube/watchedResources.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { OWNER_KINDS } from '../../../src/kube/facts.js';
 

@@ -16,7 +16,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { AUTH_FAILURE_TEXT } from '../apiTypes.js';
+import { AUTH_FAILURE_TEXT } from './types.js';
 
 /** Why a request was refused; the metrics label of `tether_cluster_agent_auth_failures_total`. */
 export const AUTH_FAILURE_REASONS = ['missing', 'scheme', 'malformed', 'invalid'] as const;

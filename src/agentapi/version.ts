@@ -3,7 +3,7 @@
  * from package.json's version (the one place it is stated) and the commit the build was made from.
  */
 import { readFileSync } from 'node:fs';
-import type { VersionAnswer } from '../apiTypes.js';
+import type { VersionAnswer } from './types.js';
 
 /** The environment variable a build or image sets to the commit it was made from. */
 export const COMMIT_ENV = 'TETHER_COMMIT';
@@ -16,8 +16,8 @@ export function versionAnswer(version: string, commit: string | undefined): Vers
   return { Major: Number(m[1]), Minor: Number(m[2]), Patch: Number(m[3]), Pre: m[4] ?? '', Meta: m[5] ?? '', Commit: c };
 }
 
-/** package.json's version (dist/src/clusteragent/api/version.js → the package root). */
+/** package.json's version (dist/src/agentapi/version.js → the package root). */
 export function packageVersion(): string {
-  const { version } = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return version;
 }

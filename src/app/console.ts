@@ -1,5 +1,5 @@
 /**
- * `tether console` (issue 12): the console served on an operator's machine, from their kubeconfig. The
+ * The composition root of `tether console` (issue 12): the console served on an operator's machine, from their kubeconfig. The
  * cluster state is built by the same watches the cluster agent runs (`startClusterState`), diagnose runs
  * with the operator's permissions, and the page and API are served over plain HTTP on loopback only
  * (browsers treat 127.0.0.1 as a secure context, so the Secure session cookie works).
@@ -11,15 +11,15 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type * as k8s from '@kubernetes/client-node';
-import { pathOf } from '../clusteragent/api/routes.js';
+import { pathOf } from '../http/request.js';
 import { startClusterState, type ClusterState } from '../clusteragent/state.js';
 import type { TetherConfig } from '../config/index.js';
 import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../config/limits.js';
 import { loadDiagnoseContext } from '../diagnose/context.js';
 import { createKubeReader } from '../kube/reader.js';
 import type { Logger } from '../logging/logger.js';
-import { startConsole, type Console } from './console.js';
-import { CONSOLE_PAGE_PATH } from './types.js';
+import { startConsole, type Console } from '../console/console.js';
+import { CONSOLE_PAGE_PATH } from '../console/types.js';
 
 export const LOCAL_CONSOLE_HOST = '127.0.0.1';
 
