@@ -91,7 +91,8 @@ const KUBERNETES_SERVICE_IP = '10.0.0.1';
 // ---------------------------------------------------------------------------------------
 // binaries
 
-function repoRoot(): string {
+/** The checkout or installed package this code runs from: where scripts/ and package.json are. */
+export function repoRoot(): string {
   // This file runs as dist/src/devcluster/controlPlane.js from a clone or an installed package;
   // walk up instead of hard-coding the depth.
   let dir = path.dirname(fileURLToPath(import.meta.url));
