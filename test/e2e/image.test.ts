@@ -1,0 +1,113 @@
+/**
+ * The daemonless image build, end to end (slow: two cold builds of the Tether image, about a minute
+ * each): the same checkout gives the same digest twice, from empty caches; a warm build reuses the
+ * archive; the archive is an OCI layout containerd's importer names; and the image runs with no
+ * container runtime at all: its layers extracted into a rootfs, run by `chroot --userspec=65532:65532`
+ * (the chart's user), the root filesystem mounted read-only in a mount namespace of its own, as the
+ * chart's `readOnlyRootFilesystem` has it. Needs root (chroot, mounts): without it the test fails with
+ * that reason.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { buildImage, type BuiltImage } from '../../src/devcluster/images/index.js';
+import { CONTAINERD_IMAGE_NAME } from '../../src/devcluster/images/ociArchive.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+/** The environment the container gets from the image config (no host variables leak into the run). */
+const IMAGE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', NODE_ENV: 'production' };
+
+let dir: string;
+let first: BuiltImage;
+let rootfs: string;
+
+/** The archive's layers, extracted bottom first into a directory: the container's root filesystem. */
+function extract(archive: string, into: string): void {
+  const layout = join(dir, 'layout');
+  mkdirSync(layout, { recursive: true });
+  execFileSync('tar', ['-xf', archive, '-C', layout]);
+  const [m] = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
+  mkdirSync(into, { recursive: true });
+  for (const layer of m!.Layers) execFileSync('tar', ['-xzf', join(layout, layer), '-C', into]);
+}
+
+/** A command of the image, as the chart's pod runs it: UID 65532, the root filesystem read-only. */
+function runInImage(args: string[], input?: string) {
+  const script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec chroot --userspec=65532:65532 "$@"';
+  return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', rootfs, rootfs, ...args], { encoding: 'utf8', env: IMAGE_ENV, input: input ?? '', timeout: 60_000 });
+}
+
+before(async () => {
+  assert.equal(process.getuid?.(), 0, 'this test runs the image with chroot and mount namespaces: run it as root');
+  dir = mkdtempSync(join(tmpdir(), 'tether-image-'));
+  first = await buildImage('tether', { cacheDir: join(dir, 'cache-1') });
+  rootfs = join(dir, 'rootfs');
+  extract(first.archivePath, rootfs);
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('tether image build', () => {
+  test('the same checkout gives the same digest twice, from empty caches; a warm build is the cached archive', async () => {
+    const second = await buildImage('tether', { cacheDir: join(dir, 'cache-2') });
+    assert.equal(second.cached, false);
+    assert.equal(second.digest, first.digest);
+    assert.deepEqual(second.layers, first.layers);
+    assert.ok(readFileSync(second.archivePath).equals(readFileSync(first.archivePath)), 'the archives are the same bytes');
+    const warm = await buildImage('tether', { cacheDir: join(dir, 'cache-2') });
+    assert.equal(warm.cached, true);
+    assert.equal(warm.digest, first.digest);
+  });
+
+  test("an OCI layout named for containerd's importer, within the size target", () => {
+    const layout = join(dir, 'layout');
+    assert.equal(JSON.parse(readFileSync(join(layout, 'oci-layout'), 'utf8')).imageLayoutVersion, '1.0.0');
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+    assert.equal(index.manifests[0]!.digest, first.digest);
+    assert.equal(index.manifests[0]!.annotations[CONTAINERD_IMAGE_NAME], first.ref);
+    const manifest = JSON.parse(readFileSync(join(layout, 'blobs/sha256', first.digest.slice('sha256:'.length)), 'utf8')) as { config: { digest: string } };
+    const config = JSON.parse(readFileSync(join(layout, 'blobs/sha256', manifest.config.digest.slice('sha256:'.length)), 'utf8')) as { os: string; config: { User: string; Entrypoint: string[] } };
+    assert.equal(config.os, 'linux');
+    assert.equal(config.config.User, '65532:65532');
+    assert.deepEqual(config.config.Entrypoint, ['/usr/bin/node', '/app/dist/src/cli/main.js']);
+    assert.ok(first.size <= 70e6, `${first.size} bytes compressed: the target is 70 MB`);
+  });
+
+  test('no shell and no package manager in the image; /tmp is sticky and world-writable', () => {
+    for (const p of ['bin/sh', 'usr/bin/sh', 'bin/bash', 'usr/bin/apt', 'usr/bin/npm', 'usr/bin/env']) assert.throws(() => statSync(join(rootfs, p)), p);
+    assert.equal(statSync(join(rootfs, 'tmp')).mode & 0o7777, 0o1777);
+  });
+
+  test('the entrypoint and `agent` run as UID 65532 from a read-only root filesystem', () => {
+    const version = runInImage(['/usr/bin/node', '/app/dist/src/cli/main.js', '--version']);
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
+    const agent = runInImage(['agent', '--help']);
+    assert.equal(agent.status, 0, agent.stderr);
+    assert.match(agent.stdout, /^Usage: agent /m);
+    assert.match(agent.stdout, /^ {2}status /m);
+    // The image's root filesystem is read-only here: a write fails.
+    const write = runInImage(['/usr/bin/node', '-e', "require('fs').writeFileSync('/app/x', '')"]);
+    assert.notEqual(write.status, 0);
+    assert.match(write.stderr, /EROFS|read-only/);
+  });
+
+  test('`tether inject` on the example pod, in the image', () => {
+    const r = runInImage(['tether', 'inject', '-f', '-'], readFileSync(join(REPO, 'examples/pod.yaml'), 'utf8'));
+    assert.equal(r.status, 0, r.stderr);
+    const pod = parseAllDocuments(r.stdout)[0]!.toJS() as { spec: { containers: { env?: { name: string }[] }[] } };
+    const names = pod.spec.containers[0]!.env?.map((e) => e.name) ?? [];
+    assert.ok(names.includes('DD_ENTITY_ID') || names.includes('DD_AGENT_HOST'), names.join(','));
+  });
+
+  test('the native unix-dgram addon loads in the image (DogStatsD over a Unix socket)', () => {
+    const r = runInImage(['/usr/bin/node', '-e', "require('/app/node_modules/unix-dgram'); console.log('ok')"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'ok');
+  });
+});
