@@ -10,12 +10,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { buildImage, type BuiltImage } from '../../src/devcluster/images/index.js';
+import { SERVICE_ACCOUNT_DIR } from '../../src/kube/namespace.js';
+import { startControlPlane, tokenKubeConfigFor, type ControlPlane } from '../harness/controlPlane.js';
+import { applyTetherRbac, SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { CONTAINERD_IMAGE_NAME } from '../../src/devcluster/images/ociArchive.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -36,10 +39,27 @@ function extract(archive: string, into: string): void {
   for (const layer of m!.Layers) execFileSync('tar', ['-xzf', join(layout, layer), '-C', into]);
 }
 
-/** A command of the image, as the chart's pod runs it: UID 65532, the root filesystem read-only. */
-function runInImage(args: string[], input?: string) {
-  const script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec chroot --userspec=65532:65532 "$@"';
-  return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', rootfs, rootfs, ...args], { encoding: 'utf8', env: IMAGE_ENV, input: input ?? '', timeout: 60_000 });
+/**
+ * A command of the image, as the chart's pod runs it: UID 65532, the root filesystem read-only; with
+ * `serviceAccount`, that directory mounted (read-only) where the kubelet mounts a pod's token.
+ */
+function runInImage(args: string[], o: { input?: string; serviceAccount?: string; env?: Record<string, string> } = {}) {
+  const sa = join(rootfs, SERVICE_ACCOUNT_DIR);
+  const script = [
+    'set -e',
+    'root=$1; sa=$2; shift 2',
+    'mount --bind "$root" "$root"',
+    'if [ -n "$sa" ]; then mount --bind -o ro "$sa" "$root/' + SERVICE_ACCOUNT_DIR + '"; fi',
+    'mount -o remount,bind,ro "$root"',
+    'exec chroot --userspec=65532:65532 "$root" "$@"',
+  ].join('\n');
+  if (o.serviceAccount) mkdirSync(sa, { recursive: true });
+  return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', rootfs, o.serviceAccount ?? '', ...args], {
+    encoding: 'utf8',
+    env: { ...IMAGE_ENV, ...o.env },
+    input: o.input ?? '',
+    timeout: 60_000,
+  });
 }
 
 before(async () => {
@@ -98,7 +118,7 @@ describe('tether image build', () => {
   });
 
   test('`tether inject` on the example pod, in the image', () => {
-    const r = runInImage(['tether', 'inject', '-f', '-'], readFileSync(join(REPO, 'examples/pod.yaml'), 'utf8'));
+    const r = runInImage(['tether', 'inject', '-f', '-'], { input: readFileSync(join(REPO, 'examples/pod.yaml'), 'utf8') });
     assert.equal(r.status, 0, r.stderr);
     const pod = parseAllDocuments(r.stdout)[0]!.toJS() as { spec: { containers: { env?: { name: string }[] }[] } };
     const names = pod.spec.containers[0]!.env?.map((e) => e.name) ?? [];
@@ -109,5 +129,36 @@ describe('tether image build', () => {
     const r = runInImage(['/usr/bin/node', '-e', "require('/app/node_modules/unix-dgram'); console.log('ok')"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'ok');
+  });
+});
+
+describe('`agent status` in a pod of the image', () => {
+  const NS = 'monitoring';
+  let cp: ControlPlane;
+  let serviceAccount: string;
+
+  before(async () => {
+    cp = await startControlPlane({ controllerManager: false });
+    await applyTetherRbac(cp, NS);
+    // The pod's service account as the kubelet mounts it: a bound token, the cluster CA, the namespace.
+    const token = (await tokenKubeConfigFor(cp, NS, SERVICE_ACCOUNT)).getCurrentUser()!.token!;
+    serviceAccount = join(dir, 'serviceaccount');
+    mkdirSync(serviceAccount);
+    writeFileSync(join(serviceAccount, 'token'), token);
+    writeFileSync(join(serviceAccount, 'ca.crt'), cp.caPem);
+    writeFileSync(join(serviceAccount, 'namespace'), NS);
+  });
+
+  after(() => cp?.stop());
+
+  test('with no flag and no kubeconfig: the in-cluster service account and the pod\'s namespace', () => {
+    const url = new URL(cp.server);
+    const r = runInImage(['agent', 'status', '-o', 'json'], { serviceAccount, env: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port } });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { namespace: string };
+    assert.equal(report.namespace, NS);
+    // It reached the API server as the service account: the (absent) webhook configuration is reported
+    // as not found, not as unreachable or unauthenticated.
+    assert.doesNotMatch(r.stdout, /ECONNREFUSED|Unauthorized|401/);
   });
 });
