@@ -9,7 +9,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,27 +40,39 @@ function extract(archive: string, into: string): void {
   for (const layer of m!.Layers) execFileSync('tar', ['-xzf', join(layout, layer), '-C', into]);
 }
 
+interface InImage {
+  readonly input?: string;
+  /** A directory mounted (read-only) where the kubelet mounts a pod's service account. */
+  readonly serviceAccount?: string;
+  /** A directory mounted (read-only) at /certs. */
+  readonly certs?: string;
+  readonly env?: Record<string, string>;
+}
+
 /**
- * A command of the image, as the chart's pod runs it: UID 65532, the root filesystem read-only; with
- * `serviceAccount`, that directory mounted (read-only) where the kubelet mounts a pod's token.
+ * `unshare` running a command of the image as the chart's pod runs it: PID 1 of its own PID namespace,
+ * UID 65532, the root filesystem read-only, the given directories mounted into it.
  */
-function runInImage(args: string[], o: { input?: string; serviceAccount?: string; env?: Record<string, string> } = {}) {
-  const sa = join(rootfs, SERVICE_ACCOUNT_DIR);
+function inImage(args: string[], o: InImage): [string, string[], { env: NodeJS.ProcessEnv }] {
   const script = [
     'set -e',
-    'root=$1; sa=$2; shift 2',
+    'root=$1; sa=$2; certs=$3; shift 3',
     'mount --bind "$root" "$root"',
-    'if [ -n "$sa" ]; then mount --bind -o ro "$sa" "$root/' + SERVICE_ACCOUNT_DIR + '"; fi',
+    `if [ -n "$sa" ]; then mount --bind -o ro "$sa" "$root/${SERVICE_ACCOUNT_DIR}"; fi`,
+    'if [ -n "$certs" ]; then mount --bind -o ro "$certs" "$root/certs"; fi',
     'mount -o remount,bind,ro "$root"',
     'exec chroot --userspec=65532:65532 "$root" "$@"',
   ].join('\n');
-  if (o.serviceAccount) mkdirSync(sa, { recursive: true });
-  return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', rootfs, o.serviceAccount ?? '', ...args], {
-    encoding: 'utf8',
-    env: { ...IMAGE_ENV, ...o.env },
-    input: o.input ?? '',
-    timeout: 60_000,
-  });
+  if (o.serviceAccount) mkdirSync(join(rootfs, SERVICE_ACCOUNT_DIR), { recursive: true });
+  if (o.certs) mkdirSync(join(rootfs, 'certs'), { recursive: true });
+  const argv = ['--pid', '--fork', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', rootfs, o.serviceAccount ?? '', o.certs ?? '', ...args];
+  // unshare and chroot from the host's PATH; the command itself gets the image's environment only.
+  return ['unshare', argv, { env: { ...IMAGE_ENV, PATH: `/usr/sbin:/sbin:${IMAGE_ENV.PATH}`, ...o.env } }];
+}
+
+function runInImage(args: string[], o: InImage = {}) {
+  const [cmd, argv, opts] = inImage(args, o);
+  return spawnSync(cmd, argv, { ...opts, encoding: 'utf8', input: o.input ?? '', timeout: 60_000 });
 }
 
 before(async () => {
@@ -123,6 +136,37 @@ describe('tether image build', () => {
     const pod = parseAllDocuments(r.stdout)[0]!.toJS() as { spec: { containers: { env?: { name: string }[] }[] } };
     const names = pod.spec.containers[0]!.env?.map((e) => e.name) ?? [];
     assert.ok(names.includes('DD_ENTITY_ID') || names.includes('DD_AGENT_HOST'), names.join(','));
+  });
+
+  test('SIGTERM to node as PID 1 reaches Tether\'s shutdown (tether serve: grace period, then stopped)', async () => {
+    const certs = join(dir, 'certs');
+    mkdirSync(certs, { recursive: true });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certs, 'key.pem'), '-out', join(certs, 'cert.pem'), '-days', '1', '-subj', '/CN=tether'], { stdio: 'ignore' });
+    execFileSync('chmod', ['644', join(certs, 'key.pem'), join(certs, 'cert.pem')]);
+    const [cmd, argv, opts] = inImage(['/usr/bin/node', '/app/dist/src/cli/main.js', 'serve', '--tls-cert', '/certs/cert.pem', '--tls-key', '/certs/key.pem', '--port', '0', '--host', '127.0.0.1'], {
+      certs,
+      env: { DD_SHUTDOWN_GRACE_SECONDS: '1' },
+    });
+    const child = spawn(cmd, argv, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/"url":"https:/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /"url":"https:/, out);
+      // unshare's one child is the namespace's PID 1: node, after sh and chroot exec'd into it.
+      const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim());
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^NSpid:\s+\d+\s+1$/m, 'node is PID 1 of its namespace');
+      assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'node');
+      process.kill(pid, 'SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, out);
+      assert.match(out, /"signal":"SIGTERM"/);
+      assert.match(out, /webhook server stopped/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   test('the native unix-dgram addon loads in the image (DogStatsD over a Unix socket)', () => {
