@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,8 +31,7 @@ let first: BuiltImage;
 let rootfs: string;
 
 /** The archive's layers, extracted bottom first into a directory: the container's root filesystem. */
-function extract(archive: string, into: string): void {
-  const layout = join(dir, 'layout');
+function extract(archive: string, into: string, layout = join(dir, 'layout')): void {
   mkdirSync(layout, { recursive: true });
   execFileSync('tar', ['-xf', archive, '-C', layout]);
   const [m] = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
@@ -47,6 +46,8 @@ interface InImage {
   /** A directory mounted (read-only) at /certs. */
   readonly certs?: string;
   readonly env?: Record<string, string>;
+  /** Another image's root filesystem (default: the Tether image's). */
+  readonly root?: string;
 }
 
 /**
@@ -63,9 +64,10 @@ function inImage(args: string[], o: InImage): [string, string[], { env: NodeJS.P
     'mount -o remount,bind,ro "$root"',
     'exec chroot --userspec=65532:65532 "$root" "$@"',
   ].join('\n');
-  if (o.serviceAccount) mkdirSync(join(rootfs, SERVICE_ACCOUNT_DIR), { recursive: true });
-  if (o.certs) mkdirSync(join(rootfs, 'certs'), { recursive: true });
-  const argv = ['--pid', '--fork', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', rootfs, o.serviceAccount ?? '', o.certs ?? '', ...args];
+  const root = o.root ?? rootfs;
+  if (o.serviceAccount) mkdirSync(join(root, SERVICE_ACCOUNT_DIR), { recursive: true });
+  if (o.certs) mkdirSync(join(root, 'certs'), { recursive: true });
+  const argv = ['--pid', '--fork', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', root, o.serviceAccount ?? '', o.certs ?? '', ...args];
   // unshare and chroot from the host's PATH; the command itself gets the image's environment only.
   return ['unshare', argv, { env: { ...IMAGE_ENV, PATH: `/usr/sbin:/sbin:${IMAGE_ENV.PATH}`, ...o.env } }];
 }
@@ -73,6 +75,25 @@ function inImage(args: string[], o: InImage): [string, string[], { env: NodeJS.P
 function runInImage(args: string[], o: InImage = {}) {
   const [cmd, argv, opts] = inImage(args, o);
   return spawnSync(cmd, argv, { ...opts, encoding: 'utf8', input: o.input ?? '', timeout: 60_000 });
+}
+
+/** The PID 1 of the namespace `unshare` made: its one child (sh and chroot exec'd into the command). */
+function namespaceInit(child: ChildProcess): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ends a command started by `inImage`: SIGKILL to its PID 1 (the only signal a namespace's init takes
+ * from outside without a handler), which ends unshare too.
+ */
+function killInImage(child: ChildProcess): void {
+  const init = namespaceInit(child);
+  if (init) process.kill(init, 'SIGKILL');
+  child.kill('SIGKILL');
 }
 
 before(async () => {
@@ -156,7 +177,7 @@ describe('tether image build', () => {
       while (!/"url":"https:/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       assert.match(out, /"url":"https:/, out);
       // unshare's one child is the namespace's PID 1: node, after sh and chroot exec'd into it.
-      const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim());
+      const pid = namespaceInit(child)!;
       assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^NSpid:\s+\d+\s+1$/m, 'node is PID 1 of its namespace');
       assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'node');
       process.kill(pid, 'SIGTERM');
@@ -165,7 +186,7 @@ describe('tether image build', () => {
       assert.match(out, /"signal":"SIGTERM"/);
       assert.match(out, /webhook server stopped/);
     } finally {
-      child.kill('SIGKILL');
+      killInImage(child);
     }
   });
 
@@ -204,5 +225,38 @@ describe('`agent status` in a pod of the image', () => {
     // It reached the API server as the service account: the (absent) webhook configuration is reported
     // as not found, not as unreachable or unauthenticated.
     assert.doesNotMatch(r.stdout, /ECONNREFUSED|Unauthorized|401/);
+  });
+});
+
+describe('the pause and intake-app images', () => {
+  test('pause: a static program alone, answering -v; intake-app: the traced app serving HTTP', async () => {
+    const pause = await buildImage('pause', { cacheDir: join(dir, 'cache-1') });
+    assert.equal(pause.ref, 'tether.local/pause:1');
+    const pauseRoot = join(dir, 'pause-rootfs');
+    extract(pause.archivePath, pauseRoot, join(dir, 'pause-layout'));
+    const v = runInImage(['/pause', '-v'], { root: pauseRoot });
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout.trim(), 'tether pause 1');
+
+    const app = await buildImage('intake-app', { cacheDir: join(dir, 'cache-1') });
+    assert.equal(app.ref, 'tether.local/intake-app:1');
+    // The Node layer is the Tether image's: same bytes, so a node stores and pulls it once.
+    assert.equal(app.layers.find((l) => l.name === 'node-runtime')!.digest, first.layers.find((l) => l.name === 'node-runtime')!.digest);
+    const appRoot = join(dir, 'app-rootfs');
+    extract(app.archivePath, appRoot, join(dir, 'app-layout'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const [cmd, argv, opts] = inImage(['/usr/bin/node', '/app/app.cjs'], { root: appRoot, env: { APP_HTTP_PORT: String(port), DD_AGENT_HOST: '127.0.0.1', DD_TRACE_AGENT_PORT: '9', DD_DOGSTATSD_PORT: '9' } });
+    const child = spawn(cmd, argv, { ...opts, stdio: 'ignore' });
+    try {
+      let body = '';
+      const deadline = Date.now() + 30_000;
+      while (!body && Date.now() < deadline) {
+        body = await fetch(`http://127.0.0.1:${port}/buy`).then((r) => r.text(), () => '');
+        if (!body) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.match(body, /^ok \d+/);
+    } finally {
+      killInImage(child);
+    }
   });
 });
