@@ -10,7 +10,7 @@
  * one is built.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../controlPlane.js';
@@ -96,6 +96,13 @@ export function imageKey(parts: { ref: string; config: ImageConfig; platform: st
     .digest('hex');
 }
 
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -112,14 +119,13 @@ async function layerBlob(plan: LayerPlan, cacheDir: string, workDir: string, log
   const file = join(dir, `${hash}.tar.gz`);
   const meta = join(dir, `${hash}.json`);
   const cached = await readJsonIfExists<LayerBlob>(meta);
-  if (cached) return { ...cached, file, name: plan.name };
+  if (cached && (await exists(file))) return { ...cached, file, name: plan.name };
   await mkdir(dir, { recursive: true });
   const started = Date.now();
+  // The work dir is inside the cache: the finished blob is renamed into place, never seen half-written.
   const tmp = join(workDir, `${hash}.tar.gz`);
   const blob = await buildLayer(entries, workDir, tmp);
-  // Same filesystem only if the work dir is in the cache; copy, then rename within the cache.
-  await copyFile(tmp, `${file}.tmp-${process.pid}`);
-  await rename(`${file}.tmp-${process.pid}`, file);
+  await rename(tmp, file);
   await writeFile(meta, JSON.stringify({ ...blob, file }) + '\n');
   log(`layer ${plan.name}: ${entries.length} entries, ${(blob.size / 1e6).toFixed(1)} MB gzipped (${(blob.uncompressedSize / 1e6).toFixed(1)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { ...blob, file, name: plan.name };
@@ -153,7 +159,7 @@ export async function buildImage(name: ImageName, o: BuildImageOptions = {}): Pr
       cached,
     });
     const known = await readJsonIfExists<{ digest: string }>(`${archive}.json`);
-    if (known) {
+    if (known && (await exists(archive))) {
       if (o.out) await copyFile(archive, o.out);
       log(`${spec.ref}: cached, ${known.digest}`);
       return summary(known.digest, true);
