@@ -109,6 +109,11 @@ export const NODE_AGENT_NAME = 'datadog-agent';
 export const CLUSTER_AGENT_DEPLOYMENT = 'datadog-cluster-agent';
 export const CLUSTER_AGENT_SERVICE_ACCOUNT = 'datadog-cluster-agent';
 /**
+ * Tether's container image (the Dockerfile's, or `tether image build`'s), tagged with the package
+ * version; the chart's image.repository default (a unit test keeps values.yaml equal to it).
+ */
+export const TETHER_IMAGE_REPOSITORY = 'ghcr.io/tether/tether';
+/**
  * Where the cluster agent API records what each node agent last said and was answered (one key per node):
  * `tether status` and `diagnose` read it (agentapi/nodeAgentReport.ts).
  */

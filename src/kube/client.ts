@@ -16,6 +16,8 @@ export interface KubeConfigOptions {
   /** `--context NAME`: a context of the kubeconfig other than its current one. */
   readonly context?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where the pod's service account directory is looked for: a prefix to SERVICE_ACCOUNT_DIR (tests). */
+  readonly fsRoot?: string;
 }
 
 export interface LoadedKubeConfig {
@@ -51,9 +53,10 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): LoadedKubeConfig {
     // Only the first file of a KUBECONFIG list: merging lists is kubectl's business, not ours.
     const first = env['KUBECONFIG'].split(':').find((p) => p !== '') ?? '';
     loaded = fromFile(first, `KUBECONFIG=${env['KUBECONFIG']}`);
-  } else if (env['KUBERNETES_SERVICE_HOST'] && existsSync(join(SERVICE_ACCOUNT_DIR, 'token'))) {
+  } else if (env['KUBERNETES_SERVICE_HOST'] && existsSync(join(opts.fsRoot ?? '/', SERVICE_ACCOUNT_DIR, 'token'))) {
+    // In a pod (`kubectl exec <pod> -- agent status` too): the service account's token and CA.
     const kc = new k8s.KubeConfig();
-    kc.loadFromCluster();
+    kc.loadFromCluster(opts.fsRoot ?? '');
     loaded = { kc, source: 'in-cluster service account' };
   } else {
     const path = join(env['HOME'] ?? homedir(), '.kube', 'config');

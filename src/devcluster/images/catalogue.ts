@@ -1,0 +1,125 @@
+/**
+ * The images Tether builds without a Docker daemon: their references, layers (layers.ts) and config.
+ * `tether` is the image the chart installs (the Dockerfile's, made here from the host's Node);
+ * `pause` is a node's pod sandbox; `intake-app` is the instrumented app of the intake tests, for
+ * injected pods on a real node.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TETHER_IMAGE_REPOSITORY } from '../../config/index.js';
+import type { LayerPlan } from './layerPlan.js';
+import { APP_DIR, baseLayer, intakeAppLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, tetherAppLayer } from './layers.js';
+
+export const IMAGE_NAMES = ['tether', 'pause', 'intake-app'] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number];
+
+export function isImageName(s: string): s is ImageName {
+  return (IMAGE_NAMES as readonly string[]).includes(s);
+}
+
+/** The runtime config of an image, as `crane mutate` sets it. */
+export interface ImageConfig {
+  readonly entrypoint: readonly string[];
+  readonly cmd?: readonly string[];
+  /** `UID:GID`, numeric: the kubelet can check runAsNonRoot only against a numeric user. */
+  readonly user: string;
+  readonly workdir?: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly exposedPorts?: readonly string[];
+}
+
+export interface ImageSpec {
+  readonly name: ImageName;
+  /** The reference the archive names the image by (what the chart, the kubelet and `ctr` use). */
+  readonly ref: string;
+  readonly config: ImageConfig;
+  /** Bottom first. `workDir` is for intermediate files (the compiled pause program). */
+  layers(workDir: string): Promise<LayerPlan[]>;
+}
+
+/** distroless's PATH: where `agent` and `tether` are found by `kubectl exec`. */
+const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const NONROOT_USER = `${NONROOT_UID}:${NONROOT_UID}`;
+/** The kubelet runs its pause image as 65535 (registry.k8s.io/pause's user). */
+const PAUSE_USER = '65535:65535';
+/** The port the intake app serves HTTP on. */
+export const INTAKE_APP_PORT = 8080;
+
+/** Tether's package version: the tag of its image, and the chart's appVersion (a test checks that). */
+export function packageVersion(root: string): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** `ghcr.io/tether/tether:<version>`: the image the chart installs by default. */
+export function tetherImageRef(root: string): string {
+  return `${TETHER_IMAGE_REPOSITORY}:${packageVersion(root)}`;
+}
+
+export const PAUSE_IMAGE_REF = 'tether.local/pause:1';
+export const INTAKE_APP_IMAGE_REF = 'tether.local/intake-app:1';
+
+/** The catalogue, for the package at `root` (its build, lockfile and node_modules). */
+export function imageSpec(name: ImageName, root: string): ImageSpec {
+  switch (name) {
+    case 'tether': {
+      const version = packageVersion(root);
+      return {
+        name,
+        ref: tetherImageRef(root),
+        config: {
+          entrypoint: [NODE_PATH, `${APP_DIR}/dist/src/cli/main.js`],
+          user: NONROOT_USER,
+          workdir: APP_DIR,
+          env: { PATH: PATH_ENV, NODE_ENV: 'production' },
+          labels: {
+            'org.opencontainers.image.title': 'tether',
+            'org.opencontainers.image.version': version,
+            'org.opencontainers.image.licenses': 'Apache-2.0',
+          },
+        },
+        layers: async () => [
+          baseLayer(),
+          await nodeRuntimeLayer(),
+          packagesLayer('node-modules', { root, roots: [{ name: '', optional: true }], into: APP_DIR }),
+          tetherAppLayer(root),
+        ],
+      };
+    }
+    case 'pause':
+      return {
+        name,
+        ref: PAUSE_IMAGE_REF,
+        config: { entrypoint: ['/pause'], user: PAUSE_USER, env: {}, labels: { 'org.opencontainers.image.title': 'pause' } },
+        layers: async (workDir) => [await pauseLayer(root, workDir)],
+      };
+    case 'intake-app':
+      return {
+        name,
+        ref: INTAKE_APP_IMAGE_REF,
+        config: {
+          entrypoint: [NODE_PATH, `${APP_DIR}/app.cjs`],
+          user: NONROOT_USER,
+          workdir: APP_DIR,
+          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(INTAKE_APP_PORT) },
+          labels: { 'org.opencontainers.image.title': 'intake-app' },
+          exposedPorts: [`${INTAKE_APP_PORT}/tcp`],
+        },
+        layers: async () => [
+          baseLayer(),
+          await nodeRuntimeLayer(),
+          // hot-shots with its optional unix-dgram (DogStatsD over a Unix socket); dd-trace without its
+          // optional native extras (profiler, AppSec...), which the app does not use.
+          packagesLayer('node-modules', {
+            root,
+            roots: [
+              { name: 'dd-trace', optional: false },
+              { name: 'hot-shots', optional: true },
+            ],
+            into: APP_DIR,
+          }),
+          intakeAppLayer(root),
+        ],
+      };
+  }
+}
