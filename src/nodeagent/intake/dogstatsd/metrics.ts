@@ -57,7 +57,11 @@ export function registerDogStatsDMetrics(registry: Registry, counts: DogStatsDCo
     'tether_dogstatsd_samples_dropped_total',
     "DogStatsD samples (and set members) dropped, by reason (series_limit, window_bytes, origin_bytes: a budget of the window or of the sender's pod was full, a tag with unbounded values is the usual cause; name_too_long, tag_too_long, too_many_tags) and origin (namespace/pod, the sender's unresolved key, none, other).",
     ['reason', 'origin'],
-    () => Object.entries(counts.droppedByOrigin).flatMap(([origin, byReason]) => DROP_REASONS.map((reason) => [{ reason, origin }, byReason[reason]] as [Record<string, string>, number])),
+    // Only the reasons an origin has hit: a label set per origin and reason it dropped for, not six per origin.
+    () =>
+      Object.entries(counts.droppedByOrigin).flatMap(([origin, byReason]) =>
+        DROP_REASONS.filter((reason) => byReason[reason] > 0).map((reason) => [{ reason, origin }, byReason[reason]] as [Record<string, string>, number]),
+      ),
   );
   mirroredCounter(registry, 'tether_dogstatsd_set_members_dropped_total', 'DogStatsD set members past the bound of a set or of a window, not counted.', [], one(() => counts.droppedSetMembers));
   mirroredCounter(
