@@ -401,6 +401,12 @@ export const DOGSTATSD_PROMETHEUS_CHUNK_BYTES = 64 * 1024;
  */
 export const OTLP_QUEUE_MAX_BYTES = 16 * 1024 * 1024;
 export const OTLP_QUEUE_MAX_REQUESTS = 256;
+/**
+ * One origin (pod) may hold at most this much of the trace export queue (issue 19): past it, its trace
+ * payloads get 429 (`sink_full`) while other pods' still fit. A payload is taken alone when its origin
+ * holds nothing queued, or the queue is empty, whatever its size.
+ */
+export const OTLP_QUEUE_MAX_BYTES_PER_ORIGIN = OTLP_QUEUE_MAX_BYTES / 2;
 export const OTLP_MAX_SPANS_PER_REQUEST = 2_000;
 export const OTLP_MAX_SERIES_PER_REQUEST = 2_000;
 export const OTLP_REQUEST_TIMEOUT_MS = 10_000;
