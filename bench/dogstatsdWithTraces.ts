@@ -9,7 +9,6 @@
  * Figures are printed, not asserted: the machine is shared; read the ratio of the two runs.
  */
 import { fork } from 'node:child_process';
-import dgram from 'node:dgram';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -20,12 +19,10 @@ import { createDogStatsDIntake } from '../src/nodeagent/intake/dogstatsd/index.j
 import { createTraceReceiverMetrics } from '../src/nodeagent/intake/traces/metrics.js';
 import { createTraceReceiver } from '../src/nodeagent/intake/traces/receiver.js';
 import { ddTraceEncode, sampleSpan } from '../test/helpers/ddTraceEncode.js';
+import { freeUdpPort, numberFlag } from './common.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : Number(args[i + 1]);
-};
+const flag = (name: string, def: number): number => numberFlag(args, name, def);
 const SECONDS = flag('seconds', 5);
 const RATE = flag('rate', 250_000);
 const LINES = 15;
@@ -57,14 +54,6 @@ async function tracer(port: number, seconds: number) {
     statuses[status] = (statuses[status] ?? 0) + 1;
   }
   process.send!({ statuses });
-}
-
-async function freeUdpPort(): Promise<number> {
-  const probe = dgram.createSocket('udp4');
-  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
-  const port = probe.address().port;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
 }
 
 async function run(withTraces: boolean) {

@@ -258,9 +258,9 @@ export const NODE_AGENT_REPORT_STALE_MS = 3 * NODE_AGENT_REPORT_REFRESH_MS;
  * tree), and one payload may make it allocate at most `TRACE_MAX_SPANS_PER_PAYLOAD` spans and
  * `TRACE_MAX_ITEMS_PER_PAYLOAD` spans + tags (a real 25 MiB payload has a few tens of thousands of spans
  * of 20 to 30 tags; a hostile one of empty spans would otherwise be millions of objects): past that,
- * 413 too. Bodies being received or decoded together hold at most `TRACE_MAX_INFLIGHT_BYTES`; a payload
- * that would pass it is answered 429 at once, as the agent answers when its decoders are all busy, and
- * the tracer drops it and counts the drop itself.
+ * 413 too. Bodies being received or decoded together hold at most `TRACE_MAX_INFLIGHT_BYTES`, taken as
+ * their bytes arrive; a payload whose next bytes would pass it is answered 429, as the agent answers when
+ * its decoders are all busy, and the tracer drops it and counts the drop itself.
  */
 export const TRACE_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024;
 export const TRACE_MAX_SPANS_PER_PAYLOAD = 100_000;

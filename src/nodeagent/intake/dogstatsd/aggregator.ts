@@ -163,6 +163,11 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
   /** A new series, owning its strings, charged to its origin; `undefined` (counted) when it does not fit. */
   const create = (s: DogStatsDSample, key: string, tags: readonly string[], oKey: string, bucketMs: number | undefined, b: OriginBudget): Series | undefined => {
     if (series.size >= maxSeries) return drop(b, 'series_limit');
+    // A pod past its budget sends many samples of new series: refused on a lower bound of the cost (string
+    // lengths), before anything is copied.
+    const lowerBound = DOGSTATSD_SERIES_OVERHEAD_BYTES + s.name.length + 2 * key.length;
+    const early = budget.refuse(b, lowerBound);
+    if (early) return drop(b, early);
     const name = owned(s.name);
     let bytes = DOGSTATSD_SERIES_OVERHEAD_BYTES + name.bytes + 2 * key.length + (KIND[s.type] === 'summary' ? DOGSTATSD_SKETCH_MAX_BYTES : 0);
     const ownTags = tags.map((t) => {
