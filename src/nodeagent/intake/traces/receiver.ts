@@ -172,7 +172,8 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
     opts.metrics.rejected(reason, declaredTraceCount(req.headers) ?? 0);
     logReject(reason, { status, ...fields }, message);
     if (reason === 'aborted') return;
-    if (!req.readableEnded && worthDiscarding(req, read)) {
+    // A stalled body is not waited for a second time: answered, and the connection closed.
+    if (!req.readableEnded && reason !== 'timeout' && worthDiscarding(req, read)) {
       const drained = await drainBody(req, read);
       if (!drained) return;
       answer(res, status, message + '\n');
