@@ -20,12 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createDogStatsDIntake, type DogStatsDIntake } from '../src/nodeagent/intake/dogstatsd/index.js';
 import type { OriginResolver, ResolvedOrigin } from '../src/nodeagent/intake/types.js';
+import { freeUdpPort, numberFlag } from './common.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : Number(args[i + 1]);
-};
+const flag = (name: string, def: number): number => numberFlag(args, name, def);
 const SECONDS = flag('seconds', 5);
 const RATE = flag('rate', 250_000);
 const LINES = flag('lines', 15);
@@ -106,11 +104,7 @@ async function noopReceiver(): Promise<Receiver> {
 }
 
 async function intakeReceiver(): Promise<Receiver> {
-  // The intake's port 0 means "off": find a free one first.
-  const probe = dgram.createSocket('udp4');
-  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
-  const port = probe.address().port;
-  await new Promise<void>((r) => probe.close(() => r()));
+  const port = await freeUdpPort();
   const intake = newIntake(port);
   await intake.start();
   return {

@@ -258,14 +258,29 @@ export const NODE_AGENT_REPORT_STALE_MS = 3 * NODE_AGENT_REPORT_REFRESH_MS;
  * tree), and one payload may make it allocate at most `TRACE_MAX_SPANS_PER_PAYLOAD` spans and
  * `TRACE_MAX_ITEMS_PER_PAYLOAD` spans + tags (a real 25 MiB payload has a few tens of thousands of spans
  * of 20 to 30 tags; a hostile one of empty spans would otherwise be millions of objects): past that,
- * 413 too. Bodies being received or decoded together hold at most `TRACE_MAX_INFLIGHT_BYTES`; a payload
- * that would pass it is answered 429 at once, as the agent answers when its decoders are all busy, and
- * the tracer drops it and counts the drop itself.
+ * 413 too. Bodies being received or decoded together hold at most `TRACE_MAX_INFLIGHT_BYTES`, taken as
+ * their bytes arrive; a payload whose next bytes would pass it is answered 429, as the agent answers when
+ * its decoders are all busy, and the tracer drops it and counts the drop itself.
  */
 export const TRACE_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024;
 export const TRACE_MAX_SPANS_PER_PAYLOAD = 100_000;
 export const TRACE_MAX_ITEMS_PER_PAYLOAD = 1_000_000;
 export const TRACE_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+/**
+ * Bounds per sender of the trace receiver (issue 19). Bytes are taken from the in-flight budget as they
+ * arrive, never from a declared `Content-Length`: a connection that declares 16 MiB and sends nothing
+ * holds nothing. A body that goes `TRACE_BODY_IDLE_TIMEOUT_MS` without a byte is cut (408). One origin
+ * (the pod the payload resolves to, else its sender's address) holds at most
+ * `TRACE_MAX_INFLIGHT_BYTES_PER_ORIGIN` of the budget and `TRACE_MAX_CONNECTIONS_PER_ORIGIN` requests
+ * being read or decoded: past either, its payloads get 429 while its neighbours' still go through.
+ * Decoding and conversion run on `TRACE_DECODE_WORKERS` worker threads, each capped at
+ * `TRACE_DECODE_WORKER_HEAP_MB` of heap (a worker that runs out is replaced, the payload answered 413).
+ */
+export const TRACE_BODY_IDLE_TIMEOUT_MS = 5_000;
+export const TRACE_MAX_INFLIGHT_BYTES_PER_ORIGIN = 32 * 1024 * 1024;
+export const TRACE_MAX_CONNECTIONS_PER_ORIGIN = 8;
+export const TRACE_DECODE_WORKERS = 2;
+export const TRACE_DECODE_WORKER_HEAP_MB = 512;
 /** A refused trace payload is logged once per reason per this interval (and always counted), so a broken tracer cannot flood the logs. */
 export const TRACE_REJECT_LOG_INTERVAL_MS = 60_000;
 /**
@@ -338,6 +353,39 @@ export const DOGSTATSD_MALFORMED_QUOTE_CHARS = 120;
 export const DOGSTATSD_PROMETHEUS_TTL_MS = 5 * 60_000;
 
 /**
+ * DogStatsD bounds in bytes (issue 19): what one window may hold is counted in bytes, not only in series,
+ * since a series' cost is its name and tags (kilobytes when a client sends 8 KB tag sets). A series costs
+ * `DOGSTATSD_SERIES_OVERHEAD_BYTES` (its object and map entries) plus the UTF-8 bytes of its name, tags
+ * and lookup keys, plus its value state (a summary's sketch at its largest, `DOGSTATSD_SKETCH_MAX_BYTES`;
+ * a set's members as they come). A window holds at most `dogstatsd_window_max_bytes`, one origin (the pod
+ * the sender resolves to, or the unresolved sender's key) at most `dogstatsd_origin_max_bytes` of it: a
+ * pod that sends too much loses its own new series, never its neighbours'. Before any of that, a sample
+ * whose name is longer than `dogstatsd_max_metric_name_length`, or with a tag longer than
+ * `dogstatsd_max_tag_length`, or with more than `dogstatsd_max_tags_per_metric` tags, is dropped (200
+ * characters is the longest name and tag the stack's backend keeps). Every drop is counted by reason and
+ * origin; at most `DOGSTATSD_MAX_ORIGINS_PER_WINDOW` origins get their own budget (and label) per window,
+ * the others share one (`DOGSTATSD_OTHER_ORIGINS`).
+ * Worst case of one window: the window budget, plus the same again briefly while its flush is exported.
+ */
+export const DOGSTATSD_WINDOW_MAX_BYTES = 32 * 1024 * 1024;
+export const DOGSTATSD_ORIGIN_MAX_BYTES = 8 * 1024 * 1024;
+export const DOGSTATSD_MAX_METRIC_NAME_LENGTH = 200;
+export const DOGSTATSD_MAX_TAG_LENGTH = 200;
+export const DOGSTATSD_MAX_TAGS_PER_METRIC = 100;
+export const DOGSTATSD_SERIES_OVERHEAD_BYTES = 256;
+export const DOGSTATSD_SKETCH_MAX_BYTES = 2 * DOGSTATSD_SKETCH_MAX_BINS * 8 + 256;
+export const DOGSTATSD_SET_MEMBER_OVERHEAD_BYTES = 48;
+export const DOGSTATSD_MAX_ORIGINS_PER_WINDOW = 1_000;
+export const DOGSTATSD_OTHER_ORIGINS = 'other';
+/**
+ * The Prometheus view (`/dogstatsd/metrics`) keeps at most `DOGSTATSD_PROMETHEUS_MAX_BYTES` of rendered
+ * series (names and labels; a summary counts its five lines), and streams its page in chunks of about
+ * `DOGSTATSD_PROMETHEUS_CHUNK_BYTES`, written as the client reads (never one string of the whole page).
+ */
+export const DOGSTATSD_PROMETHEUS_MAX_BYTES = 32 * 1024 * 1024;
+export const DOGSTATSD_PROMETHEUS_CHUNK_BYTES = 64 * 1024;
+
+/**
  * The node agent's OTLP export (`nodeagent/intake/otlp/`). Each signal (traces, metrics) has its own
  * queue of encoded requests, bounded by `OTLP_QUEUE_MAX_BYTES` and `OTLP_QUEUE_MAX_REQUESTS`: a backend
  * that is down fills it, and then the oldest request is dropped for each new one (the newest data is
@@ -353,6 +401,12 @@ export const DOGSTATSD_PROMETHEUS_TTL_MS = 5 * 60_000;
  */
 export const OTLP_QUEUE_MAX_BYTES = 16 * 1024 * 1024;
 export const OTLP_QUEUE_MAX_REQUESTS = 256;
+/**
+ * One origin (pod) may hold at most this much of the trace export queue (issue 19): past it, its trace
+ * payloads get 429 (`sink_full`) while other pods' still fit. A payload is taken alone when its origin
+ * holds nothing queued, or the queue is empty, whatever its size.
+ */
+export const OTLP_QUEUE_MAX_BYTES_PER_ORIGIN = OTLP_QUEUE_MAX_BYTES / 2;
 export const OTLP_MAX_SPANS_PER_REQUEST = 2_000;
 export const OTLP_MAX_SERIES_PER_REQUEST = 2_000;
 export const OTLP_REQUEST_TIMEOUT_MS = 10_000;

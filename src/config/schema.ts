@@ -4,6 +4,7 @@
  * environment variable that sets the same key.
  */
 import { INJECTION_MODES, type InjectionMode } from './conventions.js';
+import { DOGSTATSD_MAX_METRIC_NAME_LENGTH, DOGSTATSD_MAX_TAG_LENGTH, DOGSTATSD_MAX_TAGS_PER_METRIC, DOGSTATSD_ORIGIN_MAX_BYTES, DOGSTATSD_WINDOW_MAX_BYTES } from './limits.js';
 
 /** A parser turns a raw value (from YAML or from an environment string) into a typed value or says what it expected. */
 export interface KeySpec<T> {
@@ -276,6 +277,12 @@ export const SCHEMA = {
   ),
   dogstatsd_buffer_size: int(8192, 512, 65536, 'node agent: largest DogStatsD datagram read, bytes; longer ones are cut there (the last line is then usually malformed)'),
   dogstatsd_so_rcvbuf: int(0, 0, 256 * 1024 * 1024, "node agent: the DogStatsD UDP socket's receive buffer (SO_RCVBUF), bytes; 0 keeps the system's default"),
+  // Bounds in bytes per window and per origin (limits.ts says how a series' bytes are counted).
+  dogstatsd_window_max_bytes: int(DOGSTATSD_WINDOW_MAX_BYTES, 1024 * 1024, 1024 * 1024 * 1024, 'node agent: bytes of DogStatsD series (names, tags, value state) one 10 s window holds; past it, new series are dropped and counted'),
+  dogstatsd_origin_max_bytes: int(DOGSTATSD_ORIGIN_MAX_BYTES, 64 * 1024, 1024 * 1024 * 1024, 'node agent: bytes of DogStatsD series one origin (a pod, or an unresolved sender) holds per window; past it, its new series are dropped and counted'),
+  dogstatsd_max_metric_name_length: int(DOGSTATSD_MAX_METRIC_NAME_LENGTH, 1, 8192, 'node agent: longest DogStatsD metric name, characters; longer: the sample is dropped and counted'),
+  dogstatsd_max_tag_length: int(DOGSTATSD_MAX_TAG_LENGTH, 1, 8192, 'node agent: longest DogStatsD tag, characters; a sample with a longer one is dropped and counted'),
+  dogstatsd_max_tags_per_metric: int(DOGSTATSD_MAX_TAGS_PER_METRIC, 1, 4096, 'node agent: most tags on one DogStatsD sample; more: the sample is dropped and counted'),
 
   // The node agent's OTLP export (nodeagent/intake/otlp/): what injected pods send, tagged with their pod.
   otlp_endpoint: str(

@@ -17,6 +17,8 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { HEADERS_TIMEOUT_MS, MAX_HEADERS_COUNT, REQUEST_TIMEOUT_MS, SHUTDOWN_DRAIN_MS, TIMEOUT_CHECK_INTERVAL_MS } from '../config/index.js';
 import type { Logger } from '../logging/logger.js';
 import { trackRequests } from '../http/shutdown.js';
@@ -102,8 +104,10 @@ export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 
           plain(res, 404, 'the DogStatsD intake is not running in this node agent');
           return;
         }
+        // Streamed as the client reads (the page can be tens of MiB: never one string).
         const { contentType, body } = opts.dogstatsd.prometheus();
-        res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }).end(body);
+        res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+        pipeline(Readable.from(body), res).catch(() => undefined);
         return;
       }
       default:

@@ -123,12 +123,14 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
     config: cfg,
     logger: opts.logger,
     metrics: createTraceReceiverMetrics(opts.registry),
-    onPayload: (payload) => {
-      const origin = resolver.resolve(payload.origin);
-      // Without an exporter the payload is taken and counted by the receiver, and goes nowhere: the
-      // tracer is not told to stop sending by an error it would log every flush.
-      return otlp ? otlp.exportTraces({ traces: payload.traces, ...(origin ? { origin } : {}) }) : true;
-    },
+    // The origin is resolved from the headers as the request comes in (its pod's budgets, its OTLP
+    // resource); the decode workers hand back the spans already encoded as OTLP.
+    resolveOrigin: (origin) => resolver.resolve(origin),
+    output: otlp?.traces ? 'otlp' : 'count',
+    // Without an exporter the payload is taken and counted by the receiver, and goes nowhere: the
+    // tracer is not told to stop sending by an error it would log every flush.
+    ...(otlp?.traces ? { sinkHasRoom: (key: string) => otlp.tracesHaveRoom(key) } : {}),
+    onPayload: (payload) => (otlp && payload.otlp ? otlp.takeEncodedTraces(payload.otlp, payload.originKey) : true),
     ...(opts.traceListenPort !== undefined ? { listenPort: opts.traceListenPort } : {}),
     ...(opts.traceHost !== undefined ? { host: opts.traceHost } : {}),
   });

@@ -103,10 +103,23 @@ export interface DdSpan {
   readonly metrics: Readonly<Record<string, number>>;
 }
 
-/** One decoded `/v0.4` or `/v0.5` payload: its traces (each a list of spans) and where it came from. */
+/**
+ * One decoded `/v0.4` or `/v0.5` payload and where it came from. What the decode worker handed back
+ * depends on what the receiver was asked for: the spans themselves (`traces`), or their OTLP requests
+ * already encoded with the pod's resource (`otlp`), or only the counts.
+ */
 export interface TracePayload {
+  /** The decoded traces (each a list of spans) when the receiver's output is `traces`; empty otherwise. */
   readonly traces: readonly (readonly DdSpan[])[];
+  readonly traceCount: number;
+  readonly spanCount: number;
+  /** `ExportTraceServiceRequest`s of the payload, encoded, when the receiver's output is `otlp`. */
+  readonly otlp?: readonly { readonly body: Uint8Array; readonly items: number }[];
   readonly origin: Origin;
+  /** The pod `origin` resolved to when the request came in (its resource is in `otlp`). */
+  readonly resolved?: ResolvedOrigin;
+  /** The key its budgets were counted under (`pod:<uid>`, or the sender's address). */
+  readonly originKey: string;
   /** `Datadog-Meta-Lang` and its version, when sent. */
   readonly lang?: string;
   readonly tracerVersion?: string;

@@ -10,9 +10,13 @@
  * and comes out with that window's start and end at the next flush (the stack's server sends such
  * samples as they are; a window keeps the same meaning here while staying one shape for the exporters).
  *
- * Bounded: at most `maxSeries` series per window (samples of further series are dropped and counted),
- * a bounded sketch per summary and bounded set members. Origins are resolved to their pod once per
- * series and flush (once per distinct origin, in fact), never per sample.
+ * Bounded in bytes (`bounds.ts`): a series costs its name, tags, lookup keys and value state, charged
+ * to its window and to its origin (the pod it resolves to) when it is created; a series or set member that
+ * does not fit, or a sample whose name or tags break the caps, is dropped and counted by reason and
+ * origin. Also at most `maxSeries` series per window, a bounded sketch per summary and bounded set
+ * members. What a window keeps owns its strings (`owned`): never a slice holding a whole datagram.
+ * Origins are resolved to their pod once per origin and window for the budget, and once per distinct
+ * origin at the flush (a pod seen first mid-window is then known), never per sample.
  */
 import {
   DOGSTATSD_FLUSH_INTERVAL_MS,
@@ -20,10 +24,14 @@ import {
   DOGSTATSD_MAX_SET_MEMBERS,
   DOGSTATSD_MAX_SET_MEMBERS_PER_WINDOW,
   DOGSTATSD_QUANTILES,
+  DOGSTATSD_SERIES_OVERHEAD_BYTES,
+  DOGSTATSD_SET_MEMBER_OVERHEAD_BYTES,
   DOGSTATSD_SKETCH_MAX_BINS,
+  DOGSTATSD_SKETCH_MAX_BYTES,
   DOGSTATSD_SKETCH_RELATIVE_ACCURACY,
 } from '../../../config/limits.js';
 import type { AggregatedSeries, DogStatsDMetricType, DogStatsDSample, Origin, OriginResolver, ResolvedOrigin } from '../types.js';
+import { DEFAULT_BOUNDS, owned, shapeProblem, WindowBudget, type DogStatsDBounds, type DropReason, type OriginBudget } from './bounds.js';
 import { Sketch } from './sketch.js';
 
 export interface AggregatorOptions {
@@ -37,14 +45,20 @@ export interface AggregatorOptions {
   readonly sketchMaxBins?: number;
   readonly relativeAccuracy?: number;
   readonly quantiles?: readonly number[];
+  /** Byte budgets and caps; `DEFAULT_BOUNDS` by default. */
+  readonly bounds?: DogStatsDBounds;
 }
 
 /** What one window held, besides its series: for the counters and the status. */
 export interface WindowStats {
   readonly samples: number;
   readonly series: number;
-  /** Samples of series past the cap, dropped. */
+  /** Samples dropped, whatever the reason (`drops` says which and whose). */
   readonly droppedSamples: number;
+  /** Samples and set members dropped, by origin (`namespace/pod`, the sender's key, `none`, `other`) then reason. */
+  readonly drops: ReadonlyMap<string, Readonly<Record<DropReason, number>>>;
+  /** Bytes the window held (as `bounds.ts` counts them). */
+  readonly bytes: number;
   /** Set members past a set's or the window's bound (the set's count is then a lower bound). */
   readonly droppedSetMembers: number;
   /** Series whose origin resolved to a pod of this node. */
@@ -61,6 +75,8 @@ export interface Aggregator {
   flush(nowMs: number): { readonly series: AggregatedSeries[]; readonly stats: WindowStats };
   /** Series held now. */
   readonly size: number;
+  /** Bytes held now. */
+  readonly bytes: number;
 }
 
 type Kind = AggregatedSeries['kind'];
@@ -71,6 +87,8 @@ interface Series {
   readonly tags: readonly string[];
   readonly origin: Origin;
   readonly originKey: string;
+  /** The budget its bytes were charged to (set members are charged there too). */
+  readonly budget: OriginBudget;
   /** Window of a `|T` series; `undefined` for the current window. */
   readonly bucketMs: number | undefined;
   value: number;
@@ -118,6 +136,7 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
   const sketchMaxBins = opts.sketchMaxBins ?? DOGSTATSD_SKETCH_MAX_BINS;
   const accuracy = opts.relativeAccuracy ?? DOGSTATSD_SKETCH_RELATIVE_ACCURACY;
   const quantiles = opts.quantiles ?? DOGSTATSD_QUANTILES;
+  const bounds = opts.bounds ?? DEFAULT_BOUNDS;
 
   let windowStart = opts.startMs;
   /** By canonical key (sorted tags). */
@@ -133,6 +152,40 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
   let droppedSamples = 0;
   let droppedSetMembers = 0;
   let setMembers = 0;
+  let budget = new WindowBudget(bounds, opts.resolver);
+
+  const drop = (b: OriginBudget, reason: DropReason): undefined => {
+    droppedSamples++;
+    budget.drop(b, reason);
+    return undefined;
+  };
+
+  /** A new series, owning its strings, charged to its origin; `undefined` (counted) when it does not fit. */
+  const create = (s: DogStatsDSample, key: string, tags: readonly string[], oKey: string, bucketMs: number | undefined, b: OriginBudget): Series | undefined => {
+    if (series.size >= maxSeries) return drop(b, 'series_limit');
+    // A pod past its budget sends many samples of new series: refused on a lower bound of the cost (string
+    // lengths), before anything is copied.
+    const lowerBound = DOGSTATSD_SERIES_OVERHEAD_BYTES + s.name.length + 2 * key.length;
+    const early = budget.refuse(b, lowerBound);
+    if (early) return drop(b, early);
+    const name = owned(s.name);
+    let bytes = DOGSTATSD_SERIES_OVERHEAD_BYTES + name.bytes + 2 * key.length + (KIND[s.type] === 'summary' ? DOGSTATSD_SKETCH_MAX_BYTES : 0);
+    const ownTags = tags.map((t) => {
+      const o = owned(t);
+      bytes += o.bytes + 16;
+      return o.s;
+    });
+    const origin: { entityId?: string; containerId?: string; cgroupInode?: string } = {};
+    if (s.origin.entityId !== undefined) bytes += (origin.entityId = owned(s.origin.entityId).s).length;
+    if (s.origin.containerId !== undefined) bytes += (origin.containerId = owned(s.origin.containerId).s).length;
+    if (s.origin.cgroupInode !== undefined) origin.cgroupInode = s.origin.cgroupInode;
+    const refused = budget.refuse(b, bytes);
+    if (refused) return drop(b, refused);
+    budget.charge(b, bytes);
+    const found: Series = { name: name.s, kind: KIND[s.type], tags: ownTags, origin, originKey: oKey, budget: b, bucketMs, value: 0, valueAtMs: Number.NEGATIVE_INFINITY, members: undefined, sketch: undefined };
+    series.set(key, found);
+    return found;
+  };
 
   const find = (s: DogStatsDSample): Series | undefined => {
     const rawKey = s.contextKey ?? contextKeyOf(s);
@@ -140,20 +193,26 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
     const hit = inner?.get(rawKey);
     if (hit) return hit;
     const oKey = originKeyOf(s.origin);
+    const b = budget.of(s.origin, oKey);
+    const problem = shapeProblem(s.name, s.tags, bounds);
+    if (problem) return drop(b, problem);
     const bucketMs = s.timestampMs === undefined ? undefined : Math.floor(s.timestampMs / windowMs) * windowMs;
     const tags = canonicalTags(s.tags);
     const key = `${TYPE_CODE[s.type]}${s.name}\u0000${oKey}\u0000${bucketMs ?? ''}\u0000${tags.join(',')}`;
     let found = series.get(key);
     if (!found) {
-      if (series.size >= maxSeries) return undefined;
-      found = { name: s.name, kind: KIND[s.type], tags, origin: s.origin, originKey: oKey, bucketMs, value: 0, valueAtMs: Number.NEGATIVE_INFINITY, members: undefined, sketch: undefined };
-      series.set(key, found);
       // A new series may be a new pod's first: let the resolver fetch it before this window's flush.
       opts.resolver.notice?.(s.origin);
+      found = create(s, key, tags, oKey, bucketMs, b);
+      if (!found) return undefined;
     }
-    if (rawKeys < 2 * maxSeries) {
-      if (!inner) byRawKey.set(s.name, (inner = new Map()));
-      inner.set(rawKey, found);
+    // The shortcut is kept while it fits the series' budget (it is a copy of the line's tail); without it
+    // the same series is still found, through the sorted key.
+    const rawBytes = DOGSTATSD_SET_MEMBER_OVERHEAD_BYTES + 2 * (s.name.length + rawKey.length);
+    if (rawKeys < 2 * maxSeries && budget.refuse(found.budget, rawBytes) === undefined) {
+      budget.charge(found.budget, rawBytes);
+      if (!inner) byRawKey.set(owned(s.name).s, (inner = new Map()));
+      inner.set(owned(rawKey).s, found);
       rawKeys++;
     }
     return found;
@@ -163,14 +222,14 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
     get size() {
       return series.size;
     },
+    get bytes() {
+      return budget.bytes;
+    },
 
     add(s) {
       samples++;
       const target = find(s);
-      if (!target) {
-        droppedSamples++;
-        return;
-      }
+      if (!target) return;
       switch (s.type) {
         case 'count':
           target.value += s.value / s.sampleRate;
@@ -188,11 +247,16 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
           const members = (target.members ??= new Set());
           const member = s.setValue ?? '';
           if (members.has(member)) return;
-          if (members.size >= maxSetMembers || setMembers >= maxSetMembersPerWindow) {
+          const kept = owned(member);
+          const bytes = kept.bytes + DOGSTATSD_SET_MEMBER_OVERHEAD_BYTES;
+          const refused = budget.refuse(target.budget, bytes);
+          if (members.size >= maxSetMembers || setMembers >= maxSetMembersPerWindow || refused) {
             droppedSetMembers++;
+            if (refused) budget.drop(target.budget, refused);
             return;
           }
-          members.add(member);
+          budget.charge(target.budget, bytes);
+          members.add(kept.s);
           setMembers++;
           return;
         }
@@ -203,7 +267,7 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
 
     flush(nowMs) {
       const out: AggregatedSeries[] = [];
-      const resolved = new Map<string, ResolvedOrigin | undefined>();
+      const resolved = new Map<string, ResolvedOrigin | undefined>(budget.resolved);
       let withPod = 0;
       let unknown = 0;
       let none = 0;
@@ -231,8 +295,19 @@ export function createAggregator(opts: AggregatorOptions): Aggregator {
           });
         } else out.push({ ...base, value: s.members ? s.members.size : s.value });
       }
-      const stats: WindowStats = { samples, series: series.size, droppedSamples, droppedSetMembers, seriesWithPod: withPod, seriesUnknownOrigin: unknown, seriesNoOrigin: none };
+      const stats: WindowStats = {
+        samples,
+        series: series.size,
+        droppedSamples,
+        drops: budget.drops,
+        bytes: budget.bytes,
+        droppedSetMembers,
+        seriesWithPod: withPod,
+        seriesUnknownOrigin: unknown,
+        seriesNoOrigin: none,
+      };
       series = new Map();
+      budget = new WindowBudget(bounds, opts.resolver);
       byRawKey = new Map();
       rawKeys = 0;
       samples = droppedSamples = droppedSetMembers = setMembers = 0;

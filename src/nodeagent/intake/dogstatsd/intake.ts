@@ -14,14 +14,17 @@ import type { Logger } from '../../../logging/logger.js';
 import type { Timers } from '../../agent.js';
 import type { AggregatedSeries, DogStatsDSample, OriginResolver } from '../types.js';
 import { createAggregator, type Aggregator, type WindowStats } from './aggregator.js';
-import { newCounts, type DogStatsDCounts, type Transport } from './counts.js';
+import { boundsFromConfig } from './bounds.js';
+import { addDrops, newCounts, type DogStatsDCounts, type Transport } from './counts.js';
 import { registerDogStatsDMetrics } from './metrics.js';
 import { parseInto, type MalformedReason, type ParseSink } from './parser.js';
 import { createPrometheusView, PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
 import { listenUdp, type UdpListener } from './udp.js';
 import { listenUnixgram, type UnixListener } from './unixgram.js';
 
-export type DogStatsDConfig = Pick<TetherConfig, 'dogstatsd_port' | 'dogstatsd_non_local_traffic' | 'dogstatsd_socket' | 'dogstatsd_buffer_size' | 'dogstatsd_so_rcvbuf'>;
+export type DogStatsDConfig = Pick<TetherConfig, 'dogstatsd_port' | 'dogstatsd_non_local_traffic' | 'dogstatsd_socket' | 'dogstatsd_buffer_size' | 'dogstatsd_so_rcvbuf'> &
+  /** The byte budgets and caps (`bounds.ts`); unset ones take their defaults from `limits.ts`. */
+  Partial<Pick<TetherConfig, 'dogstatsd_window_max_bytes' | 'dogstatsd_origin_max_bytes' | 'dogstatsd_max_metric_name_length' | 'dogstatsd_max_tag_length' | 'dogstatsd_max_tags_per_metric'>>;
 
 export interface DogStatsDIntakeOptions {
   readonly config: DogStatsDConfig;
@@ -58,8 +61,8 @@ export interface DogStatsDIntake {
   onFlush(cb: FlushListener): () => void;
   /** One datagram, as the listeners hand it (exposed for the bench and tests). */
   handleDatagram(msg: Buffer, transport: Transport): void;
-  /** The Prometheus exposition of the metrics aggregated so far (`/dogstatsd/metrics`). */
-  prometheus(): { readonly contentType: string; readonly body: string };
+  /** The Prometheus exposition of the metrics aggregated so far (`/dogstatsd/metrics`), in chunks made as they are read. */
+  prometheus(): { readonly contentType: string; readonly body: Iterable<string> };
   status(): DogStatsDIntakeStatus;
 }
 
@@ -78,7 +81,8 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   const cfg = opts.config;
   const counts = newCounts();
   if (opts.registry) registerDogStatsDMetrics(opts.registry, counts);
-  const aggregator: Aggregator = createAggregator({ resolver: opts.resolver, startMs: clock.now(), windowMs, ...(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {}) });
+  const bounds = boundsFromConfig(cfg);
+  const aggregator: Aggregator = createAggregator({ resolver: opts.resolver, startMs: clock.now(), windowMs, bounds, ...(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {}) });
   const view = createPrometheusView(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {});
   const listeners = new Set<FlushListener>();
 
@@ -127,15 +131,18 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   const flush = (): AggregatedSeries[] => {
     const { series, stats } = aggregator.flush(clock.now());
     counts.droppedSamples += stats.droppedSamples;
+    addDrops(counts, stats.drops);
+    counts.lastWindowBytes = stats.bytes;
     counts.droppedSetMembers += stats.droppedSetMembers;
     counts.seriesFlushed.pod += stats.seriesWithPod;
     counts.seriesFlushed.unknown += stats.seriesUnknownOrigin;
     counts.seriesFlushed.none += stats.seriesNoOrigin;
     counts.lastWindowSeries = stats.series;
     if (stats.droppedSamples > 0) {
+      const worst = [...stats.drops].map(([origin, byReason]) => ({ origin, ...byReason })).slice(0, 5);
       log.warn(
-        { droppedSamples: stats.droppedSamples, series: stats.series },
-        `DogStatsD window held its maximum of ${stats.series} series: ${stats.droppedSamples} samples of further series dropped. A tag with unbounded values (a request or user id) is the usual cause.`,
+        { droppedSamples: stats.droppedSamples, series: stats.series, bytes: stats.bytes, origins: worst },
+        `DogStatsD window dropped ${stats.droppedSamples} samples (it held ${stats.series} series, ${stats.bytes} bytes): past a byte budget of the window or of a pod, the series cap, or a name or tag cap; tether_dogstatsd_samples_dropped_total says which and whose. A tag with unbounded values (a request or user id) is the usual cause.`,
       );
     }
     view.update(series, clock.now());
@@ -213,7 +220,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
       return () => listeners.delete(cb);
     },
     handleDatagram,
-    prometheus: () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: view.render() }),
+    prometheus: () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: view.chunks() }),
     status: () => ({
       udp: udp ? { port: udp.port, addresses: udp.addresses } : null,
       socket: unix ? { path: unix.path } : null,

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { TRANSPORTS, type DogStatsDCounts } from './counts.js';
+import { DROP_REASONS } from './bounds.js';
 import { MALFORMED_REASONS } from './parser.js';
 
 /** A counter whose value is read from `read()` at scrape time (monotonic: it only ever adds the difference). */
@@ -54,9 +55,13 @@ export function registerDogStatsDMetrics(registry: Registry, counts: DogStatsDCo
   mirroredCounter(
     registry,
     'tether_dogstatsd_samples_dropped_total',
-    'DogStatsD samples dropped because their window already held the maximum number of series (a tag with unbounded values, such as a request id?).',
-    [],
-    one(() => counts.droppedSamples),
+    "DogStatsD samples (and set members) dropped, by reason (series_limit, window_bytes, origin_bytes: a budget of the window or of the sender's pod was full, a tag with unbounded values is the usual cause; name_too_long, tag_too_long, too_many_tags) and origin (namespace/pod, the sender's unresolved key, none, other).",
+    ['reason', 'origin'],
+    // Only the reasons an origin has hit: a label set per origin and reason it dropped for, not six per origin.
+    () =>
+      Object.entries(counts.droppedByOrigin).flatMap(([origin, byReason]) =>
+        DROP_REASONS.filter((reason) => byReason[reason] > 0).map((reason) => [{ reason, origin }, byReason[reason]] as [Record<string, string>, number]),
+      ),
   );
   mirroredCounter(registry, 'tether_dogstatsd_set_members_dropped_total', 'DogStatsD set members past the bound of a set or of a window, not counted.', [], one(() => counts.droppedSetMembers));
   mirroredCounter(
@@ -72,6 +77,14 @@ export function registerDogStatsDMetrics(registry: Registry, counts: DogStatsDCo
     registers: [registry],
     collect() {
       this.set(counts.lastWindowSeries);
+    },
+  });
+  new Gauge({
+    name: 'tether_dogstatsd_window_bytes',
+    help: 'Bytes of DogStatsD series (names, tags, value state) the last window flushed held; bounded by dogstatsd_window_max_bytes.',
+    registers: [registry],
+    collect() {
+      this.set(counts.lastWindowBytes);
     },
   });
 }

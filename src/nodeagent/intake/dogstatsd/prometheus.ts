@@ -6,28 +6,36 @@
  * schedule (15 s, 30 s), not on the 10 s windows: so counts are kept as cumulative counters, summaries'
  * `_sum` and `_count` too (their quantiles are the last window's, as a Prometheus summary's are over a
  * recent window), and gauges and sets show their last value. A series not seen for `ttlMs` goes (a pod
- * deleted, a tag value gone), and at most `maxSeries` are kept.
+ * deleted, a tag value gone), and at most `maxSeries` are kept, of at most `maxBytes` rendered together
+ * (a series past either is dropped and counted). The page is made in chunks of about
+ * `DOGSTATSD_PROMETHEUS_CHUNK_BYTES` as the client reads it (`chunks`), never as one string.
  *
  * Names: every character outside `[a-zA-Z0-9_:]` becomes `_` (`http.requests` → `http_requests`).
  * Tags become labels: `key:value` → `key="value"` (key sanitised the same way, without `:`), a tag
  * without a value → `tag="true"`, several values of one key joined with `,` in sorted order; the pod's
  * tags (`kube_namespace`, `pod_name`, `kube_deployment`…) are tags like the others.
  */
-import { DOGSTATSD_MAX_SERIES_PER_WINDOW, DOGSTATSD_PROMETHEUS_TTL_MS } from '../../../config/limits.js';
+import { DOGSTATSD_MAX_SERIES_PER_WINDOW, DOGSTATSD_PROMETHEUS_CHUNK_BYTES, DOGSTATSD_PROMETHEUS_MAX_BYTES, DOGSTATSD_PROMETHEUS_TTL_MS, DOGSTATSD_QUANTILES } from '../../../config/limits.js';
 import type { AggregatedSeries } from '../types.js';
 
 export interface PrometheusViewOptions {
   readonly ttlMs?: number;
   readonly maxSeries?: number;
+  readonly maxBytes?: number;
+  readonly chunkBytes?: number;
 }
 
 export interface PrometheusView {
   /** One window's series. */
   update(series: readonly AggregatedSeries[], nowMs: number): void;
-  /** The exposition (text format 0.0.4). */
+  /** The exposition (text format 0.0.4), in chunks made as they are asked for. */
+  chunks(): Generator<string>;
+  /** The whole exposition as one string (tests; the status server streams `chunks`). */
   render(): string;
   readonly size: number;
-  /** Series not kept: past `maxSeries`, or whose name another type already uses. */
+  /** Bytes the kept series render to (about). */
+  readonly bytes: number;
+  /** Series not kept: past `maxSeries` or `maxBytes`, or whose name another type already uses. */
   readonly dropped: number;
 }
 
@@ -46,7 +54,13 @@ interface Entry {
   sum: number;
   quantiles: readonly { readonly q: number; readonly value: number }[];
   seenMs: number;
+  /** What its lines take, rendered (about: numbers counted at their longest). */
+  readonly bytes: number;
 }
+
+/** A line's bytes besides its name and labels: the value, the separators, a quantile label. */
+const LINE_EXTRA_BYTES = 48;
+const bytesOf = (name: string, labels: string, type: PromType): number => (name.length + labels.length + LINE_EXTRA_BYTES) * (type === 'summary' ? DOGSTATSD_QUANTILES.length + 2 : 1);
 
 /** A metric name Prometheus accepts. */
 export function sanitizeMetricName(name: string): string {
@@ -87,7 +101,10 @@ const formatNumber = (n: number): string => (Number.isNaN(n) ? 'NaN' : n === Inf
 export function createPrometheusView(opts: PrometheusViewOptions = {}): PrometheusView {
   const ttlMs = opts.ttlMs ?? DOGSTATSD_PROMETHEUS_TTL_MS;
   const maxSeries = opts.maxSeries ?? DOGSTATSD_MAX_SERIES_PER_WINDOW;
+  const maxBytes = opts.maxBytes ?? DOGSTATSD_PROMETHEUS_MAX_BYTES;
+  const chunkBytes = opts.chunkBytes ?? DOGSTATSD_PROMETHEUS_CHUNK_BYTES;
   const entries = new Map<string, Entry>();
+  let bytes = 0;
   /** The type each name has, so one name never shows with two (Prometheus rejects the whole page). */
   const typeOfName = new Map<string, PromType>();
   let dropped = 0;
@@ -99,6 +116,9 @@ export function createPrometheusView(opts: PrometheusViewOptions = {}): Promethe
     get dropped() {
       return dropped;
     },
+    get bytes() {
+      return bytes;
+    },
     update(series, nowMs) {
       for (const s of series) {
         const name = sanitizeMetricName(s.name);
@@ -109,13 +129,15 @@ export function createPrometheusView(opts: PrometheusViewOptions = {}): Promethe
         let e = entries.get(key);
         if (!e) {
           const known = typeOfName.get(name);
-          if ((known !== undefined && known !== type) || entries.size >= maxSeries) {
+          const cost = bytesOf(name, labels, type);
+          if ((known !== undefined && known !== type) || entries.size >= maxSeries || bytes + cost > maxBytes) {
             dropped++;
             continue;
           }
           typeOfName.set(name, type);
-          e = { name, type, labels, labelPairs, value: 0, count: 0, sum: 0, quantiles: [], seenMs: nowMs };
+          e = { name, type, labels, labelPairs, value: 0, count: 0, sum: 0, quantiles: [], seenMs: nowMs, bytes: cost };
           entries.set(key, e);
+          bytes += cost;
         } else if (e.type !== type) {
           dropped++;
           continue;
@@ -129,33 +151,50 @@ export function createPrometheusView(opts: PrometheusViewOptions = {}): Promethe
           e.quantiles = s.summary.quantiles;
         }
       }
-      for (const [key, e] of entries) if (nowMs - e.seenMs > ttlMs) entries.delete(key);
+      for (const [key, e] of entries) {
+        if (nowMs - e.seenMs <= ttlMs) continue;
+        entries.delete(key);
+        bytes -= e.bytes;
+      }
       typeOfName.clear();
       for (const e of entries.values()) typeOfName.set(e.name, e.type);
     },
-    render() {
+    *chunks() {
+      // Grouped by name (the format wants a name's lines together): an index of references, not text.
       const byName = new Map<string, Entry[]>();
       for (const e of entries.values()) {
         const list = byName.get(e.name);
         if (list) list.push(e);
         else byName.set(e.name, [e]);
       }
-      const lines: string[] = [];
+      let lines: string[] = [];
+      let size = 0;
+      const push = (line: string) => {
+        lines.push(line);
+        size += line.length + 1;
+      };
       for (const name of [...byName.keys()].sort()) {
         const list = byName.get(name)!;
         const type = list[0]!.type;
-        lines.push(`# TYPE ${name} ${type}`);
+        push(`# TYPE ${name} ${type}`);
         for (const e of list) {
-          if (type !== 'summary') {
-            lines.push(`${name}${e.labels} ${formatNumber(e.value)}`);
-            continue;
+          if (type !== 'summary') push(`${name}${e.labels} ${formatNumber(e.value)}`);
+          else {
+            for (const q of e.quantiles) push(`${name}{${[...e.labelPairs, `quantile="${q.q}"`].join(',')}} ${formatNumber(q.value)}`);
+            push(`${name}_sum${e.labels} ${formatNumber(e.sum)}`);
+            push(`${name}_count${e.labels} ${formatNumber(e.count)}`);
           }
-          for (const q of e.quantiles) lines.push(`${name}{${[...e.labelPairs, `quantile="${q.q}"`].join(',')}} ${formatNumber(q.value)}`);
-          lines.push(`${name}_sum${e.labels} ${formatNumber(e.sum)}`);
-          lines.push(`${name}_count${e.labels} ${formatNumber(e.count)}`);
+          if (size >= chunkBytes) {
+            yield lines.join('\n') + '\n';
+            lines = [];
+            size = 0;
+          }
         }
       }
-      return lines.length === 0 ? '' : lines.join('\n') + '\n';
+      if (lines.length > 0) yield lines.join('\n') + '\n';
+    },
+    render() {
+      return [...this.chunks()].join('');
     },
   };
 }

@@ -29,6 +29,8 @@ export function signalUrl(endpoint: string, signal: OtlpSignal): string {
 export interface OtlpRequest {
   readonly body: Uint8Array;
   readonly items: number;
+  /** Called once when the request leaves the exporter, sent or dropped (the pipeline's share per origin). */
+  readonly release?: () => void;
 }
 
 export interface OtlpExporterOptions {
@@ -119,7 +121,10 @@ export function createOtlpExporter(opts: OtlpExporterOptions): OtlpExporter {
   // The backend's state, for logging once per change.
   let failing: { key: string; since: number; warnedAt: number; failures: number } | undefined;
 
-  const drop = (q: OtlpRequest, reason: DropReason) => metrics.dropped(signal, reason, q.items);
+  const drop = (q: OtlpRequest, reason: DropReason) => {
+    metrics.dropped(signal, reason, q.items);
+    q.release?.();
+  };
   const isIdle = () => queue.length === 0 && !inFlight;
   const settleIdle = () => {
     if (!isIdle()) return;
@@ -206,6 +211,7 @@ export function createOtlpExporter(opts: OtlpExporterOptions): OtlpExporter {
       if (o.kind === 'ok') {
         noteSuccess();
         metrics.exported(signal, q.items - a.rejected);
+        q.release?.();
         if (a.rejected > 0) metrics.dropped(signal, 'partial_rejected', a.rejected);
       } else if (o.kind === 'reject') {
         log.warn({ result: a.result }, `the OTLP backend at ${url} refused ${q.items} ${signal} items: ${a.problem}; dropped (retrying the same request cannot succeed). Fix: check otlp_endpoint (the /v1/${signal} path must be an OTLP/HTTP receiver).`);

@@ -11,7 +11,7 @@
  */
 import { ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Registry } from 'prom-client';
-import { OTLP_MAX_SERIES_PER_REQUEST, OTLP_MAX_SPANS_PER_REQUEST, OTLP_STOP_DEADLINE_MS, OTLP_TRACE_FLUSH_MS } from '../../../config/index.js';
+import { OTLP_MAX_SERIES_PER_REQUEST, OTLP_MAX_SPANS_PER_REQUEST, OTLP_QUEUE_MAX_BYTES, OTLP_QUEUE_MAX_BYTES_PER_ORIGIN, OTLP_STOP_DEADLINE_MS, OTLP_TRACE_FLUSH_MS } from '../../../config/index.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { Timers } from '../../agent.js';
 import type { AggregatedSeries, TaggedTraces } from '../types.js';
@@ -48,6 +48,15 @@ export interface OtlpPipeline {
   exportSeries(series: readonly AggregatedSeries[]): void;
   /** One trace payload, its pod resolved (the trace receiver's `onPayload`). Always takes it. */
   exportTraces(traces: TaggedTraces): boolean;
+  /**
+   * One payload's spans already encoded (by a decode worker), from `originKey`: batched with others into
+   * requests of at most `OTLP_MAX_SPANS_PER_REQUEST` spans (encoded requests concatenate: their
+   * `resource_spans` are a repeated field). `false` when the queue, or this origin's share of it, is
+   * full: the receiver answers 429.
+   */
+  takeEncodedTraces(parts: readonly { readonly body: Uint8Array; readonly items: number }[], originKey: string): boolean;
+  /** Whether a payload of `originKey` would be taken now (asked before reading it). */
+  tracesHaveRoom(originKey: string): boolean;
   /** Encodes the buffered spans now. */
   flushTraces(): void;
   /** Flushes the spans, then lets both exporters drain until `deadlineMs` together. */
@@ -94,6 +103,38 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
   let pending: TaggedTraces[] = [];
   let pendingSpans = 0;
   let timer: unknown;
+  // Encoded spans waiting to be batched, and the bytes each origin has waiting or queued.
+  let encoded: { body: Uint8Array; items: number; originKey: string }[] = [];
+  let encodedBytes = 0;
+  let encodedItems = 0;
+  const queuedByOrigin = new Map<string, number>();
+  const queueMax = OTLP_QUEUE_MAX_BYTES;
+  const originMax = OTLP_QUEUE_MAX_BYTES_PER_ORIGIN;
+  const heldBy = (key: string) => queuedByOrigin.get(key) ?? 0;
+  const traceQueueBytes = () => (traces ? traces.size().bytes + encodedBytes : 0);
+  const releaseOrigin = (key: string, bytes: number) => {
+    const left = heldBy(key) - bytes;
+    if (left <= 0) queuedByOrigin.delete(key);
+    else queuedByOrigin.set(key, left);
+  };
+
+  const flushEncoded = () => {
+    if (!traces || encoded.length === 0) return;
+    const batch = encoded;
+    encoded = [];
+    encodedBytes = encodedItems = 0;
+    let i = 0;
+    while (i < batch.length) {
+      const parts = [batch[i++]!];
+      let items = parts[0]!.items;
+      while (i < batch.length && items + batch[i]!.items <= OTLP_MAX_SPANS_PER_REQUEST) {
+        items += batch[i]!.items;
+        parts.push(batch[i++]!);
+      }
+      const body = parts.length === 1 ? parts[0]!.body : Buffer.concat(parts.map((p) => p.body));
+      traces.send({ body, items, release: () => parts.forEach((p) => releaseOrigin(p.originKey, p.body.length)) });
+    }
+  };
 
   /** A conversion that throws is a bug in Tether, never the data's fault: logged, its items counted as dropped. */
   const guarded = (what: string, items: number, signal: 'traces' | 'metrics', fn: () => void) => {
@@ -110,6 +151,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
       timers.clearTimeout(timer);
       timer = undefined;
     }
+    flushEncoded();
     if (pending.length === 0 || !traces) return;
     const batch = pending;
     const n = pendingSpans;
@@ -145,6 +187,37 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
         timer = undefined;
         flushTraces();
       }, flushMs);
+      return true;
+    },
+    tracesHaveRoom(originKey) {
+      if (!traces) return true;
+      return traceQueueBytes() < queueMax && heldBy(originKey) < originMax;
+    },
+    takeEncodedTraces(parts, originKey) {
+      if (!traces) return true;
+      let bytes = 0;
+      let items = 0;
+      for (const p of parts) {
+        bytes += p.body.length;
+        items += p.items;
+      }
+      if (items === 0) return true;
+      // Alone (nothing else queued, or nothing of this origin), a payload is taken whatever its size;
+      // otherwise it must fit the queue and its origin's share.
+      const queued = traceQueueBytes();
+      const held = heldBy(originKey);
+      if ((queued > 0 && queued + bytes > queueMax) || (held > 0 && held + bytes > originMax)) return false;
+      queuedByOrigin.set(originKey, held + bytes);
+      for (const p of parts) encoded.push({ body: p.body, items: p.items, originKey });
+      encodedBytes += bytes;
+      encodedItems += items;
+      if (encodedItems >= OTLP_MAX_SPANS_PER_REQUEST) flushEncoded();
+      if (encoded.length > 0 && timer === undefined) {
+        timer = timers.setTimeout(() => {
+          timer = undefined;
+          flushTraces();
+        }, flushMs);
+      }
       return true;
     },
     flushTraces,

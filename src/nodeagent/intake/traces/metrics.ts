@@ -7,11 +7,12 @@ import { Counter, type Registry } from 'prom-client';
 
 /**
  * Why a payload was not taken: `too_large` (413: past the payload size or decode limits), `malformed`
- * (400), `busy` (429: too many bytes in flight), `unsupported` (415: a JSON body), `aborted` (the
- * client left mid-body), `sink_full` (decoded, answered 200, dropped: the exporter's queue is full),
+ * (400), `busy` (429: too many bytes in flight), `origin_busy` (429: this sender's share of them, or of
+ * requests, in flight), `timeout` (408: the body stalled), `unsupported` (415: a JSON body), `aborted` (the
+ * client left mid-body), `sink_full` (429: the export queue, or this pod's share of it, is full),
  * `sink_error` (the exporter threw: a bug).
  */
-export const TRACE_REJECT_REASONS = ['too_large', 'malformed', 'busy', 'unsupported', 'aborted', 'sink_full', 'sink_error'] as const;
+export const TRACE_REJECT_REASONS = ['too_large', 'malformed', 'busy', 'origin_busy', 'timeout', 'unsupported', 'aborted', 'sink_full', 'sink_error'] as const;
 export type TraceRejectReason = (typeof TRACE_REJECT_REASONS)[number];
 
 export const TRACE_ENDPOINTS = ['v0.3', 'v0.4', 'v0.5'] as const;
@@ -35,7 +36,7 @@ export function createTraceReceiverMetrics(registry: Registry): TraceReceiverMet
   const bytes = new Counter({ name: 'tether_node_agent_trace_bytes_total', help: 'Bytes of the trace payloads taken (msgpack bodies).', registers: [registry] });
   const rejected = new Counter({
     name: 'tether_node_agent_trace_payloads_rejected_total',
-    help: 'Trace payloads not passed on, by reason: too_large (413), malformed (400), busy (429), unsupported (415), aborted (client left), sink_full and sink_error (decoded, dropped).',
+    help: 'Trace payloads not passed on, by reason: too_large (413), malformed (400), busy (429), origin_busy (429: the sender has its share in flight), timeout (408: the body stalled), unsupported (415), aborted (client left), sink_full (429: the export queue is full), sink_error (decoded, dropped: a bug).',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

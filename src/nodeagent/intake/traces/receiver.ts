@@ -5,18 +5,20 @@
  * stream socket `apm_config.receiver_socket`.
  *
  * - `PUT`/`POST /v0.4/traces`, `/v0.5/traces` (and `/v0.3/traces`, msgpack): the body is read under
- *   `TRACE_MAX_PAYLOAD_BYTES` (413 by `Content-Length` before reading, or while streaming), decoded
- *   (400 naming the trace, span and field when it is not a trace payload; 413 past the decode limits),
- *   handed to `onPayload` with its origin headers, and answered with the sampling rates tracers read.
+ *   `TRACE_MAX_PAYLOAD_BYTES` (413 by `Content-Length` before reading, or while streaming), decoded on a
+ *   worker thread (`decodePool.ts`; 400 naming the trace, span and field when it is not a trace payload;
+ *   413 past the decode limits), handed to `onPayload` with its origin, and answered with the sampling
+ *   rates tracers read.
  * - `GET /info`: what this receiver serves, so tracers pick v0.4/v0.5 and nothing it lacks.
- * - Bodies being read or decoded hold at most `TRACE_MAX_INFLIGHT_BYTES` together: a payload that
- *   would pass that is answered 429 unread, as the agent answers when its decoders are all busy (the
- *   node agent cannot keep up; the tracer drops the payload and counts it).
- * - A sink that is full (`onPayload` returns false: the exporter's queue is full because the backend
- *   is slow or down) is not the tracer's problem: the payload is answered 200 and dropped, counted
- *   `sink_full`. Answering 429 there would only make every tracer log an error every flush for as long
- *   as the backend is down, and resend nothing (tracers do not retry), for the same loss; the agent
- *   behaves the same when its own sender queue is full.
+ * - Bounds per sender (`inflight.ts`, `bodyReader.ts`): bytes are taken from the in-flight budget as they
+ *   arrive; bodies being read or decoded hold at most `TRACE_MAX_INFLIGHT_BYTES` together, one origin (its
+ *   pod, else its address) at most `TRACE_MAX_INFLIGHT_BYTES_PER_ORIGIN` and
+ *   `TRACE_MAX_CONNECTIONS_PER_ORIGIN` requests; past any, 429 (`busy`, `origin_busy`), as the agent
+ *   answers when its decoders are all busy (the tracer drops the payload and counts it). A body that
+ *   stalls `TRACE_BODY_IDLE_TIMEOUT_MS` is cut (408, `timeout`).
+ * - Backpressure: a sink that is full (`sinkHasRoom` false before reading, or `onPayload` returns false:
+ *   the export queue is full because the backend is slow or down, or this origin has its share of it)
+ *   is answered 429 and counted `sink_full`, as the agent answers when its own queues are full.
  * Nothing a client sends can make it throw: every refusal is an answer and a counter, with one log
  * line per reason per `TRACE_REJECT_LOG_INTERVAL_MS`.
  */
@@ -38,13 +40,20 @@ import {
 } from '../../../config/index.js';
 import { packageVersion } from '../../../agentapi/version.js';
 import type { Logger } from '../../../logging/logger.js';
+import {
+  TRACE_BODY_IDLE_TIMEOUT_MS,
+  TRACE_MAX_CONNECTIONS_PER_ORIGIN,
+  TRACE_MAX_INFLIGHT_BYTES_PER_ORIGIN,
+} from '../../../config/limits.js';
 import { declaredLength, drainBody, worthDiscarding } from '../../../http/body.js';
 import { IPV6_ANY, listenOn } from '../../../http/listen.js';
 import { trackRequests, type Drainer } from '../../../http/shutdown.js';
-import type { TracePayload } from '../types.js';
-import { DEFAULT_DECODE_LIMITS, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
-import { decodeV04 } from './decode04.js';
-import { decodeV05 } from './decode05.js';
+import type { Origin, ResolvedOrigin, TracePayload } from '../types.js';
+import { readTraceBody } from './bodyReader.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decodeCommon.js';
+import { createDecodePool, type DecodePool, type PoolReply } from './decodePool.js';
+import type { DecodeOutput, DecodeTask } from './decodeTask.js';
+import { InflightBudgets } from './inflight.js';
 import { infoBody, RATE_BY_SERVICE_BODY, TRACE_PATHS } from './info.js';
 import type { TraceEndpoint, TraceReceiverMetrics, TraceRejectReason } from './metrics.js';
 import { declaredTraceCount, originFromHeaders, tracerFromHeaders } from './origin.js';
@@ -56,7 +65,7 @@ export type TraceReceiverConfig = Pick<TetherConfig, 'apm_config.receiver_port' 
 
 /**
  * Takes one decoded payload. Returns `false` when it cannot (its queue is full): the payload is then
- * dropped and counted `sink_full`. Called synchronously; it must not block.
+ * dropped, counted `sink_full` and answered 429. Called synchronously; it must not block.
  */
 export type TracePayloadSink = (payload: TracePayload) => boolean | void;
 
@@ -65,12 +74,23 @@ export interface TraceReceiverOptions {
   readonly logger: Logger;
   readonly metrics: TraceReceiverMetrics;
   readonly onPayload: TracePayloadSink;
+  /** Whether the sink can take a payload of `originKey` now (asked before reading one; false: 429 `sink_full` unread). */
+  readonly sinkHasRoom?: (originKey: string) => boolean;
+  /** The pod an origin is (budgets per pod, and the OTLP resource); none by default. */
+  readonly resolveOrigin?: (origin: Origin) => ResolvedOrigin | undefined;
+  /** What the decode workers hand back (`decodeTask.ts`): `traces` by default. */
+  readonly output?: DecodeOutput;
   /** Overrides for tests: the TCP host (default from `apm_non_local_traffic`), sizes, decode limits, the clock of the log limiter. */
   readonly host?: string;
   /** The TCP port, over `apm_config.receiver_port` (where 0 means no TCP receiver); here 0 picks a free port. */
   readonly listenPort?: number;
   readonly maxPayloadBytes?: number;
   readonly maxInflightBytes?: number;
+  readonly maxInflightBytesPerOrigin?: number;
+  readonly maxRequestsPerOrigin?: number;
+  readonly bodyIdleTimeoutMs?: number;
+  /** Decode worker threads (`TRACE_DECODE_WORKERS`). */
+  readonly decodeWorkers?: number;
   readonly decodeLimits?: DecodeLimits;
   /** Reported by `/info` (default: package.json's). */
   readonly version?: string;
@@ -92,20 +112,6 @@ export interface TraceReceiver {
   address(): TraceReceiverAddress;
 }
 
-/** Bytes held by bodies being read or decoded, shared by every connection. */
-export class InflightBudget {
-  used = 0;
-  constructor(readonly max: number) {}
-  take(n: number): boolean {
-    if (this.used + n > this.max) return false;
-    this.used += n;
-    return true;
-  }
-  give(n: number): void {
-    this.used = Math.max(0, this.used - n);
-  }
-}
-
 type Route = { kind: 'traces'; endpoint: TraceEndpoint } | { kind: 'info' } | { kind: 'none' };
 
 function route(path: string): Route {
@@ -121,71 +127,6 @@ function route(path: string): Route {
     default:
       return { kind: 'none' };
   }
-}
-
-const DECODERS: Record<TraceEndpoint, (b: Buffer, l: DecodeLimits) => DecodeResult> = { 'v0.3': decodeV04, 'v0.4': decodeV04, 'v0.5': decodeV05 };
-
-/** Body read outcome. */
-type Read = { ok: true; body: Buffer } | { ok: false; why: 'too_large' | 'busy' | 'aborted'; read: number };
-
-/**
- * Reads a body under `max`, taking its bytes from `budget` (all of `Content-Length` up front, or chunk by
- * chunk when chunked). The caller gives back `held` bytes once the body is decoded.
- */
-function readBody(req: IncomingMessage, max: number, budget: InflightBudget, declared: number | undefined): Promise<Read & { held: number }> {
-  return new Promise((resolve) => {
-    let held = 0;
-    if (declared !== undefined) {
-      if (!budget.take(declared)) {
-        resolve({ ok: false, why: 'busy', read: 0, held: 0 });
-        return;
-      }
-      held = declared;
-    }
-    const fixed = declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (r: Read) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAbort);
-      req.off('close', onClose);
-      if (!r.ok) {
-        budget.give(held);
-        held = 0;
-      }
-      resolve({ ...r, held });
-    };
-    const onData = (chunk: Buffer) => {
-      const next = size + chunk.length;
-      if (next > max || (declared !== undefined && next > declared)) {
-        finish({ ok: false, why: 'too_large', read: next });
-        return;
-      }
-      if (fixed) chunk.copy(fixed, size);
-      else {
-        if (!budget.take(chunk.length)) {
-          finish({ ok: false, why: 'busy', read: next });
-          return;
-        }
-        held += chunk.length;
-        chunks.push(chunk);
-      }
-      size = next;
-    };
-    const onEnd = () => {
-      if (fixed) finish({ ok: true, body: size === fixed.length ? fixed : fixed.subarray(0, size) });
-      else finish({ ok: true, body: Buffer.concat(chunks, size) });
-    };
-    const onAbort = () => finish({ ok: false, why: 'aborted', read: size });
-    const onClose = () => {
-      if (!req.complete) onAbort();
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onAbort);
-    req.on('close', onClose);
-  });
 }
 
 /** Logs a refusal once per reason per interval, with how many were not logged since. */
@@ -205,10 +146,19 @@ function rejectLogger(logger: Logger, now: () => number) {
   };
 }
 
+/** The sender's key when its origin is no pod: its address (every Unix socket sender is one: `unix`). */
+const senderKey = (req: IncomingMessage): string => (req.socket.remoteAddress ? `addr:${req.socket.remoteAddress}` : 'unix');
+
 /** The request listener both servers share (exported for tests that drive it without sockets). */
-export function traceRequestListener(opts: TraceReceiverOptions & { info: () => string }) {
+export function traceRequestListener(opts: TraceReceiverOptions & { info: () => string; decode: (task: DecodeTask) => Promise<PoolReply> }) {
   const maxPayload = opts.maxPayloadBytes ?? TRACE_MAX_PAYLOAD_BYTES;
-  const budget = new InflightBudget(opts.maxInflightBytes ?? TRACE_MAX_INFLIGHT_BYTES);
+  const budgets = new InflightBudgets(
+    opts.maxInflightBytes ?? TRACE_MAX_INFLIGHT_BYTES,
+    opts.maxInflightBytesPerOrigin ?? TRACE_MAX_INFLIGHT_BYTES_PER_ORIGIN,
+    opts.maxRequestsPerOrigin ?? TRACE_MAX_CONNECTIONS_PER_ORIGIN,
+  );
+  const idleMs = opts.bodyIdleTimeoutMs ?? TRACE_BODY_IDLE_TIMEOUT_MS;
+  const output = opts.output ?? 'traces';
   const limits = opts.decodeLimits ?? DEFAULT_DECODE_LIMITS;
   const logReject = rejectLogger(opts.logger, opts.now ?? Date.now);
 
@@ -222,7 +172,8 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
     opts.metrics.rejected(reason, declaredTraceCount(req.headers) ?? 0);
     logReject(reason, { status, ...fields }, message);
     if (reason === 'aborted') return;
-    if (!req.readableEnded && worthDiscarding(req, read)) {
+    // A stalled body is not waited for a second time: answered, and the connection closed.
+    if (!req.readableEnded && reason !== 'timeout' && worthDiscarding(req, read)) {
       const drained = await drainBody(req, read);
       if (!drained) return;
       answer(res, status, message + '\n');
@@ -242,50 +193,76 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
       await refuse(req, res, 413, 'too_large', `trace payload of ${declared} bytes is larger than the ${maxPayload} bytes accepted`, 0, { ...fields, bytes: declared });
       return;
     }
-    const read = await readBody(req, maxPayload, budget, declared);
-    if (!read.ok) {
-      if (read.why === 'too_large') {
-        await refuse(req, res, 413, 'too_large', `trace payload larger than the ${maxPayload} bytes accepted (or than its Content-Length)`, read.read, fields);
-      } else if (read.why === 'busy') {
-        await refuse(req, res, 429, 'busy', `too many trace bytes in flight (${budget.max} bytes): payload dropped, try again later`, read.read, fields);
-      } else {
-        await refuse(req, res, 499, 'aborted', 'the tracer closed the connection before sending the whole payload', read.read, fields);
-      }
+    const origin = originFromHeaders(req.headers);
+    const resolved = opts.resolveOrigin?.(origin);
+    const originKey = resolved ? `pod:${resolved.uid}` : senderKey(req);
+    const who = { ...fields, origin: resolved ? `${resolved.namespace}/${resolved.pod}` : originKey };
+    if (opts.sinkHasRoom && !opts.sinkHasRoom(originKey)) {
+      await refuse(req, res, 429, 'sink_full', 'the trace export queue is full (the OTLP backend is slow or down, or this pod has its share of the queue): payload dropped, try again later', 0, who);
       return;
     }
-    let decoded: DecodeResult;
-    try {
-      decoded = DECODERS[endpoint](read.body, limits);
-    } finally {
-      budget.give(read.held);
+    const hold = budgets.open(originKey);
+    if (!hold) {
+      await refuse(req, res, 429, 'origin_busy', `this sender already has ${budgets.maxRequestsPerOrigin} trace payloads being read or decoded: payload dropped, try again later`, 0, who);
+      return;
     }
-    if (!decoded.ok) {
-      const status = decoded.reason === 'too_large' ? 413 : 400;
-      await refuse(req, res, status, decoded.reason === 'too_large' ? 'too_large' : 'malformed', `cannot take this ${endpoint} trace payload: ${decoded.message}`, read.body.length, {
-        ...fields,
-        bytes: read.body.length,
-      });
+    let reply: PoolReply;
+    let size: number;
+    try {
+      const read = await readTraceBody(req, { max: maxPayload, hold, idleMs, declared });
+      if (!read.ok) {
+        hold.release();
+        if (read.why === 'too_large') await refuse(req, res, 413, 'too_large', `trace payload larger than the ${maxPayload} bytes accepted (or than its Content-Length)`, read.read, who);
+        else if (read.why === 'busy') await refuse(req, res, 429, 'busy', `too many trace bytes in flight (${budgets.total.max} bytes): payload dropped, try again later`, read.read, who);
+        else if (read.why === 'origin_busy') await refuse(req, res, 429, 'origin_busy', `this sender has ${budgets.maxBytesPerOrigin} trace bytes in flight: payload dropped, try again later`, read.read, who);
+        else if (read.why === 'timeout') await refuse(req, res, 408, 'timeout', `no byte of the trace payload for ${idleMs} ms: cut`, read.read, who);
+        else await refuse(req, res, 499, 'aborted', 'the tracer closed the connection before sending the whole payload', read.read, who);
+        return;
+      }
+      size = read.body.length;
+      // The body's bytes stay held until the worker is done with them (the queue for workers is bounded by them).
+      reply = await opts.decode({ body: read.body, endpoint, limits, output, ...(resolved ? { origin: resolved } : {}) });
+    } finally {
+      hold.release();
+    }
+    if (!reply.ok) {
+      const tooLarge = reply.reason === 'too_large' || reply.reason === 'crashed';
+      if (reply.reason === 'closed') {
+        answer(res, 503, `${reply.message}\n`);
+        return;
+      }
+      await refuse(req, res, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'malformed', `cannot take this ${endpoint} trace payload: ${reply.message}`, size, { ...who, bytes: size });
       return;
     }
     const declaredCount = declaredTraceCount(req.headers);
-    if (declaredCount !== undefined && declaredCount !== decoded.traces.length) {
-      opts.logger.debug({ endpoint, declared: declaredCount, decoded: decoded.traces.length }, 'X-Datadog-Trace-Count does not match the traces in the payload');
+    if (declaredCount !== undefined && declaredCount !== reply.traces) {
+      opts.logger.debug({ endpoint, declared: declaredCount, decoded: reply.traces }, 'X-Datadog-Trace-Count does not match the traces in the payload');
     }
-    const payload: TracePayload = { traces: decoded.traces, origin: originFromHeaders(req.headers), ...tracerFromHeaders(req.headers) };
+    const payload: TracePayload = {
+      traces: reply.decoded ?? [],
+      traceCount: reply.traces,
+      spanCount: reply.spans,
+      ...(reply.otlp ? { otlp: reply.otlp } : {}),
+      origin,
+      ...(resolved ? { resolved } : {}),
+      originKey,
+      ...tracerFromHeaders(req.headers),
+    };
     let taken: boolean | void;
     try {
       taken = opts.onPayload(payload);
     } catch (e) {
-      opts.metrics.rejected('sink_error', decoded.traces.length);
-      logReject('sink_error', { ...fields, err: e }, 'the trace sink failed on a payload: dropped');
+      opts.metrics.rejected('sink_error', reply.traces);
+      logReject('sink_error', { ...who, err: e }, 'the trace sink failed on a payload: dropped');
       taken = true; // counted already; the tracer is answered as usual
     }
     if (taken === false) {
-      opts.metrics.rejected('sink_full', decoded.traces.length);
-      logReject('sink_full', fields, 'the trace export queue is full: payload dropped (the OTLP backend is slow or down)');
-    } else {
-      opts.metrics.accepted(endpoint, decoded.traces.length, decoded.spans, read.body.length);
+      opts.metrics.rejected('sink_full', reply.traces);
+      logReject('sink_full', who, 'the trace export queue is full (the OTLP backend is slow or down, or this pod has its share of the queue): payload dropped, answered 429');
+      answer(res, 429, 'the trace export queue is full: payload dropped, try again later\n');
+      return;
     }
+    opts.metrics.accepted(endpoint, reply.traces, reply.spans, size);
     if (endpoint === 'v0.3') answer(res, 200, 'OK\n');
     else answer(res, 200, RATE_BY_SERVICE_BODY, 'application/json');
   };
@@ -371,7 +348,10 @@ export function createTraceReceiver(opts: TraceReceiverOptions): TraceReceiver {
   let body: string | undefined;
   const info = () =>
     (body ??= infoBody({ version: (version ??= packageVersion()), receiverPort: tcpAddress?.port ?? port, receiverSocket: socketPath, maxRequestBytes: maxPayload }));
-  const listener = traceRequestListener({ ...opts, info });
+  let pool: DecodePool | undefined;
+  const decode = (task: DecodeTask): Promise<PoolReply> =>
+    (pool ??= createDecodePool({ logger: opts.logger, ...(opts.decodeWorkers !== undefined ? { size: opts.decodeWorkers } : {}) })).run(task);
+  const listener = traceRequestListener({ ...opts, info, decode });
 
   let tcp: { server: http.Server; drainer: Drainer } | undefined;
   let unix: { server: http.Server; drainer: Drainer } | undefined;
@@ -383,6 +363,8 @@ export function createTraceReceiver(opts: TraceReceiverOptions): TraceReceiver {
     if (tcp) closing.push(tcp.drainer.close(SHUTDOWN_DRAIN_MS));
     if (unix) closing.push(unix.drainer.close(SHUTDOWN_DRAIN_MS));
     await Promise.all(closing);
+    await pool?.close();
+    pool = undefined;
     if (unix && listening) await unlink(socketPath).catch(() => undefined);
     tcp = unix = undefined;
     tcpAddress = undefined;

@@ -57,8 +57,9 @@ describe('DogStatsD intake', () => {
     assert.equal(clock.pending(), 0, 'no timer left');
     const prom = intake.prometheus();
     assert.match(prom.contentType, /^text\/plain; version=0\.0\.4/);
-    assert.match(prom.body, /^hits\{kube_deployment="web",kube_namespace="shop",pod_name="web-1"\} 2$/m);
-    assert.match(prom.body, /^last 1$/m);
+    const body = [...prom.body].join('');
+    assert.match(body, /^hits\{kube_deployment="web",kube_namespace="shop",pod_name="web-1"\} 2$/m);
+    assert.match(body, /^last 1$/m);
   });
 
   test('malformed lines: every one counted by reason, one log line per 10 s naming the first, never the whole datagram', async () => {
@@ -115,8 +116,8 @@ describe('DogStatsD intake', () => {
     const intake = createDogStatsDIntake({ config: testConfig(NO_SOCKETS), resolver, logger: log.logger, registry, clock, maxSeries: 2 });
     intake.handleDatagram(dgram('a:1|c\nb:1|c\nc:1|c\nd:1|c'), 'udp');
     assert.equal(intake.flush().length, 2);
-    assert.match(await registry.metrics(), /tether_dogstatsd_samples_dropped_total 2/);
-    assert.ok(log.lines().some((l) => /maximum of 2 series: 2 samples/.test(String(l.msg))));
+    assert.match(await registry.metrics(), /tether_dogstatsd_samples_dropped_total\{reason="series_limit",origin="none"\} 2/);
+    assert.ok(log.lines().some((l) => /dropped 2 samples \(it held 2 series/.test(String(l.msg))));
   });
 
   test('a flush listener that throws is logged; the others still get the series', () => {
