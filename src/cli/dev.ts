@@ -121,7 +121,7 @@ export function registerDev(program: Command): void {
       };
       const intake = createNodeIntake({ config: intakeConfig, pods: () => nodeAgent.pods(), refreshPods: () => nodeAgent.refresh(), logger: log, registry: nodeMetrics.registry });
       await intake.start();
-      const nodeStatus = await startStatusServer({ agent: nodeAgent, metrics: nodeMetrics, dogstatsd: intake.dogstatsd, intake, port: await freePort(), host: '127.0.0.1', logger: log });
+      const nodeStatus = await startStatusServer({ agent: nodeAgent, metrics: nodeMetrics, dogstatsd: intake.dogstatsd, intake, token: config['cluster_agent.auth_token'], port: await freePort(), host: '127.0.0.1', logger: log });
       nodeAgent.start();
       const intakeAt = intake.status();
       log.info({ apiServer: cp.server, kubeconfig: cp.kubeconfigPath, webhook: agent.server.url, ...(agent.api ? { apiUrl: agent.api.url } : {}), nodeAgent: nodeStatus.url }, 'Tether dev cluster is up');

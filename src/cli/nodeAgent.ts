@@ -94,7 +94,7 @@ export function registerNodeAgent(program: Command): void {
         throw e;
       }
       try {
-        server = await startStatusServer({ agent, metrics, dogstatsd: intake.dogstatsd, intake, port: listenPort, ...(flags.host ? { host: flags.host } : {}), logger: log });
+        server = await startStatusServer({ agent, metrics, dogstatsd: intake.dogstatsd, intake, token: config['cluster_agent.auth_token'], port: listenPort, ...(flags.host ? { host: flags.host } : {}), logger: log });
       } catch (e) {
         await intake.stop(0);
         rethrowListenError(e, flags.host ?? STATUS_DEFAULT_HOST, listenPort);
