@@ -15,6 +15,8 @@ import type { Timers } from '../agent.js';
 import type { PodWithTags } from '../podTags.js';
 import { createDogStatsDIntake, type DogStatsDConfig, type DogStatsDIntake } from './dogstatsd/index.js';
 import { createOriginResolver, UNKNOWN_ORIGIN_REASONS, type CountingOriginResolver, type OriginStats } from './origin.js';
+import { createAttestor, type AttestationStats, type Attestor } from './attest/attestor.js';
+import { createPidOrigins, type PidOrigins } from './attest/pidOrigins.js';
 import { createOtlpPipeline, otlpUrls, type OtlpPipeline } from './otlp/pipeline.js';
 import { createTraceReceiverMetrics } from './traces/metrics.js';
 import { createTraceReceiver, type TraceReceiver, type TraceReceiverAddress, type TraceReceiverConfig } from './traces/receiver.js';
@@ -51,6 +53,8 @@ export interface NodeIntakeOptions {
    * `NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS`. Never rejects.
    */
   readonly refreshPods?: () => Promise<void>;
+  /** Where a Unix socket sender's pid is looked up (`/proc/<pid>/cgroup`); tests hand their own. */
+  readonly pids?: PidOrigins;
   /** Test overrides: the TCP port of the trace receiver (0: a free one), the DogStatsD window. */
   readonly traceListenPort?: number;
   readonly traceHost?: string;
@@ -61,11 +65,14 @@ export interface NodeIntakeStatus {
   readonly dogstatsd: ReturnType<DogStatsDIntake['status']>;
   readonly traces: TraceReceiverAddress;
   readonly origins: OriginStats;
+  /** Claims checked against senders: verdicts by transport, the last mis-attribution. */
+  readonly attestation: AttestationStats;
   readonly otlp: Partial<Record<'traces' | 'metrics', { readonly url: string; readonly queued: { readonly requests: number; readonly bytes: number } }>>;
 }
 
 export interface NodeIntake {
   readonly resolver: CountingOriginResolver;
+  readonly attestor: Attestor;
   readonly dogstatsd: DogStatsDIntake;
   readonly traces: TraceReceiver;
   readonly otlp: OtlpPipeline | undefined;
@@ -96,6 +103,7 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   const refresh = opts.refreshPods;
   const resolver = createOriginResolver(opts.pods, refresh ? rateLimited(refresh, NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS, opts.timers?.now ?? Date.now) : undefined);
   registerOriginMetrics(opts.registry, resolver);
+  const attestor = createAttestor({ pods: resolver, pids: opts.pids ?? createPidOrigins(), logger: log, registry: opts.registry, ...(opts.timers ? { now: opts.timers.now } : {}) });
 
   const urls = otlpUrls(cfg);
   const otlp = urls.traces || urls.metrics
@@ -112,6 +120,7 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   const dogstatsd = createDogStatsDIntake({
     config: cfg,
     resolver,
+    attestor,
     logger: opts.logger,
     registry: opts.registry,
     ...(opts.timers ? { clock: opts.timers } : {}),
@@ -124,7 +133,8 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
     logger: opts.logger,
     metrics: createTraceReceiverMetrics(opts.registry),
     onPayload: (payload) => {
-      const origin = resolver.resolve(payload.origin);
+      const claim = payload.sender ? attestor.origin(payload.origin, payload.sender, 'pid' in payload.sender ? 'traces-unix' : 'traces-tcp') : payload.origin;
+      const origin = resolver.resolve(claim);
       // Without an exporter the payload is taken and counted by the receiver, and goes nowhere: the
       // tracer is not told to stop sending by an error it would log every flush.
       return otlp ? otlp.exportTraces({ traces: payload.traces, ...(origin ? { origin } : {}) }) : true;
@@ -135,6 +145,7 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
 
   return {
     resolver,
+    attestor,
     dogstatsd,
     traces,
     otlp,
@@ -163,6 +174,7 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
       dogstatsd: dogstatsd.status(),
       traces: traces.address(),
       origins: resolver.stats(),
+      attestation: attestor.stats(),
       otlp: {
         ...(otlp?.traces ? { traces: { url: otlp.traces.url, queued: otlp.traces.size() } } : {}),
         ...(otlp?.metrics ? { metrics: { url: otlp.metrics.url, queued: otlp.metrics.size() } } : {}),

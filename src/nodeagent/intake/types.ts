@@ -19,12 +19,23 @@ export interface Origin {
   readonly cgroupInode?: string;
 }
 
+/**
+ * Who sent, as the kernel or the network says (not the client): a Unix socket peer's pid (`SO_PEERCRED`,
+ * `SCM_CREDENTIALS`; 0 when the node agent's pid namespace cannot see it), or a TCP/UDP source address.
+ * Checked against the claim by the attestation (`attest/`), which wins where it can tell.
+ */
+export type Sender = { readonly pid: number } | { readonly ip: string };
+
 /** The pod an origin resolved to, with its Kubernetes tags (`kube_namespace:…`, `pod_name:…`, `kube_deployment:…`, …). */
 export interface ResolvedOrigin {
   readonly namespace: string;
   readonly pod: string;
   readonly uid: string;
   readonly tags: readonly string[];
+  /** The pod's IPs (`status.podIPs`), when the kubelet has given them: what its TCP/UDP data comes from. */
+  readonly ips?: readonly string[];
+  /** `spec.hostNetwork`: its data comes from the node's addresses, shared with every such pod. */
+  readonly hostNetwork?: boolean;
 }
 
 /** Maps an origin to its pod through the node's pod list; `undefined` when no pod of this node matches. */
@@ -107,6 +118,8 @@ export interface DdSpan {
 export interface TracePayload {
   readonly traces: readonly (readonly DdSpan[])[];
   readonly origin: Origin;
+  /** Who sent it (the connection's peer), checked against `origin`. */
+  readonly sender?: Sender;
   /** `Datadog-Meta-Lang` and its version, when sent. */
   readonly lang?: string;
   readonly tracerVersion?: string;

@@ -48,6 +48,7 @@ import { decodeV05 } from './decode05.js';
 import { infoBody, RATE_BY_SERVICE_BODY, TRACE_PATHS } from './info.js';
 import type { TraceEndpoint, TraceReceiverMetrics, TraceRejectReason } from './metrics.js';
 import { declaredTraceCount, originFromHeaders, tracerFromHeaders } from './origin.js';
+import { senderOf } from '../attest/sender.js';
 
 /** Where the TCP receiver listens without `apm_config.apm_non_local_traffic`: this host only, as the agent. */
 export const TRACE_LOCAL_HOST = '127.0.0.1';
@@ -271,7 +272,8 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
     if (declaredCount !== undefined && declaredCount !== decoded.traces.length) {
       opts.logger.debug({ endpoint, declared: declaredCount, decoded: decoded.traces.length }, 'X-Datadog-Trace-Count does not match the traces in the payload');
     }
-    const payload: TracePayload = { traces: decoded.traces, origin: originFromHeaders(req.headers), ...tracerFromHeaders(req.headers) };
+    const sender = senderOf(req.socket);
+    const payload: TracePayload = { traces: decoded.traces, origin: originFromHeaders(req.headers), ...(sender ? { sender } : {}), ...tracerFromHeaders(req.headers) };
     let taken: boolean | void;
     try {
       taken = opts.onPayload(payload);
