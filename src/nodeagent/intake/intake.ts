@@ -19,9 +19,11 @@ import { createAttestor, type AttestationStats, type Attestor } from './attest/a
 import { createPidOrigins, type PidOrigins } from './attest/pidOrigins.js';
 import { createOtlpPipeline, otlpUrls, type OtlpPipeline } from './otlp/pipeline.js';
 import { createTraceReceiverMetrics } from './traces/metrics.js';
+import { createDroppedEndpoints, type DroppedCounts } from './traces/dropped.js';
+import { createPrioritySampler } from './traces/prioritySampler.js';
 import { createTraceReceiver, type TraceReceiver, type TraceReceiverAddress, type TraceReceiverConfig } from './traces/receiver.js';
 
-export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
+export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'apm_config.max_traces_per_second' | 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
 
 /**
  * `fn` started when called, unless a call is still running or the last one started less than
@@ -63,7 +65,7 @@ export interface NodeIntakeOptions {
 
 export interface NodeIntakeStatus {
   readonly dogstatsd: ReturnType<DogStatsDIntake['status']>;
-  readonly traces: TraceReceiverAddress;
+  readonly traces: TraceReceiverAddress & { readonly rateByService: Readonly<Record<string, number>>; readonly dropped: DroppedCounts };
   readonly origins: OriginStats;
   /** Claims checked against senders: verdicts by transport, the last mis-attribution. */
   readonly attestation: AttestationStats;
@@ -128,11 +130,16 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   });
   if (otlp) dogstatsd.onFlush((series) => otlp.exportSeries(series));
 
+  const sampler = createPrioritySampler({ targetTps: cfg['apm_config.max_traces_per_second'], now: opts.timers?.now ?? Date.now });
+  const dropped = createDroppedEndpoints(opts.registry);
   const traces = createTraceReceiver({
     config: cfg,
     logger: opts.logger,
     metrics: createTraceReceiverMetrics(opts.registry),
+    rates: () => sampler.body(),
+    dropped,
     onPayload: (payload) => {
+      sampler.observe(payload.traces);
       const claim = payload.sender ? attestor.origin(payload.origin, payload.sender, 'pid' in payload.sender ? 'traces-unix' : 'traces-tcp') : payload.origin;
       const origin = resolver.resolve(claim);
       // Without an exporter the payload is taken and counted by the receiver, and goes nowhere: the
@@ -172,7 +179,7 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
     },
     status: () => ({
       dogstatsd: dogstatsd.status(),
-      traces: traces.address(),
+      traces: { ...traces.address(), rateByService: sampler.rates(), dropped: dropped.counts() },
       origins: resolver.stats(),
       attestation: attestor.stats(),
       otlp: {

@@ -45,6 +45,8 @@ import type { TracePayload } from '../types.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
 import { decodeV04 } from './decode04.js';
 import { decodeV05 } from './decode05.js';
+import { decodeV07 } from './decode07.js';
+import { DROPPED_PATHS, droppedEndpointOf, type DroppedEndpoints } from './dropped.js';
 import { infoBody, RATE_BY_SERVICE_BODY, TRACE_PATHS } from './info.js';
 import type { TraceEndpoint, TraceReceiverMetrics, TraceRejectReason } from './metrics.js';
 import { declaredTraceCount, originFromHeaders, tracerFromHeaders } from './origin.js';
@@ -75,6 +77,10 @@ export interface TraceReceiverOptions {
   readonly decodeLimits?: DecodeLimits;
   /** Reported by `/info` (default: package.json's). */
   readonly version?: string;
+  /** The `rate_by_service` body a payload is answered with (the priority sampler's); default: every rate 1. */
+  readonly rates?: () => string;
+  /** Where `/v0.6/stats`, `/telemetry/proxy`, `/evp_proxy`, `/profiling` go (accepted and dropped); without it, 404. */
+  readonly dropped?: DroppedEndpoints;
   readonly now?: () => number;
 }
 
@@ -117,6 +123,8 @@ function route(path: string): Route {
       return { kind: 'traces', endpoint: 'v0.5' };
     case TRACE_PATHS.v03:
       return { kind: 'traces', endpoint: 'v0.3' };
+    case TRACE_PATHS.v07:
+      return { kind: 'traces', endpoint: 'v0.7' };
     case TRACE_PATHS.info:
       return { kind: 'info' };
     default:
@@ -124,7 +132,7 @@ function route(path: string): Route {
   }
 }
 
-const DECODERS: Record<TraceEndpoint, (b: Buffer, l: DecodeLimits) => DecodeResult> = { 'v0.3': decodeV04, 'v0.4': decodeV04, 'v0.5': decodeV05 };
+const DECODERS: Record<TraceEndpoint, (b: Buffer, l: DecodeLimits) => DecodeResult> = { 'v0.3': decodeV04, 'v0.4': decodeV04, 'v0.5': decodeV05, 'v0.7': decodeV07 };
 
 /** Body read outcome. */
 type Read = { ok: true; body: Buffer } | { ok: false; why: 'too_large' | 'busy' | 'aborted'; read: number };
@@ -289,7 +297,7 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
       opts.metrics.accepted(endpoint, decoded.traces.length, decoded.spans, read.body.length);
     }
     if (endpoint === 'v0.3') answer(res, 200, 'OK\n');
-    else answer(res, 200, RATE_BY_SERVICE_BODY, 'application/json');
+    else answer(res, 200, opts.rates?.() ?? RATE_BY_SERVICE_BODY, 'application/json');
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -309,6 +317,11 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
       void done(traces(req, res, r.endpoint));
       return;
     }
+    const dropped = opts.dropped ? droppedEndpointOf(path) : undefined;
+    if (dropped && (req.method === 'POST' || req.method === 'PUT')) {
+      void done(opts.dropped!.handle(req, res, dropped, maxPayload));
+      return;
+    }
     void done(
       drainBody(req).then(() => {
         if (r.kind === 'info') {
@@ -316,7 +329,7 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
           else answer(res, 200, opts.info(), 'application/json');
           return;
         }
-        answer(res, 404, `404 page not found: this node agent serves ${TRACE_PATHS.v04}, ${TRACE_PATHS.v05}, ${TRACE_PATHS.v03} and ${TRACE_PATHS.info}\n`);
+        answer(res, 404, `404 page not found: this node agent serves ${TRACE_PATHS.v04}, ${TRACE_PATHS.v05}, ${TRACE_PATHS.v07}, ${TRACE_PATHS.v03} and ${TRACE_PATHS.info}\n`);
       }),
     );
   };
@@ -372,7 +385,13 @@ export function createTraceReceiver(opts: TraceReceiverOptions): TraceReceiver {
   let version: string | undefined = opts.version;
   let body: string | undefined;
   const info = () =>
-    (body ??= infoBody({ version: (version ??= packageVersion()), receiverPort: tcpAddress?.port ?? port, receiverSocket: socketPath, maxRequestBytes: maxPayload }));
+    (body ??= infoBody({
+      version: (version ??= packageVersion()),
+      receiverPort: tcpAddress?.port ?? port,
+      receiverSocket: socketPath,
+      maxRequestBytes: maxPayload,
+      ...(opts.dropped ? { droppedPaths: Object.values(DROPPED_PATHS) } : {}),
+    }));
   const listener = traceRequestListener({ ...opts, info });
 
   let tcp: { server: http.Server; drainer: Drainer } | undefined;
