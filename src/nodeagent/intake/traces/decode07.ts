@@ -7,7 +7,7 @@
  * Other fields are skipped.
  */
 import type { DdSpan } from '../types.js';
-import { Budget, decodeSafely, DEFAULT_DECODE_LIMITS, Where, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
+import { Budget, decodeSafely, DEFAULT_DECODE_LIMITS, readSpanList, Where, type DecodeLimits, type DecodeResult } from './decodeCommon.js';
 import { readSpan } from './decode04.js';
 import { MsgpackError, MsgpackReader } from './msgpackReader.js';
 
@@ -47,15 +47,7 @@ function readChunks(r: MsgpackReader, where: Where, budget: Budget, traces: DdSp
         r.skip();
         continue;
       }
-      const nSpans = r.readArrayHeader();
-      const spans: DdSpan[] = [];
-      for (let s = 0; s < nSpans; s++) {
-        where.span = s;
-        where.field = '';
-        budget.span();
-        spans.push(readSpan(r, where, budget));
-      }
-      traces.push(spans);
+      traces.push(readSpanList(r, where, budget, () => readSpan(r, where, budget)));
     }
   }
   where.trace = -1;
