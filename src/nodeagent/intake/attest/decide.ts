@@ -51,9 +51,15 @@ export interface Verdict {
 
 const NO_ORIGIN: Origin = Object.freeze({});
 
+/** One origin object per pod (and pod list): the DogStatsD intake then finds it by identity, without allocating per datagram. */
+const POD_ORIGINS = new WeakMap<ResolvedOrigin, Origin>();
+
 /** `{ entityId: uid }`, or the claim itself when it already says exactly that. */
 function podOrigin(claim: Origin, pod: ResolvedOrigin): Origin {
-  return claim.entityId === pod.uid && claim.containerId === undefined ? claim : { entityId: pod.uid };
+  if (claim.entityId === pod.uid && claim.containerId === undefined) return claim;
+  let o = POD_ORIGINS.get(pod);
+  if (!o) POD_ORIGINS.set(pod, (o = Object.freeze({ entityId: pod.uid })));
+  return o;
 }
 
 export function decideBySocket(claim: Origin, facts: CgroupFacts | undefined, pods: PodLookup): Verdict {
@@ -62,7 +68,7 @@ export function decideBySocket(claim: Origin, facts: CgroupFacts | undefined, po
   const attested = (facts.containerId !== undefined ? pods.byContainer(facts.containerId) : undefined) ?? (facts.podUid !== undefined ? pods.byUid(facts.podUid) : undefined);
   const claimed = pods.claimed(claim);
   if (attested) {
-    if (claimed && claimed.uid !== attested.uid) return { origin: { entityId: attested.uid }, outcome: 'overridden', claimed };
+    if (claimed && claimed.uid !== attested.uid) return { origin: podOrigin({}, attested), outcome: 'overridden', claimed };
     return { origin: podOrigin(claim, attested), outcome: 'attested' };
   }
   // A container (or pod) this node has not listed yet: it stands for itself, and is looked up again.
@@ -74,7 +80,7 @@ export function decideByAddress(claim: Origin, ip: string, pods: PodLookup): Ver
   const attested = pods.byIp(ip);
   const claimed = pods.claimed(claim);
   if (attested) {
-    if (claimed && claimed.uid !== attested.uid) return { origin: { entityId: attested.uid }, outcome: 'overridden', claimed };
+    if (claimed && claimed.uid !== attested.uid) return { origin: podOrigin({}, attested), outcome: 'overridden', claimed };
     return { origin: podOrigin(claim, attested), outcome: 'attested' };
   }
   if (!claimed) return { origin: claim, outcome: 'claim' };
