@@ -41,7 +41,8 @@ const zero = (): Record<Outcome, number> => Object.fromEntries(OUTCOMES.map((o) 
 export function createAttestor(opts: AttestorOptions): Attestor {
   const now = opts.now ?? Date.now;
   const verdicts = Object.fromEntries(ATTEST_TRANSPORTS.map((t) => [t, zero()])) as Record<AttestTransport, Record<Outcome, number>>;
-  let last: AttestationStats['lastMisattribution'] = null;
+  // The last mis-attribution, formatted only when asked for (a flood of them costs no strings).
+  let last: { atMs: number; transport: AttestTransport; sender: Sender; verdict: Verdict } | null = null;
   let lastLogMs = Number.NEGATIVE_INFINITY;
   let notLogged = 0;
 
@@ -60,16 +61,21 @@ export function createAttestor(opts: AttestorOptions): Attestor {
 
   const senderText = (s: Sender): string => ('pid' in s ? `pid ${s.pid}` : s.ip);
 
-  const misattributed = (v: Verdict, sender: Sender, transport: AttestTransport): void => {
+  const describe = (v: Verdict): { claimed: string; to: string } => {
     const claimed = v.claimed ? `${v.claimed.namespace}/${v.claimed.pod}` : 'unknown';
     const toPod = v.outcome === 'untrusted' ? undefined : opts.pods.claimed(v.origin);
     const to = v.outcome === 'untrusted' ? 'no pod' : toPod ? `${toPod.namespace}/${toPod.pod}` : `a container not listed yet (${JSON.stringify(v.origin)})`;
+    return { claimed, to };
+  };
+
+  const misattributed = (v: Verdict, sender: Sender, transport: AttestTransport): void => {
     const t = now();
-    last = { at: new Date(t).toISOString(), transport, sender: senderText(sender), claimed, attributedTo: to };
+    last = { atMs: t, transport, sender, verdict: v };
     if (t - lastLogMs < ATTEST_MISMATCH_LOG_INTERVAL_MS) {
       notLogged++;
       return;
     }
+    const { claimed, to } = describe(v);
     opts.logger.warn(
       { transport, sender: senderText(sender), claimed, attributedTo: to, outcome: v.outcome, ...(notLogged > 0 ? { notLoggedSinceLast: notLogged } : {}) },
       `intake: data from ${senderText(sender)} claimed to come from pod ${claimed} but ${v.outcome === 'untrusted' ? 'cannot have (its address is not that pod\'s): exported without a pod\'s tags' : `comes from ${to}: tagged as ${to}`} (every such attempt is counted in tether_node_agent_intake_attestation_total)`,
@@ -85,6 +91,13 @@ export function createAttestor(opts: AttestorOptions): Attestor {
       if (v.outcome === 'overridden' || v.outcome === 'untrusted') misattributed(v, sender, transport);
       return v.origin;
     },
-    stats: () => ({ verdicts: Object.fromEntries(ATTEST_TRANSPORTS.map((t) => [t, { ...verdicts[t] }])) as AttestationStats['verdicts'], lastMisattribution: last }),
+    stats() {
+      let lastMisattribution: AttestationStats['lastMisattribution'] = null;
+      if (last) {
+        const { claimed, to } = describe(last.verdict);
+        lastMisattribution = { at: new Date(last.atMs).toISOString(), transport: last.transport, sender: senderText(last.sender), claimed, attributedTo: to };
+      }
+      return { verdicts: Object.fromEntries(ATTEST_TRANSPORTS.map((t) => [t, { ...verdicts[t] }])) as AttestationStats['verdicts'], lastMisattribution };
+    },
   };
 }
