@@ -8,7 +8,11 @@
  *   `TRACE_MAX_PAYLOAD_BYTES` (413 by `Content-Length` before reading, or while streaming), decoded
  *   (400 naming the trace, span and field when it is not a trace payload; 413 past the decode limits),
  *   handed to `onPayload` with its origin headers, and answered with the sampling rates tracers read.
- * - `GET /info`: what this receiver serves, so tracers pick v0.4/v0.5 and nothing it lacks.
+ *   `/v0.7/traces` (the tracer payload with chunks) likewise. The answer's rates come from the priority
+ *   sampler (`rates`), and each payload carries its connection's peer (`sender`: address or Unix peer pid)
+ *   for the attestation of its origin.
+ * - `/v0.6/stats`, `/telemetry/proxy`, `/evp_proxy`, `/profiling`: accepted and dropped (`dropped.ts`).
+ * - `GET /info`: what this receiver serves, so tracers pick v0.4/v0.5/v0.7 and nothing it lacks.
  * - Bodies being read or decoded hold at most `TRACE_MAX_INFLIGHT_BYTES` together: a payload that
  *   would pass that is answered 429 unread, as the agent answers when its decoders are all busy (the
  *   node agent cannot keep up; the tracer drops the payload and counts it).
