@@ -51,11 +51,3 @@ describe('cluster agent API: node agent reports', () => {
     assert.deepEqual(recorded, []);
   });
 });
-    await get('/api/v1/tags/pod/n1', {});
-    await get('/api/v1/tags/pod/made-up-node', {});
-    assert.deepEqual(recorded, [
-      ['n1', undefined, { state: 'failing', code: 'forbidden', status: 403 }],
-      ['n1', undefined, { state: 'failing', code: 'unauthorized', status: 401 }],
-    ]);
-  });
-});
