@@ -30,6 +30,8 @@ export const DEPLOY_FILES = {
   'node-agent.yaml': { templates: ['node-agent-rbac.yaml', 'node-agent-local-service.yaml', 'node-agent-daemonset.yaml'] },
   // An option of the chart (diagnose.rbac.create), on for this file.
   'diagnose-rbac.yaml': { templates: ['diagnose-rbac.yaml'], set: ['diagnose.rbac.create=true'] },
+  // An option of the chart (consoleViewer.rbac.create), on for this file.
+  'console-viewer-rbac.yaml': { templates: ['console-viewer-rbac.yaml'], set: ['consoleViewer.rbac.create=true'] },
 };
 
 /** What each file says before the chart's text. */

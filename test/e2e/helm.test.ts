@@ -248,7 +248,9 @@ describe('helm template: the default values', () => {
     assert.deepEqual(env.get('DD_KUBERNETES_KUBELET_NODENAME')?.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
     assert.deepEqual(env.get('DD_KUBERNETES_KUBELET_HOST')?.valueFrom, { fieldRef: { fieldPath: 'status.hostIP' } });
     const kubelet = one<ManifestDoc & { rules: unknown }>(docs, 'ClusterRole', 'datadog-agent');
-    assert.deepEqual(kubelet.rules, [{ apiGroups: [''], resources: ['nodes/proxy', 'nodes/pods', 'nodes/stats'], verbs: ['get'] }]);
+    assert.deepEqual(kubelet.rules, [{ apiGroups: [''], resources: ['nodes/pods'], verbs: ['get'] }]);
+    const fallback = one<ManifestDoc & { rules: unknown }>(await helmTemplate({ agents: { rbac: { kubeletProxyFallback: true } } }), 'ClusterRole', 'datadog-agent');
+    assert.deepEqual(fallback.rules, [{ apiGroups: [''], resources: ['nodes/pods', 'nodes/proxy'], verbs: ['get'] }]);
     assert.equal(find(docs, 'ClusterRole', 'tether-diagnose').length, 0, 'tether-diagnose is opt-in');
     assert.equal(find(docs, 'NetworkPolicy').length, 0, 'network policies are opt-in');
   });

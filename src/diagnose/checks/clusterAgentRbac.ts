@@ -3,14 +3,14 @@
  * "system:serviceaccount:default:datadog-cluster-agent" cannot list resource "pods" in API group
  * "policy"`). Two questions:
  * - may the cluster agent's service account make every call Tether makes? Asked of the API server with
- *   one SubjectAccessReview per verb of `TETHER_API_CALLS` (clusteragent/apiCalls.ts), the list the
+ *   one SubjectAccessReview per verb of `CLUSTER_AGENT_CALLS` (rbac/apiCalls.ts), the list the
  *   code runs from; each denial is named with the kubectl lines that grant exactly it;
  * - does a Role or ClusterRole bound to it grant resources of an API the server no longer serves
  *   (`policy/v1beta1` podsecuritypolicies, `extensions`)? RBAC rules carry no version, so a rule is stale
  *   when no served version of its group has its resource (discovery: /api/v1, /apis, /apis/<group>/<v>).
  */
 import type * as k8s from '@kubernetes/client-node';
-import { resolveApiCalls, type ResolvedApiCall } from '../../clusteragent/apiCalls.js';
+import { resolveApiCalls, type ResolvedApiCall } from '../../rbac/apiCalls.js';
 import type { KubeReader } from '../../kube/reader.js';
 import type { Check, CheckOutcome } from '../check.js';
 import { canIAll, resourceName, serviceAccountSubject } from '../accessReview.js';
