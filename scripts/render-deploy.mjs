@@ -53,7 +53,9 @@ export function helmBinary() {
 /** The text of deploy/<file> as the chart renders it now. */
 export function render(helm, file) {
   const spec = DEPLOY_FILES[file];
-  const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE];
+  // No cluster, so no token to generate (the chart refuses to invent one per render): name the Secret
+  // deploy/cluster-agent.yaml's header says to create, which is the chart's own name for it.
+  const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE, '--set', 'clusterAgent.tokenExistingSecret=datadog-cluster-agent'];
   for (const t of spec.templates) args.push('--show-only', `templates/${t}`);
   for (const s of spec.set ?? []) args.push('--set', s);
   const out = execFileSync(helm, args, { cwd: ROOT, encoding: 'utf8' });

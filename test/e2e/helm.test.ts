@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -514,6 +515,8 @@ describe('helm template: network policies', () => {
   });
 });
 
+const randomToken = (): string => randomBytes(24).toString('hex');
+
 describe('the token', () => {
   const tokenOf = (docs: ManifestDoc[]): string => Buffer.from((one<ManifestDoc & { data: { token: string } }>(docs, 'Secret', 'datadog-cluster-agent').data.token), 'base64').toString();
 
@@ -525,11 +528,53 @@ describe('the token', () => {
     assert.ok(!r.stderr.includes(short), 'never the token itself');
   });
 
-  test('a long enough token is used as given; none given: 48 random characters', async () => {
+  test('a long enough token is used as given; none given and no cluster (helm template): rendering fails, saying how to give one', async () => {
     const token = 'y'.repeat(AUTH_TOKEN_MIN_LENGTH);
     assert.equal(tokenOf(await helmTemplate({ clusterAgent: { token } })), token);
-    const generated = tokenOf(await render('default'));
-    assert.match(generated, /^[A-Za-z0-9]{48}$/);
+    const r = await helm(['template', 'tether', CHART_DIR, '--namespace', 'datadog']);
+    assert.notEqual(r.code, 0, 'never a new random token per render');
+    assert.match(r.stderr, /no cluster agent token: rendering without a cluster \(helm template, Argo CD, Flux\) cannot generate one/);
+    assert.match(r.stderr, /clusterAgent\.tokenExistingSecret/);
+  });
+
+  test('pods roll when the token changes: a checksum of it on both pod templates, none when the chart cannot know it', async () => {
+    const checksum = (w: Workload) => (w.spec.template.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.['checksum/token'];
+    const a = await helmTemplate({ clusterAgent: { token: 'a'.repeat(40) } });
+    const b = await helmTemplate({ clusterAgent: { token: 'b'.repeat(40) } });
+    assert.match(checksum(clusterAgent(a)) ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(checksum(nodeAgent(a)), checksum(clusterAgent(a)));
+    assert.notEqual(checksum(clusterAgent(b)), checksum(clusterAgent(a)));
+    assert.equal(checksum(clusterAgent(await helmTemplate({ clusterAgent: { tokenExistingSecret: 'mine' } }))), undefined);
+  });
+
+  test('GitOps: helm template | kubectl apply, twice: the same token, the agents not rolled, both reading it', async () => {
+    const ns = 'gitops';
+    await cp.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    const token = randomToken();
+    const kubectl = (args: string[], input: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = execFile('/usr/bin/kubectl', ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 16 << 20 }, (e, out, err) => (e ? reject(new Error(`kubectl ${args.join(' ')}: ${err}`)) : resolve(out)));
+        child.stdin?.end(input);
+      });
+    const renderAndApply = async () => {
+      const r = await helm(['template', 'tether', CHART_DIR, '--namespace', ns, '-f', valuesFile({ clusterAgent: { token } })]);
+      assert.equal(r.code, 0, r.stderr);
+      await kubectl(['apply', '-n', ns, '-f', '-'], r.stdout);
+      return r.stdout;
+    };
+    const first = await renderAndApply();
+    const apps = cp.kubeConfig().makeApiClient(k8s.AppsV1Api);
+    const generations = async () => [(await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns })).metadata?.generation, (await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })).metadata?.generation];
+    const before = await generations();
+    const second = await renderAndApply();
+    assert.equal(second, first, 'two renders of the same values are the same bytes');
+    assert.deepEqual(await generations(), before, 'the second apply rolls no pod');
+    const secret = await cp.kubeConfig().makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'datadog-cluster-agent', namespace: ns });
+    assert.equal(Buffer.from(secret.data?.['token'] ?? '', 'base64').toString(), token, 'the token both agents read is the one given: no 403 between them');
+    for (const w of [await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns }), await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })]) {
+      const env = w.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DD_CLUSTER_AGENT_AUTH_TOKEN');
+      assert.deepEqual(env?.valueFrom?.secretKeyRef, { name: 'datadog-cluster-agent', key: 'token' }, w.kind);
+    }
   });
 
   test('tokenExistingSecret: no Secret of the chart, both agents read that one (and diagnose may read it)', async () => {
@@ -539,8 +584,9 @@ describe('the token', () => {
       const e = podOf(w).containers[0]!.env.find((x) => x.name === 'DD_CLUSTER_AGENT_AUTH_TOKEN');
       assert.deepEqual(e?.valueFrom, { secretKeyRef: { name: 'my-token', key: 'token' } }, w.kind);
     }
-    const role = one<ManifestDoc & { rules: { resources: string[]; resourceNames?: string[] }[] }>(docs, 'ClusterRole', 'tether-diagnose');
+    const role = one<ManifestDoc & { rules: { resources: string[]; resourceNames?: string[] }[] }>(docs, 'Role', 'tether-diagnose');
     assert.deepEqual(role.rules.find((r) => r.resources.includes('secrets'))?.resourceNames, ['webhook-certificate', 'my-token']);
+    assert.ok(!one<ManifestDoc & { rules: { resources: string[] }[] }>(docs, 'ClusterRole', 'tether-diagnose').rules.some((r) => r.resources.includes('secrets')), 'no Secret cluster-wide');
   });
 });
 
