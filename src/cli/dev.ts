@@ -33,10 +33,15 @@ export function registerDev(program: Command): void {
       // file for node agents and curl, and printed once on stdout as the console's login token, never
       // logged) unless DD_CLUSTER_AGENT_AUTH_TOKEN sets one.
       const generatedToken = process.env[envVarFor('cluster_agent.auth_token')] ? undefined : randomBytes(24).toString('hex');
+      // The console's admin login is its own token, never the one node agents hold (issue 20).
+      const generatedAdmin = process.env[envVarFor('cluster_agent.console.admin_token')] ? undefined : randomBytes(24).toString('hex');
       const config = loadConfig({
         configPath: flags.config,
         env: process.env,
-        ...(generatedToken ? { overrides: { 'cluster_agent.auth_token': [generatedToken, 'tether dev (generated)'] as const } } : {}),
+        overrides: {
+          ...(generatedToken ? { 'cluster_agent.auth_token': [generatedToken, 'tether dev (generated)'] as const } : {}),
+          ...(generatedAdmin ? { 'cluster_agent.console.admin_token': [generatedAdmin, 'tether dev (generated)'] as const } : {}),
+        },
       });
       const [{ startDevNode }, { createNodeAgent }, { createClusterAgentClient }, { discoverClusterAgent }, { createNodeAgentMetrics }, { createNodeIntake }, { startStatusServer }] = await Promise.all([
         import('../devcluster/devNode.js'),
@@ -144,7 +149,7 @@ export function registerDev(program: Command): void {
                   ? [
                       `The web console is at ${agent.api.url}${CONSOLE_PAGE_PATH} (its certificate is issued by Tether's own CA: your browser warns once).`,
                       // A throwaway dev cluster's token, printed for the person at this terminal (never logged).
-                      generatedToken ? `  login token: ${generatedToken}` : '  log in with your DD_CLUSTER_AGENT_AUTH_TOKEN',
+                      generatedAdmin ? `  login token: ${generatedAdmin}` : '  log in with your DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN',
                     ]
                   : []),
               ]

@@ -134,7 +134,8 @@ before(
     const [webhookPort, apiPort] = await Promise.all([freePort(), freePort()]);
     tether = spawnTether(
       ['start', '--kubeconfig', kubeconfigFile, '--namespace', NS, '--webhook-url', `https://127.0.0.1:${webhookPort}`, '--port', String(webhookPort), '--host', '127.0.0.1', '--api-port', String(apiPort)],
-      { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: '3', DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN },
+      // The console's admin login (its own token in a real install; the same bytes here are enough for the page).
+      { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: '3', DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN, DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN: TOKEN },
     );
     apiUrl = `https://127.0.0.1:${apiPort}`;
     consoleUrl = `${apiUrl}${CONSOLE_PAGE_PATH}`;

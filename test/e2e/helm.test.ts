@@ -563,17 +563,22 @@ describe('the token', () => {
       return r.stdout;
     };
     const first = await renderAndApply();
-    const apps = cp.kubeConfig().makeApiClient(k8s.AppsV1Api);
-    const generations = async () => [(await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns })).metadata?.generation, (await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })).metadata?.generation];
-    const before = await generations();
-    const second = await renderAndApply();
-    assert.equal(second, first, 'two renders of the same values are the same bytes');
-    assert.deepEqual(await generations(), before, 'the second apply rolls no pod');
-    const secret = await cp.kubeConfig().makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'datadog-cluster-agent', namespace: ns });
-    assert.equal(Buffer.from(secret.data?.['token'] ?? '', 'base64').toString(), token, 'the token both agents read is the one given: no 403 between them');
-    for (const w of [await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns }), await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })]) {
-      const env = w.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DD_CLUSTER_AGENT_AUTH_TOKEN');
-      assert.deepEqual(env?.valueFrom?.secretKeyRef, { name: 'datadog-cluster-agent', key: 'token' }, w.kind);
+    try {
+      const apps = cp.kubeConfig().makeApiClient(k8s.AppsV1Api);
+      const generations = async () => [(await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns })).metadata?.generation, (await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })).metadata?.generation];
+      const before = await generations();
+      const second = await renderAndApply();
+      assert.equal(second, first, 'two renders of the same values are the same bytes');
+      assert.deepEqual(await generations(), before, 'the second apply rolls no pod');
+      const secret = await cp.kubeConfig().makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'datadog-cluster-agent', namespace: ns });
+      assert.equal(Buffer.from(secret.data?.['token'] ?? '', 'base64').toString(), token, 'the token both agents read is the one given: no 403 between them');
+      for (const w of [await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns }), await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })]) {
+        const ref = w.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DD_CLUSTER_AGENT_AUTH_TOKEN')?.valueFrom?.secretKeyRef;
+        assert.deepEqual([ref?.name, ref?.key], ['datadog-cluster-agent', 'token'], w.kind);
+      }
+    } finally {
+      // The rendering holds cluster-wide objects (ClusterRoles...) the other tests of this file create.
+      await kubectl(['delete', '-n', ns, '--wait=false', '--ignore-not-found', '-f', '-'], first);
     }
   });
 
