@@ -582,6 +582,21 @@ describe('the token', () => {
     }
   });
 
+  test("the console's logins: their own Secret (the admin token never the agents'), read by the cluster agent only; none invented without a cluster", async () => {
+    const admin = 'c'.repeat(40);
+    const docs = await helmTemplate({ clusterAgent: { console: { adminToken: admin, viewerToken: 'v'.repeat(40) } } });
+    const secret = one<ManifestDoc & { data: Record<string, string> }>(docs, 'Secret', 'datadog-cluster-agent-console');
+    assert.deepEqual(Object.keys(secret.data).sort(), ['admin-token', 'viewer-token']);
+    assert.equal(Buffer.from(secret.data['admin-token']!, 'base64').toString(), admin);
+    const env = (w: Workload) => new Map(podOf(w).containers[0]!.env.map((e) => [e.name, e]));
+    assert.deepEqual(env(clusterAgent(docs)).get('DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN')?.valueFrom, { secretKeyRef: { name: 'datadog-cluster-agent-console', key: 'admin-token', optional: true } });
+    assert.equal(env(nodeAgent(docs)).has('DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN'), false, 'node agents never see it');
+    const none = one<ManifestDoc & { data: Record<string, string> | null }>(await helmTemplate({}), 'Secret', 'datadog-cluster-agent-console');
+    assert.equal(none.data?.['admin-token'], undefined, 'helm template invents no admin token');
+    const r = await helm(['template', 'tether', CHART_DIR, '-f', valuesFile({ clusterAgent: { token: 'x'.repeat(40), console: { adminToken: 'short' } } })]);
+    assert.match(r.stderr, /clusterAgent\.console\.adminToken is 5 characters long; it must be at least 32/);
+  });
+
   test('tokenExistingSecret: no Secret of the chart, both agents read that one (and diagnose may read it)', async () => {
     const docs = await helmTemplate({ clusterAgent: { tokenExistingSecret: 'my-token' }, diagnose: { rbac: { create: true } } });
     assert.equal(find(docs, 'Secret').length, 0);

@@ -127,6 +127,43 @@ checksum/token: {{ $data | sha256sum | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+The console's admin token, base64, or "" for none: clusterAgent.console.adminToken, else the one this
+release's Secret holds (lookup), else a new one when there is a cluster to keep it in (as tether.tokenData
+tells). Under `helm template` without a value there is none: the console then has no admin login (its
+viewer login and tether diagnose still work). Worked out once per render.
+*/}}
+{{- define "tether.consoleAdminData" -}}
+{{- $c := .Values.clusterAgent.console -}}
+{{- if not (hasKey $c "_adminData") -}}
+{{- $data := "" -}}
+{{- if $c.adminToken -}}
+{{- if lt (len $c.adminToken) 32 -}}
+{{- fail (printf "clusterAgent.console.adminToken is %d characters long; it must be at least 32. Leave it empty to have one generated and kept across upgrades." (len $c.adminToken)) -}}
+{{- end -}}
+{{- $data = $c.adminToken | b64enc -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace "datadog-cluster-agent-console" -}}
+{{- if and $existing $existing.data (hasKey $existing.data "admin-token") -}}
+{{- $data = index $existing.data "admin-token" -}}
+{{- else if lookup "v1" "Namespace" "" "kube-system" -}}
+{{- $data = randAlphaNum 48 | b64enc -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $c "_adminData" $data -}}
+{{- end -}}
+{{- index $c "_adminData" -}}
+{{- end -}}
+
+{{/* The cluster agent's pods roll when the console's logins change, as for the token. */}}
+{{- define "tether.consoleChecksum" -}}
+{{- $c := .Values.clusterAgent.console -}}
+{{- $admin := include "tether.consoleAdminData" . -}}
+{{- if and $c.enabled (or $admin $c.viewerToken) }}
+checksum/console: {{ printf "%s/%s" $admin ($c.viewerToken | default "") | sha256sum | quote }}
+{{- end -}}
+{{- end -}}
+
 {{/* Both agents read the token from that Secret, never from a literal. */}}
 {{- define "tether.tokenEnv" -}}
 - name: DD_CLUSTER_AGENT_AUTH_TOKEN
