@@ -215,7 +215,8 @@ describe('node-agent-kubelet-rbac', () => {
   test('healthy: the DaemonSet\'s service account has deploy/node-agent.yaml\'s ClusterRole', async () => {
     const r = await run(nodeAgentKubeletRbac);
     assert.equal(r.status, 'ok', show(r));
-    assert.ok(r.evidence.some((e) => e.includes('get nodes/proxy on node n') && e.endsWith('allowed')), show(r));
+    assert.ok(r.evidence.some((e) => e.includes('get nodes/pods on node n') && e.endsWith('allowed')), show(r));
+    assert.ok(r.evidence.some((e) => e.includes('get nodes/proxy on node n') && e.endsWith('denied')), 'no fallback by default: ' + show(r));
   });
 
   test('a service account without kubelet RBAC: an error with the kubectl lines that grant it', async () => {
@@ -224,8 +225,8 @@ describe('node-agent-kubelet-rbac', () => {
     try {
       const r = await run(nodeAgentKubeletRbac);
       assert.equal(r.status, 'error', show(r));
-      assert.match(r.summary, /datadog\/no-kubelet-rbac may not get nodes\/proxy, nodes\/pods, nodes\/stats/);
-      assert.match(r.fix, /kubectl create clusterrole tether-kubelet-reader --verb=get --resource=nodes\/proxy,nodes\/pods,nodes\/stats && kubectl create clusterrolebinding tether-kubelet-reader --clusterrole=tether-kubelet-reader --serviceaccount=datadog:no-kubelet-rbac/);
+      assert.match(r.summary, /datadog\/no-kubelet-rbac may not get nodes\/pods \(nor the fallback nodes\/proxy\)/);
+      assert.match(r.fix, /kubectl create clusterrole tether-kubelet-reader --verb=get --resource=nodes\/pods && kubectl create clusterrolebinding tether-kubelet-reader --clusterrole=tether-kubelet-reader --serviceaccount=datadog:no-kubelet-rbac/);
     } finally {
       await applyDaemonSet();
     }
