@@ -12,7 +12,7 @@ import { ApiError, type KubeReader } from '../kube/reader.js';
 import { admissionStatus } from '../status/admission.js';
 import { statusPaths } from '../status/collect.js';
 import { leaderElectionStatus } from '../status/leaderElection.js';
-import type { ConfigMap, Lease, MutatingWebhookConfiguration, Read, Secret } from '../status/objects.js';
+import type { ConfigMap, Lease, MutatingWebhookConfiguration, Read } from '../status/objects.js';
 import type { AdmissionStatus, LeaderElectionStatus } from '../status/types.js';
 import type { HealthState, LeaderInfo, WebhookEntryHealth, WebhookFailure, WebhookHealth, WebhookTraffic } from './types.js';
 
