@@ -258,7 +258,7 @@ describe('web console in a browser', () => {
     const n2Text = await n2.innerText();
     assert.match(n2Text, /403/);
     assert.match(n2Text, /forbidden/);
-    assert.match(await n2.locator('.fix').first().innerText(), /nodes\/proxy/, 'the fix names the missing permission');
+    assert.match(await n2.locator('.fix').first().innerText(), /nodes\/pods/, 'the fix names the missing permission');
     await screenshot(page, '05-node-agents', true);
     // Only the failing ones, as on a large cluster one would look for them.
     await page.locator('#a-state').selectOption('failing');
