@@ -5,7 +5,8 @@
  */
 import https from 'node:https';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { TetherConfig, WebhookKind } from '../config/index.js';
+import type { WebhookEntry } from '../admission/index.js';
+import type { TetherConfig } from '../config/index.js';
 import {
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
@@ -28,8 +29,8 @@ export interface RequestListenerDeps {
   readonly tetherNamespace: string;
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
-  /** Endpoint path → webhook, for the enabled webhooks. */
-  readonly routes: ReadonlyMap<string, WebhookKind>;
+  /** Endpoint path → the entry served there. */
+  readonly routes: ReadonlyMap<string, WebhookEntry>;
   /** Whether a certificate is loaded (`/readyz`). */
   readonly isReady: () => boolean;
   /** A shutdown has begun: `/readyz` fails, whatever `isReady` says (the Service must drop this pod). */
@@ -90,7 +91,8 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
   const log = deps.logger;
   const limit = deps.bodyLimit ?? MAX_REVIEW_BODY_BYTES;
 
-  async function webhook(kind: WebhookKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function webhook(entry: WebhookEntry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const kind = entry.id;
     const started = process.hrtime.bigint();
     const done = (outcome: AdmissionOutcome, injections = 0) => {
       deps.metrics.observeRequest(kind, outcome, Number(process.hrtime.bigint() - started) / 1e9);
@@ -124,7 +126,7 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
       throw e;
     }
 
-    const reply = await handleAdmission(body, kind, {
+    const reply = await handleAdmission(body, entry, {
       config: deps.config,
       tetherNamespace: deps.tetherNamespace,
       logger: log,
@@ -156,8 +158,8 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
   return (req, res) => {
     // The API server adds `?timeout=10s` to webhook URLs: route on the path alone.
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const kind = deps.routes.get(path);
-    (kind ? webhook(kind, req, res) : other(path, req, res)).catch((e: unknown) => {
+    const entry = deps.routes.get(path);
+    (entry ? webhook(entry, req, res) : other(path, req, res)).catch((e: unknown) => {
       // Only a bug gets here; the admission path itself fails open. Answer, never crash.
       log.error({ err: e, path }, 'unexpected error while answering a request');
       if (res.headersSent) res.destroy();

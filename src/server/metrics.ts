@@ -4,7 +4,7 @@
  * collide on metric names.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WebhookKind } from '../config/index.js';
+import type { EntryId } from '../admission/index.js';
 
 /**
  * What happened to one admission request:
@@ -21,13 +21,13 @@ const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 export interface ServerMetrics {
   readonly registry: Registry;
-  observeRequest(webhook: WebhookKind, outcome: AdmissionOutcome, seconds: number): void;
+  observeRequest(webhook: EntryId, outcome: AdmissionOutcome, seconds: number): void;
   /** Counts things injected (an env var, a volume, an init container...), from the core's decisions. */
-  addMutations(webhook: WebhookKind, count: number): void;
+  addMutations(webhook: EntryId, count: number): void;
   setCertificateExpiry(notAfter: Date): void;
 }
 
-export function createServerMetrics(webhooks: readonly WebhookKind[]): ServerMetrics {
+export function createServerMetrics(webhooks: readonly EntryId[]): ServerMetrics {
   const registry = new Registry();
   const requests = new Counter({
     name: 'tether_admission_requests_total',

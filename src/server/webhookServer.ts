@@ -5,9 +5,9 @@
  */
 import { createSecureContext } from 'node:tls';
 import { checkKeyPair, InvalidCertificate, type CertificateInfo } from '../certs/index.js';
-import { ConfigError, type TetherConfig, type WebhookKind } from '../config/index.js';
+import { ConfigError, type TetherConfig } from '../config/index.js';
 import { SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../config/limits.js';
-import { enabledWebhooks, webhookEndpoint, WEBHOOKS } from '../admission/index.js';
+import { entryEndpoint, entryEndpointKey, webhookEntries, type WebhookEntry } from '../admission/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { FactResolver } from './facts.js';
 import { createHttpsServer, createRequestListener, type ServerLimits } from './httpServer.js';
@@ -47,8 +47,8 @@ export interface WebhookServer {
   readonly url: string;
   /** The port actually listened on. */
   readonly port: number;
-  /** Endpoint path → webhook served there. */
-  readonly routes: ReadonlyMap<string, WebhookKind>;
+  /** Endpoint path → the entry served there. */
+  readonly routes: ReadonlyMap<string, WebhookEntry>;
   readonly metrics: ServerMetrics;
   /**
    * Validates the pair and serves it to new connections (existing ones keep theirs); throws
@@ -81,17 +81,17 @@ export const DEFAULT_LISTEN_HOST = IPV6_ANY;
 
 const isFiles = (t: CertificateFiles | PemPair): t is CertificateFiles => 'certFile' in t;
 
-/** Endpoint → webhook for the enabled webhooks; two webhooks on one path is a `ConfigError`. */
-export function webhookRoutes(config: TetherConfig): Map<string, WebhookKind> {
-  const routes = new Map<string, WebhookKind>();
-  for (const { kind } of enabledWebhooks(config)) {
-    const path = webhookEndpoint(kind, config);
+/** Endpoint → entry for the configuration's entries; two entries on one path is a `ConfigError`. */
+export function webhookRoutes(config: TetherConfig): Map<string, WebhookEntry> {
+  const routes = new Map<string, WebhookEntry>();
+  for (const entry of webhookEntries(config)) {
+    const path = entryEndpoint(entry, config);
     const other = routes.get(path);
     if (other) {
-      const key = WEBHOOKS[kind].endpointKey;
-      throw new ConfigError([{ key, source: 'configuration', message: `${path} is already the endpoint of the ${other} webhook; give each webhook its own` }]);
+      const key = entryEndpointKey(entry);
+      throw new ConfigError([{ key, source: 'configuration', message: `${path} is already the endpoint of the ${other.id} webhook; give each webhook its own` }]);
     }
-    routes.set(path, kind);
+    routes.set(path, entry);
   }
   return routes;
 }
@@ -110,7 +110,7 @@ function validatePair(pair: PemPair): CertificateInfo {
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const log = opts.logger;
   const routes = webhookRoutes(opts.config);
-  const metrics = createServerMetrics([...routes.values()]);
+  const metrics = createServerMetrics([...routes.values()].map((e) => e.id));
 
   const initial = opts.tls ? (isFiles(opts.tls) ? await readCertificateFiles(opts.tls) : opts.tls) : undefined;
   let current = initial ? validatePair(initial) : undefined;

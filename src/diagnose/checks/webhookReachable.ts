@@ -12,7 +12,7 @@
  * annotation `failed-open.mutation.webhook.admission.k8s.io/…` record it. Hence the marks, and, with
  * failurePolicy Fail, the refusal's own message as evidence.
  */
-import { webhookEntryName } from '../../admission/webhooks.js';
+import { entryName, knownEntries } from '../../admission/webhooks.js';
 import {
   ANNOTATION_PREFIX,
   DEFAULT_PORT,
@@ -20,7 +20,6 @@ import {
   ENV_ENTITY_ID,
   NEVER_MUTATED_NAMESPACES,
   UNIFIED_SERVICE_TAGS,
-  WEBHOOK_KINDS,
   type TetherConfig,
   type WebhookKind,
   CLUSTER_AGENT_DEPLOYMENT,
@@ -181,9 +180,10 @@ export const webhookReachable: Check = {
     const name = ctx.config['admission_controller.webhook_name'];
     const mwc = await ctx.kube.get<MutatingWebhookConfiguration>(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`, ctx.signal);
     if (!mwc) return skipped(`no MutatingWebhookConfiguration ${name}, so there is nothing to probe (see the webhook configuration check)`);
-    const entries = WEBHOOK_KINDS.flatMap((kind) => {
-      const entry = mwc.webhooks?.find((w) => w.name === webhookEntryName(kind, ctx.config));
-      return entry ? [{ kind, entry }] : [];
+    // Either shape: the three entries, or the single one, whose mark is every enabled webhook's.
+    const entries = knownEntries(ctx.config).flatMap(({ id, kinds }) => {
+      const entry = mwc.webhooks?.find((w) => w.name === entryName({ id, kinds }, ctx.config));
+      return entry ? [{ id, kinds, entry }] : [];
     });
     if (!entries.length) return skipped(`MutatingWebhookConfiguration ${name} has none of Tether's entries (see the webhook configuration check)`);
 
@@ -232,8 +232,8 @@ export const webhookReachable: Check = {
       );
     }
 
-    const missing = entries.filter(({ kind }) => !probeCarries(kind, returned));
-    evidence.push(`probe pod dry-run in namespace ${where.namespace}: ${entries.map(({ kind, entry }) => `${entry.name} ${missing.some((m) => m.kind === kind) ? 'did not mutate it' : 'mutated it'}`).join('; ')}`);
+    const missing = entries.filter(({ kinds }) => !kinds.every((kind) => probeCarries(kind, returned)));
+    evidence.push(`probe pod dry-run in namespace ${where.namespace}: ${entries.map(({ id, entry }) => `${entry.name} ${missing.some((m) => m.id === id) ? 'did not mutate it' : 'mutated it'}`).join('; ')}`);
     if (!missing.length) return ok(`the API server called every webhook entry for a dry-run probe pod in namespace ${where.namespace}`, evidence);
 
     const platform = await platformOf(ctx);
