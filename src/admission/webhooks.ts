@@ -77,6 +77,18 @@ export function entryEndpoint(entry: WebhookEntry, config: TetherConfig): string
   return entry.id === SINGLE_ENTRY_ID ? config['admission_controller.single_entry.endpoint'] : webhookEndpoint(entry.id, config);
 }
 
+/**
+ * Which of Tether's entries a name is, for readers of a cluster's configuration (`status`, the console),
+ * from the configuration's name alone: `undefined` for an entry that is not Tether's.
+ */
+export function entryIdOfName(name: string, webhookName: string): EntryId | undefined {
+  const prefix = `${webhookName.replaceAll('-', '.')}.`;
+  if (!name.startsWith(prefix)) return undefined;
+  const suffix = name.slice(prefix.length);
+  if (suffix === SINGLE_ENTRY_ID) return SINGLE_ENTRY_ID;
+  return WEBHOOK_KINDS.find((k) => WEBHOOK_ENTRY_SUFFIX[k] === suffix);
+}
+
 /** The config key that sets an entry's path: for a clear error when two entries share one. */
 export function entryEndpointKey(entry: WebhookEntry): string {
   return entry.id === SINGLE_ENTRY_ID ? 'admission_controller.single_entry.endpoint' : WEBHOOKS[entry.id].endpointKey;

@@ -12,7 +12,7 @@
  * annotation `failed-open.mutation.webhook.admission.k8s.io/…` record it. Hence the marks, and, with
  * failurePolicy Fail, the refusal's own message as evidence.
  */
-import { entryName, knownEntries } from '../../admission/webhooks.js';
+import { entryName, knownEntries, type EntryId } from '../../admission/webhooks.js';
 import {
   ANNOTATION_PREFIX,
   DEFAULT_PORT,
@@ -99,6 +99,26 @@ export function probeCarries(kind: WebhookKind, pod: ListedPod): boolean {
   }
 }
 
+/** An entry of Tether's found in the configuration, with the webhooks it runs. */
+export interface FoundEntry {
+  readonly id: EntryId;
+  readonly kinds: readonly WebhookKind[];
+  readonly entry: WebhookEntry;
+}
+
+/** Pure: Tether's entries among `webhooks`, in either shape (the three entries, or the single one). */
+export function tetherEntriesIn(webhooks: readonly WebhookEntry[], config: TetherConfig): FoundEntry[] {
+  return knownEntries(config).flatMap(({ id, kinds }) => {
+    const entry = webhooks.find((w) => w.name === entryName({ id, kinds }, config));
+    return entry ? [{ id, kinds, entry }] : [];
+  });
+}
+
+/** Pure: the entries whose marks the returned probe lacks; the single entry's mark is that of every webhook it runs. */
+export function entriesWithoutMark(entries: readonly FoundEntry[], pod: ListedPod): FoundEntry[] {
+  return entries.filter(({ kinds }) => !kinds.every((kind) => probeCarries(kind, pod)));
+}
+
 /**
  * Pure: where to send the probe. The given namespace, else `default`, else the first other one; it must
  * be one every entry is sent to (namespaceSelector), and not one Tether never mutates (its own, kube-system).
@@ -180,11 +200,7 @@ export const webhookReachable: Check = {
     const name = ctx.config['admission_controller.webhook_name'];
     const mwc = await ctx.kube.get<MutatingWebhookConfiguration>(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`, ctx.signal);
     if (!mwc) return skipped(`no MutatingWebhookConfiguration ${name}, so there is nothing to probe (see the webhook configuration check)`);
-    // Either shape: the three entries, or the single one, whose mark is every enabled webhook's.
-    const entries = knownEntries(ctx.config).flatMap(({ id, kinds }) => {
-      const entry = mwc.webhooks?.find((w) => w.name === entryName({ id, kinds }, ctx.config));
-      return entry ? [{ id, kinds, entry }] : [];
-    });
+    const entries = tetherEntriesIn(mwc.webhooks ?? [], ctx.config);
     if (!entries.length) return skipped(`MutatingWebhookConfiguration ${name} has none of Tether's entries (see the webhook configuration check)`);
 
     const namespaces = await ctx.kube.list<NamespaceObject>('/api/v1/namespaces', ctx.signal);
@@ -232,7 +248,7 @@ export const webhookReachable: Check = {
       );
     }
 
-    const missing = entries.filter(({ kinds }) => !kinds.every((kind) => probeCarries(kind, returned)));
+    const missing = entriesWithoutMark(entries, returned);
     evidence.push(`probe pod dry-run in namespace ${where.namespace}: ${entries.map(({ id, entry }) => `${entry.name} ${missing.some((m) => m.id === id) ? 'did not mutate it' : 'mutated it'}`).join('; ')}`);
     if (!missing.length) return ok(`the API server called every webhook entry for a dry-run probe pod in namespace ${where.namespace}`, evidence);
 
