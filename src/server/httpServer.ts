@@ -1,13 +1,17 @@
 /**
  * HTTP side of the webhook server (SPEC §6): routing, method/content-type/size checks, health, readiness
- * and metrics endpoints, and the HTTPS server with its limits. The admission work itself is
+ * and metrics endpoints, and the HTTPS servers with their limits: HTTP/1.1 only (the cluster agent API),
+ * or HTTP/2 with HTTP/1.1 still accepted (the webhook port, issue 22). The admission work itself is
  * `handleAdmission`; this module only decides whether a request gets that far and writes the answer.
  */
 import https from 'node:https';
+import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { WebhookEntry } from '../admission/index.js';
 import type { TetherConfig } from '../config/index.js';
 import {
+  H2_MAX_CONCURRENT_STREAMS,
+  H2_MAX_HEADER_LIST_BYTES,
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
   MAX_CONNECTIONS,
@@ -20,7 +24,7 @@ import {
 } from '../config/limits.js';
 import type { Logger } from '../logging/logger.js';
 import { handleAdmission } from './admissionHandler.js';
-import { BodyAborted, BodyTooLarge, declaredLength, drainBody, readBody, worthDiscarding } from './body.js';
+import { abortRequest, BodyAborted, BodyTooLarge, closeAfterAnswer, declaredLength, drainBody, readBody, worthDiscarding, type AnyRequest } from './body.js';
 import type { FactResolver } from './facts.js';
 import type { AdmissionOutcome, ServerMetrics } from './metrics.js';
 
@@ -43,6 +47,11 @@ export interface RequestListenerDeps {
 
 const TEXT = 'text/plain; charset=utf-8';
 
+/** An answer over HTTP/1.1 or HTTP/2. */
+type AnyResponse = ServerResponse | Http2ServerResponse;
+/** What both servers call: HTTP/1.1's requests, and HTTP/2's through Node's compatibility API. */
+export type AnyRequestListener = (req: AnyRequest, res: AnyResponse) => void;
+
 /** `application/json`, with or without parameters (`; charset=utf-8`), in any case. */
 export function isJsonContentType(header: string | undefined): boolean {
   return header !== undefined && header.split(';')[0]?.trim().toLowerCase() === 'application/json';
@@ -60,12 +69,12 @@ interface Answer {
  * enough, so the client reads our answer rather than a reset; a larger one gets the answer at once and
  * the connection is closed after it, so one client cannot make us read without end.
  */
-async function send(req: IncomingMessage, res: ServerResponse, a: Answer, bodyBytesRead = 0): Promise<void> {
+async function send(req: AnyRequest, res: AnyResponse, a: Answer, bodyBytesRead = 0): Promise<void> {
   if (!req.complete) {
-    if (!worthDiscarding(req, bodyBytesRead)) res.setHeader('Connection', 'close');
+    if (!worthDiscarding(req, bodyBytesRead)) closeAfterAnswer(req, res);
     else if (!(await drainBody(req, bodyBytesRead))) return;
   }
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent || gone(res)) return;
   res.writeHead(a.status, {
     'Content-Type': a.contentType ?? TEXT,
     'Content-Length': Buffer.byteLength(a.body),
@@ -76,8 +85,11 @@ async function send(req: IncomingMessage, res: ServerResponse, a: Answer, bodyBy
   res.end(a.body);
 }
 
+/** The response can no longer be written (the connection, or the HTTP/2 stream, is gone). */
+const gone = (res: AnyResponse): boolean => ('stream' in res ? res.stream.destroyed : res.destroyed);
+
 /** Aborts when the client hangs up before the answer is written (e.g. while facts are being resolved). */
-function clientGone(res: ServerResponse): AbortSignal {
+function clientGone(res: AnyResponse): AbortSignal {
   const gone = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) gone.abort();
@@ -87,11 +99,11 @@ function clientGone(res: ServerResponse): AbortSignal {
 
 const text = (status: number, message: string, headers?: Record<string, string>): Answer => ({ status, body: message + '\n', ...(headers ? { headers } : {}) });
 
-export function createRequestListener(deps: RequestListenerDeps): RequestListener {
+export function createRequestListener(deps: RequestListenerDeps): AnyRequestListener {
   const log = deps.logger;
   const limit = deps.bodyLimit ?? MAX_REVIEW_BODY_BYTES;
 
-  async function webhook(entry: WebhookEntry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function webhook(entry: WebhookEntry, req: AnyRequest, res: AnyResponse): Promise<void> {
     const kind = entry.id;
     const started = process.hrtime.bigint();
     const done = (outcome: AdmissionOutcome, injections = 0) => {
@@ -119,7 +131,7 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
       if (e instanceof BodyTooLarge) return reject(text(413, `request body is over the limit of ${limit} bytes`), limit);
       if (e instanceof BodyAborted) {
         log.info({ webhook: kind, problem: e.message }, 'admission request abandoned by the client');
-        res.destroy();
+        abortRequest(req);
         done('rejected');
         return;
       }
@@ -138,7 +150,7 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
     done(reply.outcome, reply.injections);
   }
 
-  async function other(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function other(path: string, req: AnyRequest, res: AnyResponse): Promise<void> {
     const handlers: Record<string, () => Promise<Answer> | Answer> = {
       '/healthz': () => text(200, 'ok'),
       '/readyz': () =>
@@ -210,5 +222,44 @@ export function createHttpsServer(listener: RequestListener, pem?: { certPem: st
   server.keepAliveTimeout = l.keepAliveTimeoutMs;
   server.maxHeadersCount = MAX_HEADERS_COUNT;
   server.maxConnections = l.maxConnections;
+  return server;
+}
+
+/**
+ * The webhook port's server: HTTP/2 when the client offers it in ALPN (`h2`: the API server then sends
+ * its reviews as streams of one connection instead of opening more connections under a burst), HTTP/1.1
+ * otherwise, with HTTP/1.1's limits exactly as `createHttpsServer` sets them. HTTP/2 has limits of its
+ * own: concurrent streams and header bytes per connection (`H2_MAX_CONCURRENT_STREAMS`,
+ * `H2_MAX_HEADER_LIST_BYTES`), a whole-review deadline per stream (`requestTimeoutMs`: the stream is
+ * reset, the connection's other reviews go on), and idle connections closed after `keepAliveTimeoutMs`.
+ */
+export function createWebhookTlsServer(listener: AnyRequestListener, pem?: { certPem: string; keyPem: string }, limits: Partial<ServerLimits> = {}): Http2SecureServer {
+  const l = { ...DEFAULT_SERVER_LIMITS, ...limits };
+  const server = http2.createSecureServer({
+    allowHTTP1: true,
+    minVersion: TLS_MIN_VERSION,
+    handshakeTimeout: l.handshakeTimeoutMs,
+    maxHeaderListPairs: MAX_HEADERS_COUNT,
+    settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: H2_MAX_HEADER_LIST_BYTES },
+    ...(pem ? { cert: pem.certPem, key: pem.keyPem } : {}),
+  });
+  // HTTP/1.1 connections are served by Node's HTTP/1.1 server code, which reads these from the server.
+  const h1 = server as Http2SecureServer & { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; maxHeadersCount: number; connectionsCheckingInterval: number };
+  h1.headersTimeout = l.headersTimeoutMs;
+  h1.requestTimeout = l.requestTimeoutMs;
+  h1.keepAliveTimeout = l.keepAliveTimeoutMs;
+  h1.maxHeadersCount = MAX_HEADERS_COUNT;
+  server.maxConnections = l.maxConnections;
+  server.on('session', (session) => {
+    // No stream activity for this long: the connection is idle (HTTP/1.1's keep-alive timeout).
+    session.setTimeout(l.keepAliveTimeoutMs, () => session.close());
+  });
+  server.on('request', (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => {
+    if (req.httpVersionMajor !== 2) return;
+    // A stream that has not been answered in time (a body trickling in, or never finished) is reset.
+    const deadline = setTimeout(() => abortRequest(req), l.requestTimeoutMs);
+    res.once('close', () => clearTimeout(deadline));
+  });
+  server.on('request', listener);
   return server;
 }

@@ -1,5 +1,5 @@
 /**
- * The webhook server (SPEC §6), assembled: HTTPS with Tether's limits, the certificate (from files,
+ * The webhook server (SPEC §6), assembled: HTTPS (HTTP/2, and HTTP/1.1) with Tether's limits, the certificate (from files,
  * reloaded when they change, or set directly by the cluster agent from its Secret), routes for the enabled
  * webhooks, a metrics registry of its own, and graceful shutdown.
  */
@@ -10,7 +10,7 @@ import { SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../config/limits.js';
 import { entryEndpoint, entryEndpointKey, webhookEntries, type WebhookEntry } from '../admission/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { FactResolver } from './facts.js';
-import { createHttpsServer, createRequestListener, type ServerLimits } from './httpServer.js';
+import { createRequestListener, createWebhookTlsServer, type ServerLimits } from './httpServer.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { IPV6_ANY, listenOn, listenUrl, type Bind } from './listen.js';
 import { trackRequests } from './shutdown.js';
@@ -127,7 +127,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     ...(opts.facts ? { facts: opts.facts } : {}),
     ...(opts.factsBudgetMs !== undefined ? { factsBudgetMs: opts.factsBudgetMs } : {}),
   });
-  const server = createHttpsServer(listener, initial, opts.limits);
+  const server = createWebhookTlsServer(listener, initial, opts.limits);
   const drainer = trackRequests(server);
   if (current) metrics.setCertificateExpiry(current.notAfter);
 
