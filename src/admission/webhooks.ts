@@ -143,7 +143,13 @@ export function mutatePod(kind: WebhookKind, pod: Pod, ctx: MutationContext): Mu
  * every operation in the order applied, valid against `pod` applied in sequence; `changedBy` says which
  * of `kinds` (by index) changed the pod. `pod` itself is not modified: one copy takes the patches.
  */
-export function mutateInOrder(kinds: readonly WebhookKind[], pod: Pod, ctx: MutationContext): { pod: Pod; patch: JsonPatchOp[]; decisions: Decision[]; changedBy: number[] } {
+export function mutateInOrder(
+  kinds: readonly WebhookKind[],
+  pod: Pod,
+  ctx: MutationContext,
+  /** false: the caller wants the patch only (a review): the last patch is not applied, and the returned `pod` is not the final one. */
+  finalPod = true,
+): { pod: Pod; patch: JsonPatchOp[]; decisions: Decision[]; changedBy: number[] } {
   const decisions: Decision[] = [];
   const patch: JsonPatchOp[] = [];
   const changedBy: number[] = [];
@@ -152,9 +158,10 @@ export function mutateInOrder(kinds: readonly WebhookKind[], pod: Pod, ctx: Muta
     const r = mutatePod(kind, current, ctx);
     decisions.push(...r.decisions);
     if (r.patch.length === 0) return;
-    current = applyPatchInPlace(changedBy.length === 0 ? structuredClone(pod) : current, r.patch);
     patch.push(...r.patch);
     changedBy.push(i);
+    if (!finalPod && i === kinds.length - 1) return;
+    current = applyPatchInPlace(changedBy.length === 1 ? structuredClone(pod) : current, r.patch);
   });
   return { pod: current, patch, decisions, changedBy };
 }

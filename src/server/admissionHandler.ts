@@ -122,11 +122,16 @@ export async function handleAdmission(rawBody: Buffer, entry: WebhookEntry, deps
     const facts = waitsForFacts(needed, deps.facts) ? await resolveFacts(needed, namespace, deps.facts, budget, deps.clientGone?.()) : NO_FACTS;
     if (facts.problems.length > 0) log.warn({ ...meta, namespace, problems: facts.problems.map((p) => p.message) }, 'could not resolve every fact the webhook needs');
 
-    const result = mutateInOrder(entry.kinds, pod, {
-      ...base,
-      ...(facts.owner ? { owner: facts.owner } : {}),
-      ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}),
-    });
+    const result = mutateInOrder(
+      entry.kinds,
+      pod,
+      {
+        ...base,
+        ...(facts.owner ? { owner: facts.owner } : {}),
+        ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}),
+      },
+      false,
+    );
     const podName = describePod(pod, namespace);
     logDecisions(log, podName, result.decisions);
 

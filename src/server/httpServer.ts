@@ -243,12 +243,14 @@ export function createWebhookTlsServer(listener: AnyRequestListener, pem?: { cer
     settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: H2_MAX_HEADER_LIST_BYTES },
     ...(pem ? { cert: pem.certPem, key: pem.keyPem } : {}),
   });
-  // HTTP/1.1 connections are served by Node's HTTP/1.1 server code, which reads these from the server.
+  // HTTP/1.1 connections are served by Node's HTTP/1.1 server code, which reads these from the server
+  // (the http2 server ignores them as options; the checking interval is read when it starts listening).
   const h1 = server as Http2SecureServer & { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; maxHeadersCount: number; connectionsCheckingInterval: number };
   h1.headersTimeout = l.headersTimeoutMs;
   h1.requestTimeout = l.requestTimeoutMs;
   h1.keepAliveTimeout = l.keepAliveTimeoutMs;
   h1.maxHeadersCount = MAX_HEADERS_COUNT;
+  h1.connectionsCheckingInterval = l.timeoutCheckIntervalMs;
   server.maxConnections = l.maxConnections;
   server.on('session', (session) => {
     // No stream activity for this long: the connection is idle (HTTP/1.1's keep-alive timeout).

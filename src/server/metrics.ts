@@ -25,6 +25,8 @@ export interface ServerMetrics {
   /** Counts things injected (an env var, a volume, an init container...), from the core's decisions. */
   addMutations(webhook: EntryId, count: number): void;
   setCertificateExpiry(notAfter: Date): void;
+  /** Counts a TLS connection by the protocol its client chose (ALPN `h2`, else `http/1.1`). */
+  countConnection(protocol: string): void;
 }
 
 export function createServerMetrics(webhooks: readonly EntryId[]): ServerMetrics {
@@ -53,6 +55,12 @@ export function createServerMetrics(webhooks: readonly EntryId[]): ServerMetrics
     help: 'Expiry (notAfter) of the certificate the webhook server presents, as a Unix timestamp.',
     registers: [registry],
   });
+  const connections = new Counter({
+    name: 'tether_webhook_connections_total',
+    help: 'TLS connections accepted on the webhook port, per protocol the client chose (h2: the API server multiplexes its calls on it; http/1.1).',
+    labelNames: ['protocol'] as const,
+    registers: [registry],
+  });
   // Series exist from the start, so dashboards and alerts see 0 rather than "no data".
   for (const webhook of webhooks) {
     for (const outcome of ADMISSION_OUTCOMES) requests.inc({ webhook, outcome }, 0);
@@ -66,6 +74,9 @@ export function createServerMetrics(webhooks: readonly EntryId[]): ServerMetrics
     },
     addMutations(webhook, count) {
       if (count > 0) mutations.inc({ webhook }, count);
+    },
+    countConnection(protocol) {
+      connections.inc({ protocol });
     },
     setCertificateExpiry(notAfter) {
       expiry.set(notAfter.getTime() / 1000);

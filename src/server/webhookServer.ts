@@ -3,14 +3,14 @@
  * reloaded when they change, or set directly by the cluster agent from its Secret), routes for the enabled
  * webhooks, a metrics registry of its own, and graceful shutdown.
  */
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import { checkKeyPair, InvalidCertificate, type CertificateInfo } from '../certs/index.js';
 import { ConfigError, type TetherConfig } from '../config/index.js';
 import { SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../config/limits.js';
 import { entryEndpoint, entryEndpointKey, webhookEntries, type WebhookEntry } from '../admission/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { FactResolver } from './facts.js';
-import { createRequestListener, createWebhookTlsServer, type ServerLimits } from './httpServer.js';
+import { createHttpsServer, createRequestListener, createWebhookTlsServer, type ServerLimits } from './httpServer.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { IPV6_ANY, listenOn, listenUrl, type Bind } from './listen.js';
 import { trackRequests } from './shutdown.js';
@@ -40,6 +40,8 @@ export interface WebhookServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** How the port is bound (tests inject failures); default `bindPort`. */
   readonly bind?: Bind;
+  /** false: HTTP/1.1 only, no `h2` in ALPN (how the server was before issue 22; the pod-create bench compares). Default true. */
+  readonly http2?: boolean;
 }
 
 export interface WebhookServer {
@@ -127,10 +129,11 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     ...(opts.facts ? { facts: opts.facts } : {}),
     ...(opts.factsBudgetMs !== undefined ? { factsBudgetMs: opts.factsBudgetMs } : {}),
   });
-  const server = createWebhookTlsServer(listener, initial, opts.limits);
+  const server = opts.http2 === false ? createHttpsServer(listener, initial, opts.limits) : createWebhookTlsServer(listener, initial, opts.limits);
   const drainer = trackRequests(server);
   if (current) metrics.setCertificateExpiry(current.notAfter);
 
+  server.on('secureConnection', (socket: TLSSocket) => metrics.countConnection(socket.alpnProtocol || 'http/1.1'));
   // Failed handshakes (an old TLS version, a client that does not trust us) are the client's problem.
   server.on('tlsClientError', (e: Error) => log.debug({ problem: e.message }, 'TLS handshake failed'));
 
