@@ -169,7 +169,7 @@ export function mutateInOrder(
 /**
  * Runs the enabled webhooks in order on a pod, as the API server does on a create, reinvoking the earlier
  * ones once when a later one changed the pod (reinvocationPolicy IfNeeded). Returns the final pod.
- * Used by offline `inject` and by tests; the live path calls `mutatePod` per request.
+ * Used by offline `inject` and by tests; the live path calls `mutateInOrder` per request, with its entry's webhooks.
  */
 export function runWebhookChain(pod: Pod, ctx: MutationContext): { pod: Pod; patch: JsonPatchOp[]; decisions: Decision[] } {
   const hooks = enabledWebhooks(ctx.config);
