@@ -124,23 +124,33 @@ interface Latencies {
   readonly notInjected: number;
 }
 
-/** Creates `count` pods, `parallel` at a time; milliseconds per create, from request to answer. */
-async function createPods(core: k8s.CoreV1Api, prefix: string, count: number, parallel: number, expectInjected: boolean): Promise<Latencies> {
-  const times: number[] = [];
-  let notInjected = 0;
+/** Milliseconds per create (request to answer) and pods that came back wrong, accumulated over rounds. */
+interface Samples {
+  readonly times: number[];
+  notInjected: number;
+}
+
+const samples = (): Samples => ({ times: [], notInjected: 0 });
+
+function latencies(s: Samples): Latencies {
+  const sorted = [...s.times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), notInjected: s.notInjected };
+}
+
+/** Creates `count` pods, `parallel` at a time, adding to `into`. */
+async function createPods(core: k8s.CoreV1Api, prefix: string, count: number, parallel: number, expectInjected: boolean, into: Samples = samples()): Promise<Samples> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
       const started = process.hrtime.bigint();
       const p = await core.createNamespacedPod({ namespace: NAMESPACE, body: benchPod(`${prefix}-${i}`) });
-      times.push(Number(process.hrtime.bigint() - started) / 1e6);
-      if (expectInjected !== injected(p)) notInjected++;
+      into.times.push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (expectInjected !== injected(p)) into.notInjected++;
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), notInjected };
+  return into;
 }
 
 interface ScenarioResult {
@@ -153,11 +163,15 @@ interface ScenarioResult {
   readonly connections?: Record<string, number>;
 }
 
+/** Rounds the N pods of each scenario are split into, scenarios taking turns: load that drifts over the run hits every scenario alike. */
+const ROUNDS = 5;
+
 async function main(): Promise<void> {
   const o = parseFlags(process.argv.slice(2));
   const log = (s: string) => process.stderr.write(s + '\n');
   const cert = await generateSelfSignedCertificate({ dnsNames: ['localhost', '127.0.0.1'], validityHours: 24 });
   const cp = await startControlPlane({ controllerManager: false });
+  const webhooks = new Map<Scenario, WebhookProcess>();
   const results: ScenarioResult[] = [];
   try {
     const kc = cp.kubeConfig();
@@ -166,57 +180,74 @@ async function main(): Promise<void> {
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
     // No controller manager: the ServiceAccount admission plugin wants the default account to exist.
     await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' } } });
+    for (const sc of SCENARIOS) if (sc.shape) webhooks.set(sc, await startWebhook(cert, sc.shape, sc.http2 ?? true));
 
-    for (const [index, sc] of SCENARIOS.entries()) {
-      const webhook = sc.shape ? await startWebhook(cert, sc.shape, sc.http2 ?? true) : undefined;
-      try {
-        if (webhook && sc.shape) {
-          const caBundle = Buffer.from(cert.certPem).toString('base64');
-          await admission.createMutatingWebhookConfiguration({
-            body: {
-              metadata: { name: 'datadog-webhook' },
-              webhooks: ENTRIES[sc.shape].map(([name, path]) => ({
-                name,
-                clientConfig: { url: `${webhook.url}${path}`, caBundle },
-                rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-                objectSelector: { matchLabels: { 'admission.datadoghq.com/enabled': 'true' } },
-                failurePolicy: 'Fail',
-                reinvocationPolicy: o.reinvocation,
-                matchPolicy: 'Exact',
-                sideEffects: 'None',
-                timeoutSeconds: 10,
-                admissionReviewVersions: ['v1'],
-              })),
-            },
-          });
-          // The API server's informer must see the configuration before the timed pods.
-          for (let i = 0; ; i++) {
-            const p = await core.createNamespacedPod({ namespace: NAMESPACE, body: benchPod(`s${index}-probe-${i}`), dryRun: 'All' });
-            if (injected(p)) break;
-            if (i > 200) throw new Error(`${sc.name}: the API server never called the webhook`);
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-        await createPods(core, `s${index}-warm`, o.warmup, o.parallel, webhook !== undefined);
-        const before = webhook ? await webhook.stats() : undefined;
-        const sequential = await createPods(core, `s${index}-seq`, o.pods, 1, webhook !== undefined);
-        const parallel = await createPods(core, `s${index}-par`, o.pods, o.parallel, webhook !== undefined);
-        const after = webhook ? await webhook.stats() : undefined;
-        const calls = before && after ? Object.entries(after.perEntry).reduce((n, [k, v]) => n + v - (before.perEntry[k] ?? 0), 0) : undefined;
-        const r: ScenarioResult = {
-          scenario: sc.name,
-          sequential,
-          parallel,
-          ...(calls !== undefined ? { callsPerPod: calls / (2 * o.pods), connections: after?.protocols ?? {} } : {}),
-        };
-        results.push(r);
-        log(`${sc.name}: sequential p50 ${sequential.p50.toFixed(2)} ms p99 ${sequential.p99.toFixed(2)} ms; ${o.parallel} parallel p50 ${parallel.p50.toFixed(2)} ms p99 ${parallel.p99.toFixed(2)} ms${r.callsPerPod !== undefined ? `; ${r.callsPerPod.toFixed(2)} calls per pod; connections ${JSON.stringify(r.connections)}` : ''}`);
-      } finally {
-        if (sc.shape) await admission.deleteMutatingWebhookConfiguration({ name: 'datadog-webhook' }).catch(() => undefined);
-        await webhook?.stop();
+    /** Points the API server at `sc`'s webhook (none for "no webhook") and waits until it uses it. */
+    const use = async (sc: Scenario, tag: string): Promise<void> => {
+      await admission.deleteMutatingWebhookConfiguration({ name: 'datadog-webhook' }).catch(() => undefined);
+      const webhook = webhooks.get(sc);
+      if (webhook && sc.shape) {
+        const caBundle = Buffer.from(cert.certPem).toString('base64');
+        await admission.createMutatingWebhookConfiguration({
+          body: {
+            metadata: { name: 'datadog-webhook' },
+            webhooks: ENTRIES[sc.shape].map(([name, path]) => ({
+              name,
+              clientConfig: { url: `${webhook.url}${path}`, caBundle },
+              rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+              objectSelector: { matchLabels: { 'admission.datadoghq.com/enabled': 'true' } },
+              failurePolicy: 'Fail',
+              reinvocationPolicy: o.reinvocation,
+              matchPolicy: 'Exact',
+              sideEffects: 'None',
+              timeoutSeconds: 10,
+              admissionReviewVersions: ['v1'],
+            })),
+          },
+        });
       }
+      // The API server's informer must see the change (this configuration, its URLs) before the timed pods.
+      for (let i = 0; ; i++) {
+        const p = await core.createNamespacedPod({ namespace: NAMESPACE, body: benchPod(`${tag}-probe-${i}`), dryRun: 'All' });
+        if (injected(p) === (webhook !== undefined)) break;
+        if (i > 200) throw new Error(`${sc.name}: the API server did not pick the webhook configuration up`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    const seq = new Map(SCENARIOS.map((sc) => [sc, samples()]));
+    const par = new Map(SCENARIOS.map((sc) => [sc, samples()]));
+    const calls = new Map<Scenario, number>();
+    const perRound = Math.max(1, Math.ceil(o.pods / ROUNDS));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [index, sc] of SCENARIOS.entries()) {
+        const tag = `r${round}-s${index}`;
+        const webhook = webhooks.get(sc);
+        await use(sc, tag);
+        await createPods(core, `${tag}-warm`, Math.ceil(o.warmup / ROUNDS), o.parallel, webhook !== undefined);
+        const before = await webhook?.stats();
+        await createPods(core, `${tag}-seq`, perRound, 1, webhook !== undefined, seq.get(sc));
+        await createPods(core, `${tag}-par`, perRound, o.parallel, webhook !== undefined, par.get(sc));
+        const after = await webhook?.stats();
+        if (before && after) calls.set(sc, (calls.get(sc) ?? 0) + Object.entries(after.perEntry).reduce((n, [k, v]) => n + v - (before.perEntry[k] ?? 0), 0));
+      }
+      log(`round ${round + 1}/${ROUNDS} done`);
+    }
+    for (const sc of SCENARIOS) {
+      const webhook = webhooks.get(sc);
+      const sequential = latencies(seq.get(sc)!);
+      const parallel = latencies(par.get(sc)!);
+      const r: ScenarioResult = {
+        scenario: sc.name,
+        sequential,
+        parallel,
+        ...(webhook ? { callsPerPod: (calls.get(sc) ?? 0) / (2 * perRound * ROUNDS), connections: (await webhook.stats()).protocols } : {}),
+      };
+      results.push(r);
+      log(`${sc.name}: sequential p50 ${sequential.p50.toFixed(2)} ms p99 ${sequential.p99.toFixed(2)} ms; ${o.parallel} parallel p50 ${parallel.p50.toFixed(2)} ms p99 ${parallel.p99.toFixed(2)} ms${r.callsPerPod !== undefined ? `; ${r.callsPerPod.toFixed(2)} calls per pod; connections ${JSON.stringify(r.connections)}` : ''}`);
     }
   } finally {
+    await Promise.all([...webhooks.values()].map((w) => w.stop()));
     await cp.stop();
   }
 
