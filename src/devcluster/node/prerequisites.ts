@@ -22,11 +22,11 @@ export async function checkNodePrerequisites(): Promise<void> {
     const { stdout } = await promisify(execFile)(path.join(repoRoot(), 'scripts', 'system-packages'), ['missing', 'node']);
     const missing = stdout.split('\n').filter(Boolean);
     if (missing.length > 0) problems.push(`missing system packages: ${missing.join(' ')} (scripts/system-packages ensure node installs them as root; npm test runs it)`);
-    for (const cmd of ['unshare', 'nsenter', 'flock', 'ip']) if (!(await onPath(cmd))) problems.push(`no ${cmd} on PATH (util-linux / iproute2)`);
+    for (const cmd of ['unshare', 'nsenter', 'flock', 'ip']) if (!onPath(cmd)) problems.push(`no ${cmd} on PATH (util-linux / iproute2)`);
   }
   if (problems.length > 0) throw new NodePrerequisiteError(`cannot start a real node:\n  - ${problems.join('\n  - ')}`);
 }
 
-async function onPath(cmd: string): Promise<boolean> {
+function onPath(cmd: string): boolean {
   return (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => existsSync(path.join(dir, cmd)));
 }

@@ -16,7 +16,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { ControlPlane } from '../controlPlane.js';
 import { certKubeConfig } from '../kubeconfigs.js';
 import { issue } from '../pki.js';
-import { freePort, ProcessGroup, StartError, tail, waitUntil, type ManagedProcess } from '../processes.js';
+import { isAlreadyExists } from '../../kube/errors.js';
+import { freePort, ProcessGroup, StartError, stopProcess, tail, waitUntil, type ManagedProcess } from '../processes.js';
 import { killNodeProcesses, joinNodeCgroup } from './cgroups.js';
 import { containerdConfig, cniNetworkList, corefile, kubeletConfig, kubeProxyConfig, nodeResolvConf } from './configFiles.js';
 import { sh, shQuiet } from './hostCommands.js';
@@ -63,7 +64,7 @@ export async function startRealNode(cp: ControlPlane, opts: RealNodeOptions): Pr
   let group: ProcessGroup | undefined;
   const cleanUp = async (): Promise<void> => {
     const kubelet = group?.processes.find((p) => p.name === 'kubelet');
-    if (kubelet) await stopOne(kubelet);
+    if (kubelet) await stopProcess(kubelet, 10_000);
     await killNodeProcesses().catch(() => undefined);
     await group?.stop(2000);
     await shQuiet(bins.kubeProxy, ['--cleanup']);
@@ -186,7 +187,7 @@ export async function startRealNode(cp: ControlPlane, opts: RealNodeOptions): Pr
       images,
       logTail: (component, lines = 40) => tail(path.join(g.dir, `${component}.log`), lines),
       async restartKubelet(o) {
-        await stopOne(kubelet);
+        await stopProcess(kubelet, 10_000);
         kubelet = await startKubelet(o.tokenWebhook);
         await waitNodeReady(kubelet);
       },
@@ -221,14 +222,6 @@ async function grantCoreDns(kc: k8s.KubeConfig): Promise<void> {
 }
 
 function ignoreConflict(e: unknown): void {
-  if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
-}
-
-async function stopOne(p: ManagedProcess): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-  await p.exited;
-  clearTimeout(timer);
+  if (!isAlreadyExists(e)) throw e;
 }
 
