@@ -110,6 +110,9 @@ export const NODE_CONTROLLERS: readonly string[] = [
   'disruption-controller',
   'job-controller',
   'pod-garbage-collector-controller',
+  // Removes the node.kubernetes.io/not-ready taint once the kubelet reports Ready (TaintNodesByCondition):
+  // without it nothing but DaemonSet pods (which tolerate it) is ever scheduled.
+  'node-lifecycle-controller',
 ];
 
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';

@@ -29,6 +29,11 @@ state = ${toml(dirs.containerdState)}
 
 [plugins.'io.containerd.cri.v1.runtime']
   enable_selinux = false
+  # The kubelet asks for -998 for sandboxes and down to -997 for Guaranteed pods; lowering an
+  # oom_score_adj needs CAP_SYS_RESOURCE in the initial user namespace, which these machines' root does
+  # not have (runc init: "failed to update /proc/self/oom_score_adj: Permission denied"): never ask
+  # below containerd's own score, as rootless and nested nodes (kind in a container) do.
+  restrict_oom_score_adj = true
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]

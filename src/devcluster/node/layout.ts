@@ -15,8 +15,6 @@ export const POD_CIDR = '10.214.0.0/24';
 export const POD_PREFIX_LENGTH = 24;
 /** The bridge's address: the node's InternalIP, its kubelet, host ports and cluster DNS. */
 export const NODE_IP = '10.214.0.1';
-/** A dummy interface that owns the Service range's route, so a ClusterIP kube-proxy did not rewrite is dropped here. */
-export const SERVICE_DUMMY = 'tether-svc';
 /** The iptables chain that keeps pods' traffic on the machine (see network.ts). */
 export const EGRESS_CHAIN = 'TETHER-NODE-EGRESS';
 export const KUBELET_PORT = 10250;

@@ -2,8 +2,9 @@
  * The node's host networking, set up before its kubelet starts and removed after it stops (and swept
  * before a start, after a run that was killed):
  * - the bridge NODE_BRIDGE with NODE_IP, the node's InternalIP and the pods' gateway;
- * - a dummy interface holding the Service range's route: a ClusterIP that kube-proxy has not rewritten
- *   (yet) is dropped on the machine instead of following the default route off it;
+ * - the Service range routed to the bridge: a ClusterIP that kube-proxy has not rewritten (yet) goes
+ *   nowhere on the machine instead of following the default route off it (a route to the bridge, not to
+ *   a dummy interface: these machines' kernels have no dummy module);
  * - an iptables chain that drops forwarded pod traffic leaving by any interface but the bridge: pods
  *   reach each other, the node, and Services whose endpoints are pods or the node, and nothing else;
  * - the sysctls a node needs (forwarding, bridged traffic through iptables for Services and host
@@ -11,7 +12,7 @@
  * - kube-proxy's and the CNI plugins' iptables chains, removed on the way out.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { EGRESS_CHAIN, NODE_BRIDGE, NODE_IP, POD_CIDR, POD_PREFIX_LENGTH, SERVICE_DUMMY } from './layout.js';
+import { EGRESS_CHAIN, NODE_BRIDGE, NODE_IP, POD_CIDR, POD_PREFIX_LENGTH } from './layout.js';
 import { sh, shQuiet } from './hostCommands.js';
 
 const SYSCTLS: Readonly<Record<string, string>> = {
@@ -36,9 +37,7 @@ export async function setUpNodeNetwork(serviceCidr: string): Promise<NodeNetwork
   await sh('ip', ['link', 'add', NODE_BRIDGE, 'type', 'bridge']);
   await sh('ip', ['addr', 'add', `${NODE_IP}/${POD_PREFIX_LENGTH}`, 'dev', NODE_BRIDGE]);
   await sh('ip', ['link', 'set', NODE_BRIDGE, 'up']);
-  await sh('ip', ['link', 'add', SERVICE_DUMMY, 'type', 'dummy']);
-  await sh('ip', ['link', 'set', SERVICE_DUMMY, 'up']);
-  await sh('ip', ['route', 'add', serviceCidr, 'dev', SERVICE_DUMMY]);
+  await sh('ip', ['route', 'add', serviceCidr, 'dev', NODE_BRIDGE]);
   await sh('iptables', ['-w', '-N', EGRESS_CHAIN]);
   await sh('iptables', ['-w', '-A', EGRESS_CHAIN, '-o', NODE_BRIDGE, '-j', 'RETURN']);
   await sh('iptables', ['-w', '-A', EGRESS_CHAIN, '-j', 'DROP']);
@@ -53,9 +52,8 @@ export async function setUpNodeNetwork(serviceCidr: string): Promise<NodeNetwork
 
 /** Removes everything a node (this run's or a killed one's) left in the host's network. */
 export async function sweepNodeNetwork(serviceCidr: string): Promise<void> {
+  // The Service route goes with the bridge.
   await shQuiet('ip', ['link', 'del', NODE_BRIDGE]);
-  await shQuiet('ip', ['route', 'del', serviceCidr, 'dev', SERVICE_DUMMY]);
-  await shQuiet('ip', ['link', 'del', SERVICE_DUMMY]);
   while (await shQuiet('iptables', ['-w', '-D', 'FORWARD', '-s', POD_CIDR, '-j', EGRESS_CHAIN]));
   await shQuiet('iptables', ['-w', '-F', EGRESS_CHAIN]);
   await shQuiet('iptables', ['-w', '-X', EGRESS_CHAIN]);
