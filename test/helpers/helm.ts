@@ -1,67 +1,18 @@
 /**
- * helm, as the chart tests run it: built once by scripts/go-tools (or $HELM), with its own config, cache
- * and data directories (never the user's repositories or plugins), and the chart of this repository.
+ * helm, as the chart tests run it (src/devcluster/helm.ts: built once, its own directories), and the
+ * chart of this repository rendered and parsed.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { helm, valuesFile } from '../../src/devcluster/helm.js';
 import type { ManifestDoc } from './manifests.js';
 
-const run = promisify(execFile);
+export { helm, helmBinary, helmEnv, valuesFile, type HelmResult } from '../../src/devcluster/helm.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CHART_DIR = join(REPO_ROOT, 'deploy/helm/tether');
 export const RENDER_DEPLOY_SCRIPT = join(REPO_ROOT, 'scripts/render-deploy.mjs');
-
-let binary: Promise<string> | undefined;
-
-/** The helm binary: $HELM, else `scripts/go-tools ensure helm` (waits while another process builds it). */
-export function helmBinary(): Promise<string> {
-  binary ??= process.env['HELM']
-    ? Promise.resolve(process.env['HELM'])
-    : run(join(REPO_ROOT, 'scripts/go-tools'), ['ensure', 'helm'], { maxBuffer: 16 << 20 }).then(({ stdout }) => stdout.trim().split('\n').pop()!);
-  return binary;
-}
-
-/** helm's own directories for this process. */
-const HELM_HOME = mkdtempSync(join(tmpdir(), 'tether-helm-'));
-export const helmEnv = (): NodeJS.ProcessEnv => ({
-  PATH: process.env['PATH'] ?? '',
-  HOME: HELM_HOME,
-  HELM_CONFIG_HOME: join(HELM_HOME, 'config'),
-  HELM_CACHE_HOME: join(HELM_HOME, 'cache'),
-  HELM_DATA_HOME: join(HELM_HOME, 'data'),
-});
-
-export interface HelmResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs helm; resolves with its exit code and output (never rejects on a non-zero exit). */
-export async function helm(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<HelmResult> {
-  const bin = await helmBinary();
-  try {
-    const { stdout, stderr } = await run(bin, [...args], { env: helmEnv(), cwd: REPO_ROOT, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    if (typeof err.code !== 'number') throw e;
-    return { code: err.code, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
-
-/** A values file holding `values` (JSON is YAML), for `-f`. */
-export function valuesFile(values: Record<string, unknown>): string {
-  const file = join(HELM_HOME, `values-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(values));
-  return file;
-}
 
 /** The chart's objects for `values` (release tether, namespace datadog unless `extra` says otherwise). */
 export async function helmTemplate(values: Record<string, unknown> = {}, extra: readonly string[] = []): Promise<ManifestDoc[]> {
