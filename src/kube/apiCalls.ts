@@ -4,7 +4,8 @@
  * Tether's namespace, and the one object's name where the call is about one object. One table per
  * identity, the single list of what it needs:
  * - the cluster agent (`tether start`): built from the tables the code itself runs from (the state's
- *   watches, the owner kinds the tags webhook reads), plus the objects the controllers manage;
+ *   watches, the owner kinds the tags webhook reads), plus the objects the controllers manage, plus what
+ *   `tether status` reads when run in its pod (`kubectl exec ... -- agent status`);
  * - the node agent (`tether node-agent`): its kubelet's `/pods`;
  * - diagnose (`tether status`, `tether diagnose`): what the checks read, and the dry-run probe;
  * - the console viewer (`tether console` run as the read-only identity): the cluster state's watches and
@@ -72,6 +73,10 @@ export const CLUSTER_AGENT_CALLS: readonly ApiCall[] = [
   { group: '', resource: 'configmaps', verbs: ['get', 'update'], scope: 'namespace', name: { fixed: NODE_AGENTS_CONFIGMAP }, why: 'every replica records what node agents report' },
   { group: 'coordination.k8s.io', resource: 'leases', verbs: ['create'], scope: 'namespace', why: 'leader election' },
   { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'update'], scope: 'namespace', name: { config: 'leader_lease_name' }, why: 'leader election' },
+  // `kubectl exec <cluster agent pod> -- agent status` runs `tether status` as this service account (the
+  // pod's): besides the objects above, it reads the cluster agent API's Service and its EndpointSlices.
+  { group: '', resource: 'services', verbs: ['get'], scope: 'namespace', name: { config: 'cluster_agent.kubernetes_service_name' }, why: "agent status in the pod: the cluster agent API's Service" },
+  { group: 'discovery.k8s.io', resource: 'endpointslices', verbs: ['list'], scope: 'namespace', why: "agent status in the pod: the cluster agent API Service's ready endpoints (selected by label, which RBAC cannot name)" },
 ];
 
 /**

@@ -71,8 +71,10 @@ test('no identity may read a Secret outside Tether\'s namespace, or a ConfigMap 
   }
 });
 
-test('diagnose covers every object `tether status` reads', () => {
-  const calls = resolveApiCalls(config, API_CALLS.diagnose);
+// diagnose's identity runs `tether status` from a workstation; the cluster agent's runs it in its pod
+// (`kubectl exec <pod> -- agent status`, the pod's service account).
+for (const identity of ['diagnose', 'cluster-agent'] as const) test(`${identity} covers every object \`tether status\` reads`, () => {
+  const calls = resolveApiCalls(config, API_CALLS[identity]);
   for (const [what, path] of Object.entries(statusPaths(config, 'datadog'))) {
     const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/(namespaces\/[^/]+\/)?([^/]+)(?:\/([^/]+))?$/.exec(path);
     assert.ok(m, `${what}: ${path}`);
