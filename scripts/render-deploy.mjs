@@ -30,6 +30,8 @@ export const DEPLOY_FILES = {
   'node-agent.yaml': { templates: ['node-agent-rbac.yaml', 'node-agent-local-service.yaml', 'node-agent-daemonset.yaml'] },
   // An option of the chart (diagnose.rbac.create), on for this file.
   'diagnose-rbac.yaml': { templates: ['diagnose-rbac.yaml'], set: ['diagnose.rbac.create=true'] },
+  // An option of the chart (consoleViewer.rbac.create), on for this file.
+  'console-viewer-rbac.yaml': { templates: ['console-viewer-rbac.yaml'], set: ['consoleViewer.rbac.create=true'] },
 };
 
 /** What each file says before the chart's text. */
@@ -51,7 +53,9 @@ export function helmBinary() {
 /** The text of deploy/<file> as the chart renders it now. */
 export function render(helm, file) {
   const spec = DEPLOY_FILES[file];
-  const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE];
+  // No cluster, so no token to generate (the chart refuses to invent one per render): name the Secret
+  // deploy/cluster-agent.yaml's header says to create, which is the chart's own name for it.
+  const args = ['template', RELEASE, CHART, '--namespace', NAMESPACE, '--set', 'clusterAgent.tokenExistingSecret=datadog-cluster-agent'];
   for (const t of spec.templates) args.push('--show-only', `templates/${t}`);
   for (const s of spec.set ?? []) args.push('--set', s);
   const out = execFileSync(helm, args, { cwd: ROOT, encoding: 'utf8' });

@@ -30,8 +30,10 @@ export interface KubeletReport {
 }
 
 /**
- * What the cluster agent answered that node agent: `ok`, or refused with 401 (`unauthorized`: no bearer
- * token, or not the Bearer scheme) or 403 (`forbidden`: a token that differs from the cluster agent's).
+ * What the cluster agent answered that node agent. Tether records only authenticated requests, so it
+ * writes `ok`; a refusal (401 `unauthorized`, 403 `forbidden`) is still read, as replicas before issue 20
+ * wrote it during a rolling upgrade (a refused request names whatever node its sender chose: it is
+ * counted and logged, never recorded).
  */
 export interface ClusterAgentAnswer {
   readonly state: 'ok' | 'failing';

@@ -99,7 +99,8 @@ export async function startClusterAgent(opts: ClusterAgentOptions): Promise<Clus
                   ranAs: "the cluster agent's service account (checks it may not read are skipped; run tether diagnose with deploy/diagnose-rbac.yaml for all of them)",
                   served: 'cluster',
                   logger: log,
-                  adminToken: authToken,
+                  // Never the token every node agent holds: a node agent's host must not make its holder an admin.
+                  adminToken: opts.config['cluster_agent.console.admin_token'],
                   viewerToken: opts.config['cluster_agent.console.viewer_token'],
                   identity,
                   webhookRegistry: server.metrics.registry,

@@ -28,6 +28,8 @@ export interface DevOptions {
   readonly config: TetherConfig;
   /** The cluster agent token `tether dev` made (unless DD_CLUSTER_AGENT_AUTH_TOKEN set one): written to a file, printed once. */
   readonly generatedToken: string | undefined;
+  /** The console's admin token `tether dev` made (unless DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN set one): printed once. */
+  readonly generatedAdminToken: string | undefined;
   /** Tether's namespace in the dev cluster. */
   readonly namespace: string;
   readonly logger: Logger;
@@ -41,7 +43,7 @@ export interface RunningDev {
 }
 
 export async function runDev(o: DevOptions): Promise<RunningDev> {
-  const { config, generatedToken, logger: log } = o;
+  const { config, generatedToken, generatedAdminToken, logger: log } = o;
   log.info('starting a local control plane (etcd, kube-apiserver, kube-controller-manager)');
   const cp = await startControlPlane();
   const admin = cp.kubeConfig();
@@ -128,7 +130,7 @@ export async function runDev(o: DevOptions): Promise<RunningDev> {
             ? [
                 `The web console is at ${agent.api.url}${CONSOLE_PAGE_PATH} (its certificate is issued by Tether's own CA: your browser warns once).`,
                 // A throwaway dev cluster's token, printed for the person at this terminal (never logged).
-                generatedToken ? `  login token: ${generatedToken}` : '  log in with your DD_CLUSTER_AGENT_AUTH_TOKEN',
+                generatedAdminToken ? `  login token: ${generatedAdminToken}` : '  log in with your DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN',
               ]
             : []),
         ]

@@ -28,18 +28,22 @@ export function registerDev(program: Command): void {
     .option('-n, --namespace <ns>', "Tether's namespace in the local cluster", DEV_NAMESPACE)
     .action(async (flags: DevFlags) => {
       // The cluster agent API runs only with a token: a dev cluster makes one of its own (written to a
-      // file for node agents and curl, and printed once on stdout as the console's login token, never
-      // logged) unless DD_CLUSTER_AGENT_AUTH_TOKEN sets one.
+      // file for node agents and curl, never logged) unless DD_CLUSTER_AGENT_AUTH_TOKEN sets one.
       const generatedToken = process.env[envVarFor('cluster_agent.auth_token')] ? undefined : randomBytes(24).toString('hex');
+      // The console's admin login is its own token, never the one node agents hold (issue 20).
+      const generatedAdmin = process.env[envVarFor('cluster_agent.console.admin_token')] ? undefined : randomBytes(24).toString('hex');
       const config = loadConfig({
         configPath: flags.config,
         env: process.env,
-        ...(generatedToken ? { overrides: { 'cluster_agent.auth_token': [generatedToken, 'tether dev (generated)'] as const } } : {}),
+        overrides: {
+          ...(generatedToken ? { 'cluster_agent.auth_token': [generatedToken, 'tether dev (generated)'] as const } : {}),
+          ...(generatedAdmin ? { 'cluster_agent.console.admin_token': [generatedAdmin, 'tether dev (generated)'] as const } : {}),
+        },
       });
       const log = createLogger(config.log_level);
       warnUnknownEnv(log);
       const { runDev } = await import('../app/dev.js');
-      const dev = await runDev({ config, generatedToken, namespace: flags.namespace, logger: log });
+      const dev = await runDev({ config, generatedToken, generatedAdminToken: generatedAdmin, namespace: flags.namespace, logger: log });
       process.stdout.write(dev.hints);
       await untilSignalled(() => dev.stop(), log, 'dev cluster');
     });

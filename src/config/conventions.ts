@@ -104,6 +104,11 @@ export const CLUSTER_AGENT_TOKEN_SECRET_KEY = 'token';
 export const CLUSTER_AGENT_CA_CONFIGMAP = 'datadog-cluster-agent-ca';
 /** The key of that ConfigMap holding the CA bundle: the file name `cluster_agent.ca_file` ends with. */
 export const CLUSTER_AGENT_CA_CONFIGMAP_KEY = 'ca.pem';
+/**
+ * The key of that ConfigMap holding the webhook's serving certificate (public, no key): what `status`,
+ * `diagnose` and the console read its expiry and names from, so none of them reads the Secret's keys.
+ */
+export const CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY = 'cert.pem';
 export const NODE_AGENT_NAME = 'datadog-agent';
 /** The cluster agent's Deployment and its service account (deploy/cluster-agent.yaml, deploy/rbac.yaml). */
 export const CLUSTER_AGENT_DEPLOYMENT = 'datadog-cluster-agent';

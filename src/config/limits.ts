@@ -306,6 +306,15 @@ export const TRACE_SOCKET_MODE = 0o722;
  */
 export const CONSOLE_SESSION_TTL_MS = 8 * 60 * 60_000;
 export const CONSOLE_MAX_SESSIONS = 1_000;
+/**
+ * Console logins per client (console/loginLimiter.ts): `CONSOLE_LOGIN_MAX_FAILURES` failed logins per
+ * `CONSOLE_LOGIN_WINDOW_MS`, then 429 until the window ends; at most `CONSOLE_LOGIN_MAX_CLIENTS` clients
+ * remembered (about 100 bytes each). Sessions are kept per role (`CONSOLE_MAX_SESSIONS` each), so viewer
+ * logins never end an admin's session.
+ */
+export const CONSOLE_LOGIN_MAX_FAILURES = 10;
+export const CONSOLE_LOGIN_WINDOW_MS = 60_000;
+export const CONSOLE_LOGIN_MAX_CLIENTS = 4_096;
 export const CONSOLE_LOGIN_BODY_MAX_BYTES = 4 * 1024;
 export const CONSOLE_EVENTS_FLUSH_MS = 1_000;
 export const CONSOLE_EVENTS_MAX_ROWS = 500;

@@ -87,6 +87,20 @@ function str<D extends string | undefined>(
   };
 }
 
+/** A console login token (secret, optional): at least `AUTH_TOKEN_MIN_LENGTH` characters, as the API token. */
+function consoleToken(role: 'admin' | 'viewer', doc: string): KeySpec<string> & { readonly default: undefined } {
+  return {
+    ...str(undefined, doc),
+    expected: `a string of at least ${AUTH_TOKEN_MIN_LENGTH} characters`,
+    secret: true,
+    parse(raw: unknown): string {
+      if (typeof raw !== 'string') throw new InvalidValue();
+      if (raw.length < AUTH_TOKEN_MIN_LENGTH) throw new InvalidValue(`console ${role} token length must be at least ${AUTH_TOKEN_MIN_LENGTH}, currently: ${raw.length}`);
+      return raw;
+    },
+  };
+}
+
 /** A Unix socket the node agent listens on: an absolute path, or empty for none (a receiver that stays off). */
 function optionalSocketPath(def: string, doc: string): KeySpec<string> & { readonly default: string } {
   return {
@@ -227,16 +241,8 @@ export const SCHEMA = {
   } satisfies KeySpec<string>,
   'cluster_agent.cmd_port': int(5005, 1, 65535, 'HTTPS port of the cluster agent API'),
   'cluster_agent.console.enabled': bool(true, 'serve the web console (/console/) and its API (/api/v1/console/) on the cluster agent API port'),
-  'cluster_agent.console.viewer_token': {
-    ...str(undefined, 'read-only token for the web console (the cluster agent token logs in too, and may run diagnose)'),
-    expected: `a string of at least ${AUTH_TOKEN_MIN_LENGTH} characters`,
-    secret: true,
-    parse(raw: unknown): string {
-      if (typeof raw !== 'string') throw new InvalidValue();
-      if (raw.length < AUTH_TOKEN_MIN_LENGTH) throw new InvalidValue(`console viewer token length must be at least ${AUTH_TOKEN_MIN_LENGTH}, currently: ${raw.length}`);
-      return raw;
-    },
-  } satisfies KeySpec<string>,
+  'cluster_agent.console.admin_token': consoleToken('admin', "the web console's admin token (may run diagnose); distinct from the token node agents hold (unset: no admin login)"),
+  'cluster_agent.console.viewer_token': consoleToken('viewer', 'read-only token for the web console (cluster_agent.console.admin_token logs in as admin)'),
 
   'cluster_agent.url': str(undefined, 'node agent: the cluster agent API, https://HOST:PORT (default: from the Service environment variables)', {
     test: (s) => /^https:\/\/[^/]+/.test(s),

@@ -5,9 +5,10 @@
  * - nothing → 401 `no session token provided` (`WWW-Authenticate: Bearer`); a cookie of an ended or
  *   expired session → 401 too (log in again); a wrong token (bearer, or at login) → 403
  *   `invalid session token`.
- * Tokens: the cluster agent token (`admin`) and the optional viewer token (`viewer`). Both are held as
- * SHA-256 digests only and a presented token is compared with both, always, in constant time; no
- * message, log line or cookie ever contains a token.
+ * Tokens: the console admin token (`admin`: `cluster_agent.console.admin_token`, never the token node
+ * agents hold; `tether console`'s one-time token) and the viewer token (`viewer`), both optional. Both
+ * are held as SHA-256 digests only (one nobody knows stands in for an absent one) and a presented token
+ * is compared with both, always, in constant time; no message, log line or cookie ever contains a token.
  */
 import type { IncomingMessage } from 'node:http';
 import { AUTH_FAILURES, bearerCredentials, sameDigest, tokenDigest, type AuthFailure } from '../agentapi/auth.js';
@@ -60,11 +61,11 @@ export function sessionCookie(id: string, maxAgeS: number): string {
 }
 export const clearedSessionCookie = (): string => sessionCookie('', 0);
 
-export function createConsoleAuth(opts: { readonly adminToken: string; readonly viewerToken?: string | undefined; readonly sessions: SessionStore }): ConsoleAuth {
-  if (opts.adminToken === '') throw new Error('createConsoleAuth: the cluster agent token is empty');
-  const admin = tokenDigest(opts.adminToken);
-  // Without a viewer token, a random one nobody knows: the comparison costs the same either way.
-  const viewer = tokenDigest(opts.viewerToken || randomBytes(32).toString('hex'));
+export function createConsoleAuth(opts: { readonly adminToken?: string | undefined; readonly viewerToken?: string | undefined; readonly sessions: SessionStore }): ConsoleAuth {
+  // Without a token, a random one nobody knows: the comparison costs the same either way.
+  const unknown = () => randomBytes(32).toString('hex');
+  const admin = tokenDigest(opts.adminToken || unknown());
+  const viewer = tokenDigest(opts.viewerToken || unknown());
   const tokenRole = (token: string): ConsoleRole | undefined => {
     const d = tokenDigest(token);
     const isAdmin = sameDigest(d, admin);

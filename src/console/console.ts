@@ -44,8 +44,11 @@ export interface ConsoleOptions {
   readonly ranAs: string;
   readonly served: 'cluster' | 'local';
   readonly logger: Logger;
-  /** Logs in as `admin` (may run diagnose): the cluster agent token, or `tether console`'s one-time token. */
-  readonly adminToken: string;
+  /**
+   * Logs in as `admin` (may run diagnose): `cluster_agent.console.admin_token` (its own Secret, never the
+   * token node agents hold), or `tether console`'s one-time token. Absent: nobody logs in as admin.
+   */
+  readonly adminToken?: string | undefined;
   readonly viewerToken?: string | undefined;
   /** This process's leader-election identity (cluster mode). */
   readonly identity?: string;

@@ -19,6 +19,7 @@ import { BadQuery, nodeExists, nodeRow, nodePodsPage, nodesPage, podDetail, pods
 import { clearedSessionCookie, INVALID_FAILURE, MISSING_FAILURE, sessionCookie, type ConsoleAuth, type ConsoleAuthFailure } from './auth.js';
 import type { DiagnoseRunner } from './diagnoseRunner.js';
 import { SSE_HEADERS, type EventHub } from './events.js';
+import { createLoginLimiter, type LoginLimiter } from './loginLimiter.js';
 import type { SessionStore } from './sessions.js';
 import { CONSOLE_CSP, type StaticServer } from './static.js';
 import { CONSOLE_API_PREFIX, CONSOLE_PATHS, type ConsoleError, type ConsoleRole, type OverviewAnswer, type SessionAnswer, type WebhookHealth } from './types.js';
@@ -27,6 +28,8 @@ export interface ConsoleHandlerDeps {
   readonly data: ConsoleData;
   readonly auth: ConsoleAuth;
   readonly sessions: SessionStore;
+  /** Failed logins per client (default: one over `now`, with the limits of config/limits.ts). */
+  readonly loginLimiter?: LoginLimiter;
   readonly hub: EventHub;
   readonly diagnose: DiagnoseRunner;
   readonly staticFiles: StaticServer;
@@ -116,6 +119,7 @@ export function createConsoleHandler(deps: ConsoleHandlerDeps): ConsoleHandler {
   const log = deps.logger.child({ component: 'console' });
   const now = deps.now ?? Date.now;
   const lastLogged = new Map<string, number>();
+  const limiter = deps.loginLimiter ?? createLoginLimiter({ now });
 
   const send = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void => {
     const text = body === undefined ? '' : JSON.stringify(body);
@@ -142,7 +146,7 @@ export function createConsoleHandler(deps: ConsoleHandlerDeps): ConsoleHandler {
     if (last === undefined || t - last >= AUTH_FAILURE_LOG_INTERVAL_MS) {
       lastLogged.set(f.code, t);
       const fields = { status: f.status, reason: f.code, endpoint: route, remote: req.socket.remoteAddress, userAgent: req.headers['user-agent'] };
-      if (f.code === 'invalid') log.warn(fields, `refused a console request (${f.status} ${f.message}): the token is neither the cluster agent token nor the console viewer token`);
+      if (f.code === 'invalid') log.warn(fields, `refused a console request (${f.status} ${f.message}): the token is neither the console admin token nor the console viewer token`);
       else log.info(fields, `refused a console request (${f.status})`);
     }
     fail(req, res, f.status, f.code, f.message, f.challenge ? { 'WWW-Authenticate': f.challenge } : undefined);
@@ -159,6 +163,12 @@ export function createConsoleHandler(deps: ConsoleHandlerDeps): ConsoleHandler {
   });
 
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const client = req.socket.remoteAddress ?? '';
+    const wait = limiter.blockedFor(client);
+    if (wait !== undefined) {
+      const seconds = Math.ceil(wait / 1000);
+      return fail(req, res, 429, 'rate-limited', `too many failed logins from this address: try again in ${seconds} s`, { 'Retry-After': String(seconds) });
+    }
     let token: unknown;
     try {
       const body = await readBody(req, CONSOLE_LOGIN_BODY_MAX_BYTES);
@@ -168,9 +178,15 @@ export function createConsoleHandler(deps: ConsoleHandlerDeps): ConsoleHandler {
       const why = e instanceof BodyTooLarge ? `the login body is larger than ${CONSOLE_LOGIN_BODY_MAX_BYTES} bytes` : 'the login body is not JSON {"token": "…"}';
       return fail(req, res, 400, 'bad-request', why);
     }
-    if (typeof token !== 'string' || token === '') return refuse(req, res, MISSING_FAILURE, CONSOLE_PATHS.login);
+    if (typeof token !== 'string' || token === '') {
+      limiter.failed(client);
+      return refuse(req, res, MISSING_FAILURE, CONSOLE_PATHS.login);
+    }
     const role = deps.auth.tokenRole(token);
-    if (!role) return refuse(req, res, INVALID_FAILURE, CONSOLE_PATHS.login);
+    if (!role) {
+      limiter.failed(client);
+      return refuse(req, res, INVALID_FAILURE, CONSOLE_PATHS.login);
+    }
     const s = deps.sessions.create(role);
     log.info({ role, remote: req.socket.remoteAddress }, 'console login');
     send(req, res, 200, sessionAnswer(role, s.expiresAtMs), { 'Set-Cookie': sessionCookie(s.id, (s.expiresAtMs - now()) / 1000) });
@@ -252,7 +268,7 @@ export function createConsoleHandler(deps: ConsoleHandlerDeps): ConsoleHandler {
           if (!deps.diagnose.answer().latest && !deps.diagnose.answer().running) deps.diagnose.start(true);
           return send(req, res, 200, deps.diagnose.answer());
         }
-        if (who.role !== 'admin') return fail(req, res, 403, 'forbidden', 'the console viewer token is read-only: running diagnose needs a login with the cluster agent token');
+        if (who.role !== 'admin') return fail(req, res, 403, 'forbidden', 'the console viewer token is read-only: running diagnose needs a login with the console admin token');
         const started = deps.diagnose.start();
         if (started.started) return send(req, res, 202, deps.diagnose.answer());
         const retry = { 'Retry-After': String(Math.ceil(started.retryAfterMs / 1000)) };

@@ -12,7 +12,7 @@ import { ApiError, type KubeReader } from '../kube/reader.js';
 import { admissionStatus } from '../status/admission.js';
 import { statusPaths } from '../status/collect.js';
 import { leaderElectionStatus } from '../status/leaderElection.js';
-import type { ConfigMap, Lease, MutatingWebhookConfiguration, Read, Secret } from '../status/objects.js';
+import type { ConfigMap, Lease, MutatingWebhookConfiguration, Read } from '../status/objects.js';
 import type { AdmissionStatus, LeaderElectionStatus } from '../status/types.js';
 import type { HealthState, LeaderInfo, WebhookEntryHealth, WebhookFailure, WebhookHealth, WebhookTraffic } from './types.js';
 
@@ -147,18 +147,20 @@ export interface HealthSourceOptions {
 
 export async function readHealth(o: { kube: KubeReader; config: TetherConfig; namespace: string; now: Date; signal: AbortSignal }): Promise<HealthReads> {
   const paths = statusPaths(o.config, o.namespace);
-  const attempt = async <T>(path: string): Promise<Read<T>> => {
+  const attempt = async <T>(read: () => Promise<T | undefined>): Promise<Read<T>> => {
     try {
-      return { ok: true, value: await o.kube.get<T>(path, o.signal) };
+      return { ok: true, value: await read() };
     } catch (e) {
       return { ok: false, error: e instanceof ApiError ? e.message : (e as Error).message };
     }
   };
-  const [webhook, secret, lease, nodeAgents] = await Promise.all([
-    attempt<MutatingWebhookConfiguration>(paths.webhook),
-    attempt<Secret>(paths.secret),
-    attempt<Lease>(paths.lease),
-    attempt<ConfigMap>(paths.nodeAgents),
+  const get = <T>(path: string) => attempt(() => o.kube.get<T>(path, o.signal));
+  const [webhook, secret, certificates, lease, nodeAgents] = await Promise.all([
+    get<MutatingWebhookConfiguration>(paths.webhook),
+    attempt(() => o.kube.getMetadata(paths.secret, o.signal)),
+    get<ConfigMap>(paths.caConfigMap),
+    get<Lease>(paths.lease),
+    get<ConfigMap>(paths.nodeAgents),
   ]);
   return {
     at: o.now,
@@ -168,6 +170,7 @@ export async function readHealth(o: { kube: KubeReader; config: TetherConfig; na
       namespace: o.namespace,
       webhook,
       secret,
+      certificates,
       now: o.now,
     }),
     leader: leaderElectionStatus(o.namespace, o.config.leader_lease_name, lease, o.now),

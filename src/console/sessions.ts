@@ -1,8 +1,9 @@
 /**
  * Console sessions (issue 12): a login makes a random session id (32 bytes, base64url), kept in memory
  * with its role and expiry; the browser holds only that id, in an HttpOnly cookie, never a token.
- * Sessions end at their expiry (checked on every use, with the injected clock), at logout, or when the
- * table is full (the oldest first), and whoever listens (the event streams) is told.
+ * Sessions end at their expiry (checked on every use, with the injected clock), at logout, or when their
+ * role's table is full (the oldest of that role first: `max` per role, so viewer logins never end an
+ * admin's session), and whoever listens (the event streams) is told.
  *
  * Per process: a session made on one replica is unknown to another (the console is one replica's page;
  * behind a Service with several replicas, log in again or pin the session with sessionAffinity).
@@ -34,6 +35,7 @@ export interface SessionStore {
 export interface SessionStoreOptions {
   readonly now?: () => number;
   readonly ttlMs?: number;
+  /** Per role. */
   readonly max?: number;
   /** Tests: deterministic ids. */
   readonly newId?: () => string;
@@ -44,24 +46,32 @@ export function createSessionStore(opts: SessionStoreOptions = {}): SessionStore
   const ttl = opts.ttlMs ?? CONSOLE_SESSION_TTL_MS;
   const max = opts.max ?? CONSOLE_MAX_SESSIONS;
   const newId = opts.newId ?? (() => randomBytes(32).toString('base64url'));
-  /** In creation order (a Map iterates so): the first is the oldest. */
+  /** Every live session by id, and each role's ids in creation order (a Set iterates so: the first is the oldest). */
   const sessions = new Map<string, Session>();
+  const byRole = new Map<ConsoleRole, Set<string>>();
+  const idsOf = (role: ConsoleRole): Set<string> => {
+    let ids = byRole.get(role);
+    if (!ids) byRole.set(role, (ids = new Set()));
+    return ids;
+  };
   const listeners = new Set<(id: string, reason: SessionEndReason) => void>();
 
   const end = (id: string, reason: SessionEndReason): boolean => {
-    if (!sessions.delete(id)) return false;
+    const s = sessions.get(id);
+    if (!s) return false;
+    sessions.delete(id);
+    idsOf(s.role).delete(id);
     for (const l of listeners) l(id, reason);
     return true;
   };
 
   return {
     create(role) {
-      while (sessions.size >= max) {
-        const oldest = sessions.keys().next().value as string;
-        end(oldest, 'expired');
-      }
+      const ids = idsOf(role);
+      while (ids.size >= max) end(ids.values().next().value as string, 'expired');
       const s: Session = Object.freeze({ id: newId(), role, expiresAtMs: now() + ttl });
       sessions.set(s.id, s);
+      ids.add(s.id);
       return s;
     },
     get(id) {

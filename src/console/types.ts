@@ -96,12 +96,12 @@ export const CONSOLE_AUTH_TEXT = {
 
 /** POST `login`. */
 export interface LoginRequest {
-  /** The cluster agent token (`cluster_agent.auth_token`) or the viewer token (`cluster_agent.console.viewer_token`). */
+  /** The console admin token (`cluster_agent.console.admin_token`) or the viewer token (`cluster_agent.console.viewer_token`). */
   readonly token: string;
 }
 
 /**
- * `admin`: logged in with the cluster agent token (may run diagnose); `viewer`: with the read-only
+ * `admin`: logged in with the console admin token (may run diagnose); `viewer`: with the read-only
  * viewer token (reads only).
  */
 export type ConsoleRole = 'admin' | 'viewer';

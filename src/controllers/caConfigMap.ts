@@ -5,12 +5,16 @@
  * verify the cluster agent API with it: the API's certificate is issued by the newest CA of that bundle
  * (clusteragent/api/certificate.ts).
  *
+ * It also holds the serving certificate every replica presents (`CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY`,
+ * public): `tether status`, `diagnose` and the console read the certificates from here and only the
+ * Secret's metadata, so none of them needs the keys (issue 20).
+ *
  * A ConfigMap, not the Secret: it holds no key, so node agents need no access to the Secret. The whole
  * bundle, not only the newest CA: during a rotation replicas still serve certificates of the previous CA.
  * Leader only; reconciled whenever the Secret changes. `desiredCaConfigMap` decides; the reconcile reads
  * and writes only what differs.
  */
-import { CLUSTER_AGENT_CA_CONFIGMAP_KEY } from '../config/conventions.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY, CLUSTER_AGENT_CA_CONFIGMAP_KEY } from '../config/conventions.js';
 import type { ConfigMapChanges, ConfigMapRecord, ConfigMapStore } from '../kube/configMaps.js';
 import type { Logger } from '../logging/logger.js';
 
@@ -25,9 +29,10 @@ export interface DesiredCaConfigMap {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Pure: what the ConfigMap must hold for `trustBundlePem` (the Secret's `ca.pem`). */
-export function desiredCaConfigMap(trustBundlePem: string): DesiredCaConfigMap {
-  return { data: { [CLUSTER_AGENT_CA_CONFIGMAP_KEY]: trustBundlePem }, labels: CA_CONFIGMAP_LABELS };
+/** Pure: what the ConfigMap must hold for `trustBundlePem` (the Secret's `ca.pem`) and the serving certificate (`cert.pem`). */
+export function desiredCaConfigMap(trustBundlePem: string, servingCertPem?: string): DesiredCaConfigMap {
+  const data = { [CLUSTER_AGENT_CA_CONFIGMAP_KEY]: trustBundlePem, ...(servingCertPem ? { [CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY]: servingCertPem } : {}) };
+  return { data, labels: CA_CONFIGMAP_LABELS };
 }
 
 /** Pure: the changes that bring `current` to `desired` (other keys and labels are left alone); undefined when none. */
@@ -45,9 +50,9 @@ export type CaConfigMapAction = 'created' | 'updated' | 'unchanged';
  * an existing ConfigMap is left as it is, still trusted by node agents). A concurrent write is a
  * `Conflict`, for the work queue to retry from a fresh read.
  */
-export async function reconcileCaConfigMap(store: ConfigMapStore, bundle: string | undefined, signal: AbortSignal, logger?: Logger): Promise<CaConfigMapAction> {
+export async function reconcileCaConfigMap(store: ConfigMapStore, bundle: string | undefined, signal: AbortSignal, logger?: Logger, servingCertPem?: string): Promise<CaConfigMapAction> {
   if (bundle === undefined || bundle.trim() === '') return 'unchanged';
-  const desired = desiredCaConfigMap(bundle);
+  const desired = desiredCaConfigMap(bundle, servingCertPem);
   const current = await store.get(signal);
   if (!current) {
     await store.create(desired, signal);
@@ -57,6 +62,6 @@ export async function reconcileCaConfigMap(store: ConfigMapStore, bundle: string
   const changes = caConfigMapChanges(current, desired);
   if (!changes) return 'unchanged';
   await store.update(current.resourceVersion, changes, signal);
-  logger?.info({ configMap: store.id, keys: Object.keys(changes.data ?? {}) }, `updated the ConfigMap ${store.id} with the current CA bundle; node agents read it within a minute or two`);
+  logger?.info({ configMap: store.id, keys: Object.keys(changes.data ?? {}) }, `updated the ConfigMap ${store.id} with the current CA bundle and serving certificate; node agents read it within a minute or two`);
   return 'updated';
 }

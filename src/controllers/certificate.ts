@@ -87,13 +87,13 @@ interface ServingAssessment {
   readonly issuer?: TrustedCa;
 }
 
-function assessServing(data: Readonly<Record<string, string>>, trusted: readonly TrustedCa[], s: CertificateSettings, now: Date): ServingAssessment {
+function assessServing(data: Readonly<Record<string, string>>, trusted: readonly TrustedCa[], s: CertificateSettings, now: Date, publicOnly: boolean): ServingAssessment {
   const certPem = data[SECRET_CERT_KEY];
   const keyPem = data[SECRET_KEY_KEY];
-  if (!certPem || !keyPem) return { servable: false, renew: `the Secret has no ${!certPem ? SECRET_CERT_KEY : SECRET_KEY_KEY}` };
+  if (!certPem || (!keyPem && !publicOnly)) return { servable: false, renew: `the Secret has no ${!certPem ? SECRET_CERT_KEY : SECRET_KEY_KEY}` };
   let info: CertificateInfo;
   try {
-    info = checkKeyPair(certPem, keyPem);
+    info = publicOnly || !keyPem ? inspectCertificate(certPem) : checkKeyPair(certPem, keyPem);
   } catch (e) {
     if (!(e instanceof InvalidCertificate)) throw e;
     return { servable: false, renew: `the serving certificate is unreadable: ${e.message}` };
@@ -155,12 +155,22 @@ function keyMatches(ca: TrustedCa, keyPem: string | undefined): boolean {
   }
 }
 
+export interface PlanOptions {
+  /**
+   * The data holds only the public half (`ca.pem`, `cert.pem`: what `diagnose` reads from the CA
+   * ConfigMap): the keys are taken to match, the newest CA to be the signing one (as the leader keeps
+   * them: a new CA's key replaces `ca-key.pem` when it is appended).
+   */
+  readonly publicOnly?: boolean;
+}
+
 /** Pure: what the Secret needs, at `now`, given how long each CA has been trusted by the API server. */
-export function planCertificates(secret: Pick<SecretRecord, 'data' | 'annotations'> | undefined, s: CertificateSettings, now: Date, publishedFor: PublishedFor): CertificatePlan {
+export function planCertificates(secret: Pick<SecretRecord, 'data' | 'annotations'> | undefined, s: CertificateSettings, now: Date, publishedFor: PublishedFor, opts: PlanOptions = {}): CertificatePlan {
   const data = secret?.data ?? {};
+  const publicOnly = opts.publicOnly === true;
   const rotate = secret?.annotations[ROTATE_ANNOTATION];
   const bundle = readBundle(data, now);
-  const signing = [...bundle.cas].reverse().find((ca) => keyMatches(ca, data[SECRET_CA_KEY_KEY]));
+  const signing = publicOnly ? bundle.cas.at(-1) : [...bundle.cas].reverse().find((ca) => keyMatches(ca, data[SECRET_CA_KEY_KEY]));
   const thresholdMs = s.thresholdHours * HOUR_MS;
 
   let newCa: string | undefined;
@@ -169,7 +179,7 @@ export function planCertificates(secret: Pick<SecretRecord, 'data' | 'annotation
   else if (signing.info.notAfter.getTime() - now.getTime() <= thresholdMs) newCa = `the CA expires at ${isoOf(signing.info.notAfter)}, less than ${s.thresholdHours}h from now`;
   else if (rotate === 'ca') newCa = `a CA rotation was asked for (${ROTATE_ANNOTATION}=ca)`;
 
-  const serving = assessServing(data, bundle.cas, s, now);
+  const serving = assessServing(data, bundle.cas, s, now, publicOnly);
   let renew = serving.renew;
   if (!renew && rotate === 'certificate') renew = `a new serving certificate was asked for (${ROTATE_ANNOTATION}=certificate)`;
   const newest = newCa ? undefined : signing;

@@ -69,7 +69,8 @@ function runLeaderControllers(opts: ControllersOptions, secretWatch: NamedWatch<
     certificate: (s) => reconcileCertificate({ secrets: apis.secrets, webhooks: apis.webhooks, settings, published, logger: log }, s),
     webhook: (s) => reconcileWebhookConfiguration({ webhooks: apis.webhooks, secrets: apis.secrets, config, namespace, logger: log, ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}) }, s),
     caConfigMap: async (s) => {
-      await reconcileCaConfigMap(apis.caConfigMap, trustBundlePem((await apis.secrets.get(s))?.data), s, log);
+      const data = (await apis.secrets.get(s))?.data;
+      await reconcileCaConfigMap(apis.caConfigMap, trustBundlePem(data), s, log, data?.[SECRET_CERT_KEY]);
     },
   };
 

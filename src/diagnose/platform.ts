@@ -6,6 +6,7 @@
  * apart from the reads (`detectPlatform`); every decision carries the evidence it rests on.
  */
 import { ApiError, type KubeReader } from '../kube/reader.js';
+import { AUTOPILOT_WEBHOOK } from '../kube/apiCalls.js';
 import type { Platform } from './check.js';
 
 export interface NodeFacts {
@@ -42,7 +43,7 @@ export const AUTOPILOT_NODE_PREFIX = 'gk3-';
 export const AUTOPILOT_LABEL = 'cloud.google.com/gke-autopilot';
 export const GKE_PROVISIONING_LABEL = 'cloud.google.com/gke-provisioning';
 /** Autopilot scales to zero nodes; this validating webhook configuration exists on every Autopilot cluster (Config Sync's fallback). */
-export const AUTOPILOT_WEBHOOK = 'policycontrollerv2.config.common-webhooks.networking.gke.io';
+export { AUTOPILOT_WEBHOOK };
 export const EKS_LABEL_PREFIX = 'eks.amazonaws.com/';
 export const AKS_CLUSTER_LABEL = 'kubernetes.azure.com/cluster';
 /** API groups only OpenShift serves. */

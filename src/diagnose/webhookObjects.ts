@@ -1,10 +1,10 @@
 /**
  * The admission controller's objects as the webhook checks read them (read-only): the
  * MutatingWebhookConfiguration `webhook_name`, with its managed fields (who wrote it), and the Secret
- * `certificate.secret_name`, decoded as the certificate controller's store decodes it.
+ * `certificate.secret_name`: its metadata, and its certificates as published in the CA ConfigMap.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { WEBHOOK_KINDS } from '../config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY, CLUSTER_AGENT_CA_CONFIGMAP_KEY, SECRET_CA_KEY, SECRET_CERT_KEY, WEBHOOK_KINDS } from '../config/index.js';
 import { webhookEndpoint, webhookEntryName } from '../admission/index.js';
 import type { TetherConfig } from '../config/index.js';
 import type { DiagnoseContext } from './check.js';
@@ -27,18 +27,20 @@ export interface WebhookConfigurationObject {
   readonly webhooks?: k8s.V1MutatingWebhook[];
 }
 
+/**
+ * The certificate Secret as diagnose sees it: its metadata (read as PartialObjectMetadata: never its
+ * keys) and its public half, the trust bundle and the serving certificate, as the leader publishes them
+ * in ConfigMap `CLUSTER_AGENT_CA_CONFIGMAP` (controllers/caConfigMap.ts).
+ */
 export interface WebhookSecret {
   readonly namespace: string;
   readonly name: string;
-  /** Data values decoded as UTF-8 (PEM text). */
+  /** `ca.pem` and `cert.pem` as PEM text, from the CA ConfigMap (empty when it is not published). */
   readonly data: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
   readonly createdAt?: string;
-}
-
-interface SecretObject {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly creationTimestamp?: string; readonly annotations?: Record<string, string> };
-  readonly data?: Record<string, string>;
+  /** The CA ConfigMap exists (the leader has published the Secret's certificates). */
+  readonly published: boolean;
 }
 
 export const webhookConfigurationPath = (name: string): string => `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`;
@@ -47,22 +49,28 @@ export function readWebhookConfiguration(ctx: Pick<DiagnoseContext, 'kube' | 'co
   return ctx.kube.get<WebhookConfigurationObject>(webhookConfigurationPath(ctx.config['admission_controller.webhook_name']), ctx.signal);
 }
 
-export function decodeSecret(s: SecretObject, fallback: { namespace: string; name: string }): WebhookSecret {
-  const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-  return {
-    namespace: s.metadata?.namespace ?? fallback.namespace,
-    name: s.metadata?.name ?? fallback.name,
-    data,
-    annotations: s.metadata?.annotations ?? {},
-    ...(s.metadata?.creationTimestamp ? { createdAt: s.metadata.creationTimestamp } : {}),
-  };
-}
+const namespaced = (ns: string, plural: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/${plural}/${encodeURIComponent(name)}`;
 
-/** The certificate Secret in Tether's namespace, or undefined when there is none. */
+/** The certificate Secret in Tether's namespace (metadata) with its published certificates, or undefined when there is no Secret. */
 export async function readWebhookSecret(ctx: Pick<DiagnoseContext, 'kube' | 'config' | 'namespace' | 'signal'>): Promise<WebhookSecret | undefined> {
   const name = ctx.config['admission_controller.certificate.secret_name'];
-  const s = await ctx.kube.get<SecretObject>(`/api/v1/namespaces/${encodeURIComponent(ctx.namespace)}/secrets/${encodeURIComponent(name)}`, ctx.signal);
-  return s ? decodeSecret(s, { namespace: ctx.namespace, name }) : undefined;
+  const [meta, cm] = await Promise.all([
+    ctx.kube.getMetadata(namespaced(ctx.namespace, 'secrets', name), ctx.signal),
+    ctx.kube.get<k8s.V1ConfigMap>(namespaced(ctx.namespace, 'configmaps', CLUSTER_AGENT_CA_CONFIGMAP), ctx.signal),
+  ]);
+  if (!meta) return undefined;
+  const published = cm?.data ?? {};
+  const data: Record<string, string> = {};
+  if (published[CLUSTER_AGENT_CA_CONFIGMAP_KEY]) data[SECRET_CA_KEY] = published[CLUSTER_AGENT_CA_CONFIGMAP_KEY];
+  if (published[CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY]) data[SECRET_CERT_KEY] = published[CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY];
+  return {
+    namespace: ctx.namespace,
+    name,
+    data,
+    annotations: meta.metadata?.annotations ?? {},
+    ...(meta.metadata?.creationTimestamp ? { createdAt: meta.metadata.creationTimestamp } : {}),
+    published: cm !== undefined,
+  };
 }
 
 /**

@@ -23,6 +23,12 @@ export class ApiError extends Error {
 export interface KubeReader {
   /** The object at `path`, or undefined when it does not exist (404). */
   get<T>(path: string, signal: AbortSignal, query?: Record<string, string>): Promise<T | undefined>;
+  /**
+   * Only the metadata of the object at `path` (a `PartialObjectMetadata`: name, labels, annotations,
+   * times, managed fields; never `data`), or undefined on 404: what to ask for when metadata is enough,
+   * e.g. a Secret whose keys are none of the reader's business.
+   */
+  getMetadata(path: string, signal: AbortSignal): Promise<PartialObjectMetadata | undefined>;
   /** Every item of the collection at `path` (paged). A 404 (an API group the server does not serve) is an empty list. */
   list<T>(path: string, signal: AbortSignal, query?: Record<string, string>): Promise<T[]>;
   /** POSTs `body` (reviews, dry-run creates with `query: { dryRun: 'All' }`). */
@@ -35,10 +41,27 @@ export interface KubeReader {
   watch<T>(path: string, query: Record<string, string>, durationMs: number, signal: AbortSignal, onEvent: (type: string, object: T) => void): Promise<void>;
 }
 
+/** What `getMetadata` answers (meta.k8s.io/v1 PartialObjectMetadata), narrowed to the fields read. */
+export interface PartialObjectMetadata {
+  readonly kind?: string;
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly creationTimestamp?: string;
+    readonly resourceVersion?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly managedFields?: readonly { readonly time?: string; readonly manager?: string; readonly operation?: string }[];
+  };
+}
+
+/** The content type that makes the API server answer a get with the object's metadata only. */
+export const PARTIAL_OBJECT_METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export function createKubeReader(kubeConfig: k8s.KubeConfig): KubeReader {
-  async function request(method: 'GET' | 'POST', path: string, query: Record<string, string> | undefined, body: unknown, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  async function request(method: 'GET' | 'POST', path: string, query: Record<string, string> | undefined, body: unknown, signal: AbortSignal, accept = 'application/json'): Promise<{ status: number; text: string }> {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new ApiError(0, 'the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -50,7 +73,7 @@ export function createKubeReader(kubeConfig: k8s.KubeConfig): KubeReader {
     return new Promise((resolve, reject) => {
       const req = send(
         url,
-        { ...opts, method, signal, headers: { ...opts.headers, Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json' } : {}) } },
+        { ...opts, method, signal, headers: { ...opts.headers, Accept: accept, ...(payload ? { 'Content-Type': 'application/json' } : {}) } },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -123,6 +146,12 @@ export function createKubeReader(kubeConfig: k8s.KubeConfig): KubeReader {
       if (r.status === 404) return undefined;
       if (r.status !== 200) throw fail('GET', path, r.status, r.text);
       return JSON.parse(r.text) as T;
+    },
+    async getMetadata(path: string, signal: AbortSignal) {
+      const r = await request('GET', path, undefined, undefined, signal, PARTIAL_OBJECT_METADATA_ACCEPT);
+      if (r.status === 404) return undefined;
+      if (r.status !== 200) throw fail('GET', path, r.status, r.text);
+      return JSON.parse(r.text) as PartialObjectMetadata;
     },
     async list<T>(path: string, signal: AbortSignal, query?: Record<string, string>) {
       const items: T[] = [];

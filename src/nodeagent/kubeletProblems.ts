@@ -93,7 +93,7 @@ function forbidden(body: string, t: KubeletTarget): UpstreamProblem {
   if (!f) {
     return {
       ...base,
-      summary: `the kubelet at ${t.url} answered 403 Forbidden without saying to whom (${bodyExcerpt(body) || 'empty body'}): something in between (a proxy) refused, or the service account lacks RBAC on nodes/proxy.`,
+      summary: `the kubelet at ${t.url} answered 403 Forbidden without saying to whom (${bodyExcerpt(body) || 'empty body'}): something in between (a proxy) refused, or the service account lacks RBAC on nodes/pods.`,
       fix: `check that ${setting('kubernetes_kubelet_host')} and ${setting('kubernetes_https_kubelet_port')} reach the kubelet itself, and grant the node agent's service account: ${kubeletRbacFix(undefined)}`,
     };
   }
@@ -108,7 +108,7 @@ function forbidden(body: string, t: KubeletTarget): UpstreamProblem {
   return {
     ...base,
     summary: `the kubelet at ${t.url} refused ${f.user}: it lacks RBAC permission ${asked}. The token is valid; the permission is missing.`,
-    fix: `grant it: ${kubeletRbacFix(f.user, f.verb)} (or apply the node agent's RBAC from deploy/).`,
+    fix: `grant it: ${kubeletRbacFix(f.user, f.verb, !f.subresources.includes('pods'))} (or apply the node agent's RBAC from deploy/).`,
   };
 }
 

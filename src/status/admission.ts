@@ -1,11 +1,13 @@
 /**
  * The "Admission Controller" section (SPEC §8, the admission controller seed's `agent status`): the
- * webhook configuration and its entries, then the certificate Secret. Pure: built from what was read.
+ * webhook configuration and its entries, then the certificate Secret: its metadata, and its certificates
+ * as the leader publishes them in the CA ConfigMap (public: status never reads the Secret's keys). Pure:
+ * built from what was read.
  */
 import { caBundleDigest, certificateBlocks, inspectCertificate } from '../certs/index.js';
-import { SECRET_CA_KEY, SECRET_CERT_KEY } from '../config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY, CLUSTER_AGENT_CA_CONFIGMAP_KEY, SECRET_CA_KEY } from '../config/index.js';
 import { formatDuration } from '../format/duration.js';
-import type { MutatingWebhook, MutatingWebhookConfiguration, Read, Secret } from './objects.js';
+import type { ConfigMap, MutatingWebhook, MutatingWebhookConfiguration, ObjectMeta, Read } from './objects.js';
 import { formatLabelSelector } from './selector.js';
 import type { AdmissionStatus, SecretStatus, WebhookEntryStatus, WebhookStatus } from './types.js';
 
@@ -14,7 +16,10 @@ export interface AdmissionInput {
   readonly secretName: string;
   readonly namespace: string;
   readonly webhook: Read<MutatingWebhookConfiguration>;
-  readonly secret: Read<Secret>;
+  /** The Secret's metadata (PartialObjectMetadata). */
+  readonly secret: Read<{ readonly metadata?: ObjectMeta }>;
+  /** ConfigMap `CLUSTER_AGENT_CA_CONFIGMAP`: the Secret's trust bundle and serving certificate. */
+  readonly certificates: Read<ConfigMap>;
   readonly now: Date;
 }
 
@@ -49,32 +54,29 @@ export function webhookStatus(name: string, read: Read<MutatingWebhookConfigurat
   return { name, found: true, createdAt: read.value.metadata?.creationTimestamp ?? '', entries };
 }
 
-export function secretStatus(name: string, namespace: string, read: Read<Secret>, now: Date): SecretStatus {
+export function secretStatus(name: string, namespace: string, read: Read<{ readonly metadata?: ObjectMeta }>, certificates: Read<ConfigMap>, now: Date): SecretStatus {
   if (!read.ok) return { name, namespace, found: false, error: read.error };
   if (!read.value) return { name, namespace, found: false, error: `Secret ${namespace}/${name} not found` };
-  const data = read.value.data ?? {};
-  const caBundleSource = data[SECRET_CA_KEY] !== undefined ? SECRET_CA_KEY : SECRET_CERT_KEY;
-  const base = {
-    name,
-    namespace,
-    found: true as const,
-    createdAt: read.value.metadata?.creationTimestamp ?? '',
-    caBundleDigest: caBundleDigest(decode(data[caBundleSource])),
-    caBundleSource,
-  };
-  const caExpiresAt = newestCaExpiry(decode(data[SECRET_CA_KEY]).toString('utf8'));
+  const base = { name, namespace, found: true as const, createdAt: read.value.metadata?.creationTimestamp ?? '', caBundleSource: SECRET_CA_KEY };
+  const where = `ConfigMap ${namespace}/${CLUSTER_AGENT_CA_CONFIGMAP}`;
+  if (!certificates.ok) return { ...base, caBundleDigest: '', durationBeforeExpiration: `unknown: ${certificates.error}` };
+  if (!certificates.value) return { ...base, caBundleDigest: '', durationBeforeExpiration: `unknown: ${where} not found (the leader publishes the certificates there)` };
+  const data = certificates.value.data ?? {};
+  const bundle = data[CLUSTER_AGENT_CA_CONFIGMAP_KEY] ?? '';
+  const withDigest = { ...base, caBundleDigest: caBundleDigest(Buffer.from(bundle, 'utf8')) };
+  const caExpiresAt = newestCaExpiry(bundle);
   try {
-    const notAfter = inspectCertificate(decode(data[SECRET_CERT_KEY])).notAfter;
+    const notAfter = inspectCertificate(data[CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY] ?? '').notAfter;
     const left = notAfter.getTime() - now.getTime();
     return {
-      ...base,
+      ...withDigest,
       certificateExpiresAt: notAfter.toISOString(),
       certificateExpiresInMs: left,
       durationBeforeExpiration: formatDuration(left),
       ...(caExpiresAt ? { caExpiresAt } : {}),
     };
   } catch (e) {
-    return { ...base, durationBeforeExpiration: `unknown: ${SECRET_CERT_KEY}: ${(e as Error).message}`, ...(caExpiresAt ? { caExpiresAt } : {}) };
+    return { ...withDigest, durationBeforeExpiration: `unknown: ${where} ${CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY}: ${(e as Error).message}`, ...(caExpiresAt ? { caExpiresAt } : {}) };
   }
 }
 
@@ -95,6 +97,6 @@ function newestCaExpiry(bundle: string): string | undefined {
 export function admissionStatus(input: AdmissionInput): AdmissionStatus {
   return {
     webhook: webhookStatus(input.webhookName, input.webhook),
-    secret: secretStatus(input.secretName, input.namespace, input.secret, input.now),
+    secret: secretStatus(input.secretName, input.namespace, input.secret, input.certificates, input.now),
   };
 }

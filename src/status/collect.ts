@@ -1,5 +1,6 @@
 /**
- * Reads what `tether status` reports (get and list only: the tether-diagnose ClusterRole is enough)
+ * Reads what `tether status` reports (get and list only: the tether-diagnose roles are enough; the
+ * certificate Secret as metadata only, its certificates from the CA ConfigMap)
  * and builds the report from the pure section builders. Reads run in parallel; one that fails is shown
  * in its section; only when no read got an answer at all is it an error (the API server is unreachable).
  */
@@ -9,7 +10,7 @@ import { admissionStatus } from './admission.js';
 import { clusterAgentApiStatus } from './clusterAgentApi.js';
 import { leaderElectionStatus } from './leaderElection.js';
 import { NODE_AGENTS_CONFIGMAP, nodeAgentsStatus } from './nodeAgents.js';
-import type { ConfigMap, EndpointSlice, Lease, MutatingWebhookConfiguration, Read, Secret, Service } from './objects.js';
+import type { ConfigMap, EndpointSlice, Lease, MutatingWebhookConfiguration, Read, Service } from './objects.js';
 import type { StatusReport } from './types.js';
 
 export interface CollectStatusOptions {
@@ -45,7 +46,7 @@ export async function collectStatus(opts: CollectStatusOptions): Promise<StatusR
   const apiService = config['cluster_agent.kubernetes_service_name'];
   const [webhook, secret, lease, service, slices, caConfigMap, nodeAgents] = await Promise.all([
     attempt(() => kube.get<MutatingWebhookConfiguration>(paths.webhook, signal)),
-    attempt(() => kube.get<Secret>(paths.secret, signal)),
+    attempt(() => kube.getMetadata(paths.secret, signal)),
     attempt(() => kube.get<Lease>(paths.lease, signal)),
     attempt(() => kube.get<Service>(paths.apiService, signal)),
     attempt(() => kube.list<EndpointSlice>(paths.endpointSlices, signal, { labelSelector: `kubernetes.io/service-name=${apiService}` })),
@@ -64,6 +65,7 @@ export async function collectStatus(opts: CollectStatusOptions): Promise<StatusR
       namespace: ns,
       webhook,
       secret,
+      certificates: caConfigMap,
       now,
     }),
     leaderElection: leaderElectionStatus(ns, config.leader_lease_name, lease, now),

@@ -1,6 +1,6 @@
 /**
  * The API objects `status` reads, as the API server's JSON has them (times are strings, Secret data is
- * base64), narrowed to the fields used. Structural, so tests hand in plain literals.
+ * base64), narrowed to the fields used (the certificate Secret: its metadata only). Structural, so tests hand in plain literals.
  */
 import type { LabelSelector } from './selector.js';
 
@@ -34,11 +34,6 @@ export interface MutatingWebhook {
 export interface MutatingWebhookConfiguration {
   readonly metadata?: ObjectMeta;
   readonly webhooks?: readonly MutatingWebhook[];
-}
-
-export interface Secret {
-  readonly metadata?: ObjectMeta;
-  readonly data?: Readonly<Record<string, string>>;
 }
 
 export interface ConfigMap {

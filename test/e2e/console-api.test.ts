@@ -26,7 +26,9 @@ const NS = 'datadog';
 const APPS = 'apps';
 const WEBHOOK = 'datadog-webhook';
 const LEASE = 'datadog-leader-election';
-const TOKEN = 't'.repeat(16) + '-console-e2e-admin-token-0123456789';
+const TOKEN = 't'.repeat(16) + '-console-e2e-agents-token-0123456789';
+/** The console's admin token: not the node agents' TOKEN (issue 20). */
+const ADMIN = 'a'.repeat(16) + '-console-e2e-admin-token-0123456789';
 const VIEWER = 'v'.repeat(16) + '-console-e2e-viewer-token-012345678';
 const NODES = { 'node-a': ['a1', 'a2'], 'node-b': ['b1', 'b2'] } as const;
 
@@ -43,7 +45,7 @@ let caPem = '';
 function start(): TetherProcess {
   tether = spawnTether(
     ['start', '--kubeconfig', kubeconfigFile, '--namespace', NS, '--webhook-url', `https://127.0.0.1:${webhookPort}`, '--port', String(webhookPort), '--api-port', String(apiPort), '--host', '127.0.0.1'],
-    { DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN, DD_CLUSTER_AGENT_CONSOLE_VIEWER_TOKEN: VIEWER, DD_LEADER_LEASE_DURATION: '3', DD_LOG_LEVEL: 'debug' },
+    { DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN, DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN: ADMIN, DD_CLUSTER_AGENT_CONSOLE_VIEWER_TOKEN: VIEWER, DD_LEADER_LEASE_DURATION: '3', DD_LOG_LEVEL: 'debug' },
   );
   return tether;
 }
@@ -147,7 +149,10 @@ describe('the console API of tether start', () => {
   test('a wrong token is refused (403), no cookie at all is 401', async () => {
     assert.equal((await call('POST', '/api/v1/console/login', { body: { token: 'x'.repeat(40) } })).status, 403);
     assert.equal((await call('GET', '/api/v1/console/nodes')).status, 401);
+    // The token every node agent holds is not a console login (issue 20).
+    assert.equal((await call('POST', '/api/v1/console/login', { body: { token: TOKEN } })).status, 403);
     assert.ok(!tether!.stderr().includes(TOKEN), 'the token is never logged');
+    assert.ok(!tether!.stderr().includes(ADMIN), 'the admin token is never logged');
   });
 
   test("each node's list holds exactly its own pods, with injection read from their spec", async () => {
@@ -168,7 +173,7 @@ describe('the console API of tether start', () => {
   });
 
   test('a pod created while the event stream is open arrives on it, marked injected', async () => {
-    const cookie = await login(TOKEN);
+    const cookie = await login(ADMIN);
     const events: { event: string; data: any }[] = [];
     let text = '';
     let onData = (): void => {};
@@ -260,7 +265,7 @@ describe('the console API of tether start', () => {
     await admission.replaceMutatingWebhookConfiguration({ name: WEBHOOK, body: mwc });
     const broken = mwc.webhooks![0]!.name;
 
-    const cookie = await login(TOKEN);
+    const cookie = await login(ADMIN);
     const health = await eventually(
       'the health to show the broken caBundle',
       async () => {

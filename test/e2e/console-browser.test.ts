@@ -134,7 +134,8 @@ before(
     const [webhookPort, apiPort] = await Promise.all([freePort(), freePort()]);
     tether = spawnTether(
       ['start', '--kubeconfig', kubeconfigFile, '--namespace', NS, '--webhook-url', `https://127.0.0.1:${webhookPort}`, '--port', String(webhookPort), '--host', '127.0.0.1', '--api-port', String(apiPort)],
-      { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: '3', DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN },
+      // The console's admin login (its own token in a real install; the same bytes here are enough for the page).
+      { DD_LOG_LEVEL: 'debug', DD_LEADER_LEASE_DURATION: '3', DD_CLUSTER_AGENT_AUTH_TOKEN: TOKEN, DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN: TOKEN },
     );
     apiUrl = `https://127.0.0.1:${apiPort}`;
     consoleUrl = `${apiUrl}${CONSOLE_PAGE_PATH}`;
@@ -257,7 +258,7 @@ describe('web console in a browser', () => {
     const n2Text = await n2.innerText();
     assert.match(n2Text, /403/);
     assert.match(n2Text, /forbidden/);
-    assert.match(await n2.locator('.fix').first().innerText(), /nodes\/proxy/, 'the fix names the missing permission');
+    assert.match(await n2.locator('.fix').first().innerText(), /nodes\/pods/, 'the fix names the missing permission');
     await screenshot(page, '05-node-agents', true);
     // Only the failing ones, as on a large cluster one would look for them.
     await page.locator('#a-state').selectOption('failing');

@@ -3,7 +3,7 @@
  * created for real and the healthy one pass:
  * - cluster-agent-token: a 30-character token in the Secret the Deployment references; node agents
  *   configured with another token; the Secret changed after the cluster agent's pod started; node agents
- *   the running cluster agent API refused (403), as recorded in ConfigMap datadog-node-agents;
+ *   a node agent with a wrong token and a real node's name changes nothing in ConfigMap datadog-node-agents;
  * - node-agent-kubelet-rbac: a DaemonSet whose service account lacks nodes/proxy (SubjectAccessReview);
  *   node agents whose kubelet (a test double deciding through the real API server) answers 401 and 403,
  *   reported through `tether start`'s cluster agent API;
@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { CLUSTER_AGENT_CA_CONFIGMAP, NODE_AGENTS_CONFIGMAP, parseConfig } from '../../src/config/index.js';
 import { parseNodeAgentRecords } from '../../src/agentapi/nodeAgentReport.js';
+import { NODE_AGENT_REPORT_FLUSH_MS } from '../../src/config/limits.js';
 import type { Check, CheckResult, DiagnoseContext } from '../../src/diagnose/check.js';
 import { CHECKS } from '../../src/diagnose/checks/index.js';
 import { clusterAgentRbac } from '../../src/diagnose/checks/clusterAgentRbac.js';
@@ -214,7 +215,8 @@ describe('node-agent-kubelet-rbac', () => {
   test('healthy: the DaemonSet\'s service account has deploy/node-agent.yaml\'s ClusterRole', async () => {
     const r = await run(nodeAgentKubeletRbac);
     assert.equal(r.status, 'ok', show(r));
-    assert.ok(r.evidence.some((e) => e.includes('get nodes/proxy on node n') && e.endsWith('allowed')), show(r));
+    assert.ok(r.evidence.some((e) => e.includes('get nodes/pods on node n') && e.endsWith('allowed')), show(r));
+    assert.ok(r.evidence.some((e) => e.includes('get nodes/proxy on node n') && e.endsWith('denied')), 'no fallback by default: ' + show(r));
   });
 
   test('a service account without kubelet RBAC: an error with the kubectl lines that grant it', async () => {
@@ -223,8 +225,8 @@ describe('node-agent-kubelet-rbac', () => {
     try {
       const r = await run(nodeAgentKubeletRbac);
       assert.equal(r.status, 'error', show(r));
-      assert.match(r.summary, /datadog\/no-kubelet-rbac may not get nodes\/proxy, nodes\/pods, nodes\/stats/);
-      assert.match(r.fix, /kubectl create clusterrole tether-kubelet-reader --verb=get --resource=nodes\/proxy,nodes\/pods,nodes\/stats && kubectl create clusterrolebinding tether-kubelet-reader --clusterrole=tether-kubelet-reader --serviceaccount=datadog:no-kubelet-rbac/);
+      assert.match(r.summary, /datadog\/no-kubelet-rbac may not get nodes\/pods \(nor the fallback nodes\/proxy\)/);
+      assert.match(r.fix, /kubectl create clusterrole tether-kubelet-reader --verb=get --resource=nodes\/pods && kubectl create clusterrolebinding tether-kubelet-reader --clusterrole=tether-kubelet-reader --serviceaccount=datadog:no-kubelet-rbac/);
     } finally {
       await applyDaemonSet();
     }
@@ -347,7 +349,7 @@ describe('node agent reports through the cluster agent API', () => {
     { timeout: 5 * 60_000 },
   );
 
-  test('the cluster agent records each node agent: kubelet ok, 401, 403; its own 403 to a wrong token', async () => {
+  test('the cluster agent records each node agent: kubelet ok, 401, 403; a wrong token with a real node\'s name records nothing', async () => {
     const records = await eventually(
       'four node agent reports',
       async () => {
@@ -357,7 +359,6 @@ describe('node agent reports through the cluster agent API', () => {
         assert.equal(r.get('n1')?.clusterAgent.state, 'ok');
         assert.equal(r.get('n2')?.kubelet.code, 'unauthorized', JSON.stringify(cm.data));
         assert.equal(r.get('n3')?.kubelet.code, 'forbidden', JSON.stringify(cm.data));
-        assert.deepEqual(r.get('n4')?.clusterAgent, { state: 'failing', code: 'forbidden', status: 403 });
         return r;
       },
       90_000,
@@ -365,6 +366,11 @@ describe('node agent reports through the cluster agent API', () => {
     );
     assert.match(records.get('n3')!.kubelet.summary!, /system:serviceaccount:datadog:default/);
     assert.ok(!JSON.stringify([...records]).includes(TOKEN));
+    // n4's node agent (a wrong token, node n4 real) has been refused every 10 s since before n1..n3 were
+    // recorded: the recorder flushes what it has, and n4 is not in it.
+    await new Promise((r) => setTimeout(r, NODE_AGENT_REPORT_FLUSH_MS + 1_000));
+    const cm = await core.readNamespacedConfigMap({ name: NODE_AGENTS_CONFIGMAP, namespace: NS });
+    assert.equal(parseNodeAgentRecords(cm.data).has('n4'), false, JSON.stringify(cm.data));
   });
 
   test('node-agent-kubelet-rbac: 401 is the token not accepted, 403 the RBAC, each with its fix', async () => {
@@ -377,11 +383,10 @@ describe('node agent reports through the cluster agent API', () => {
     assert.match(r.fix, /kubectl create clusterrolebinding tether-kubelet-reader --clusterrole=tether-kubelet-reader --serviceaccount=datadog:default/);
   });
 
-  test('cluster-agent-token: the node agent the cluster agent refused with 403 has another token', async () => {
+  test('cluster-agent-token: an unauthenticated request never makes a node agent look refused', async () => {
     const r = await run(clusterAgentToken);
-    assert.equal(r.status, 'error', show(r));
-    assert.match(r.summary, /refused the node agents of 1 node with 403 "invalid session token": their token differs/);
-    assert.ok(r.evidence.some((e) => e.startsWith('node n4: 403 at ')), show(r));
+    assert.ok(!/refused the node agents/.test(r.summary), show(r));
+    assert.ok(!r.evidence.some((e) => e.startsWith('node n4')), show(r));
   });
 
   test('every check of this file is registered', () => {

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { caBundleDigest, generateCa, issueServingCertificate } from '../../src/certs/index.js';
-import { ENABLED_LABEL, TETHER_FIELD_MANAGER } from '../../src/config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, ENABLED_LABEL, TETHER_FIELD_MANAGER } from '../../src/config/index.js';
 import { certificateNames } from '../../src/certs/policy.js';
 import { desiredWebhookConfiguration } from '../../src/controllers/webhookConfiguration.js';
 import type { Check, CheckResult, DiagnoseContext } from '../../src/diagnose/check.js';
@@ -103,9 +103,15 @@ async function secretData(): Promise<Record<string, string>> {
   return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 }
 
+/**
+ * Writes the Secret, and publishes its certificates in the CA ConfigMap as the (stopped) leader would:
+ * diagnose reads them there, and only the Secret's metadata.
+ */
 async function setSecretData(data: Record<string, string>): Promise<void> {
   const s = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
   await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: { ...s, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) } });
+  const cm = await core.readNamespacedConfigMap({ name: CLUSTER_AGENT_CA_CONFIGMAP, namespace: NS });
+  await core.replaceNamespacedConfigMap({ name: CLUSTER_AGENT_CA_CONFIGMAP, namespace: NS, body: { ...cm, data: { ...cm.data, 'ca.pem': data['ca.pem'] ?? '', 'cert.pem': data['cert.pem'] ?? '' } } });
 }
 
 /** The objects of deploy/cluster-agent.yaml, as shipped. */
@@ -374,7 +380,8 @@ describe('webhook-service, with entries calling the Service', () => {
     try {
       const r = await expectStatus(webhookServiceCheck, 'error', /^datadog-webhook calls Service elsewhere\/datadog-admission-controller, in a namespace other than the cluster agent's \(datadog\) \(and \d+ more problems: see the evidence\)$/);
       assert.ok(r.evidence.includes('Services named datadog-admission-controller: in elsewhere'), show(r));
-      assert.ok(r.evidence.includes('Secrets named webhook-certificate: in elsewhere'), show(r));
+      // Secrets are read only in Tether's namespace (a Role): the one elsewhere is not searched for.
+      assert.ok(r.evidence.includes('Secret datadog/webhook-certificate: does not exist'), show(r));
       assert.match(r.fix, /Create the Service in datadog/);
       assert.match(r.fix, /the leader then creates datadog\/webhook-certificate/);
     } finally {

@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -248,7 +249,9 @@ describe('helm template: the default values', () => {
     assert.deepEqual(env.get('DD_KUBERNETES_KUBELET_NODENAME')?.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
     assert.deepEqual(env.get('DD_KUBERNETES_KUBELET_HOST')?.valueFrom, { fieldRef: { fieldPath: 'status.hostIP' } });
     const kubelet = one<ManifestDoc & { rules: unknown }>(docs, 'ClusterRole', 'datadog-agent');
-    assert.deepEqual(kubelet.rules, [{ apiGroups: [''], resources: ['nodes/proxy', 'nodes/pods', 'nodes/stats'], verbs: ['get'] }]);
+    assert.deepEqual(kubelet.rules, [{ apiGroups: [''], resources: ['nodes/pods'], verbs: ['get'] }]);
+    const fallback = one<ManifestDoc & { rules: unknown }>(await helmTemplate({ agents: { rbac: { kubeletProxyFallback: true } } }), 'ClusterRole', 'datadog-agent');
+    assert.deepEqual(fallback.rules, [{ apiGroups: [''], resources: ['nodes/pods', 'nodes/proxy'], verbs: ['get'] }]);
     assert.equal(find(docs, 'ClusterRole', 'tether-diagnose').length, 0, 'tether-diagnose is opt-in');
     assert.equal(find(docs, 'NetworkPolicy').length, 0, 'network policies are opt-in');
   });
@@ -512,6 +515,8 @@ describe('helm template: network policies', () => {
   });
 });
 
+const randomToken = (): string => randomBytes(24).toString('hex');
+
 describe('the token', () => {
   const tokenOf = (docs: ManifestDoc[]): string => Buffer.from((one<ManifestDoc & { data: { token: string } }>(docs, 'Secret', 'datadog-cluster-agent').data.token), 'base64').toString();
 
@@ -523,22 +528,85 @@ describe('the token', () => {
     assert.ok(!r.stderr.includes(short), 'never the token itself');
   });
 
-  test('a long enough token is used as given; none given: 48 random characters', async () => {
+  test('a long enough token is used as given; none given and no cluster (helm template): rendering fails, saying how to give one', async () => {
     const token = 'y'.repeat(AUTH_TOKEN_MIN_LENGTH);
     assert.equal(tokenOf(await helmTemplate({ clusterAgent: { token } })), token);
-    const generated = tokenOf(await render('default'));
-    assert.match(generated, /^[A-Za-z0-9]{48}$/);
+    const r = await helm(['template', 'tether', CHART_DIR, '--namespace', 'datadog']);
+    assert.notEqual(r.code, 0, 'never a new random token per render');
+    assert.match(r.stderr, /no cluster agent token: rendering without a cluster \(helm template, Argo CD, Flux\) cannot generate one/);
+    assert.match(r.stderr, /clusterAgent\.tokenExistingSecret/);
+  });
+
+  test('pods roll when the token changes: a checksum of it on both pod templates, none when the chart cannot know it', async () => {
+    const checksum = (w: Workload) => (w.spec.template.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.['checksum/token'];
+    const a = await helmTemplate({ clusterAgent: { token: 'a'.repeat(40) } });
+    const b = await helmTemplate({ clusterAgent: { token: 'b'.repeat(40) } });
+    assert.match(checksum(clusterAgent(a)) ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(checksum(nodeAgent(a)), checksum(clusterAgent(a)));
+    assert.notEqual(checksum(clusterAgent(b)), checksum(clusterAgent(a)));
+    assert.equal(checksum(clusterAgent(await helmTemplate({ clusterAgent: { tokenExistingSecret: 'mine' } }))), undefined);
+  });
+
+  test('GitOps: helm template | kubectl apply, twice: the same token, the agents not rolled, both reading it', async () => {
+    const ns = 'gitops';
+    await cp.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    const token = randomToken();
+    const kubectl = (args: string[], input: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = execFile('/usr/bin/kubectl', ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 16 << 20 }, (e, out, err) => (e ? reject(new Error(`kubectl ${args.join(' ')}: ${err}`)) : resolve(out)));
+        child.stdin?.end(input);
+      });
+    const renderAndApply = async () => {
+      const r = await helm(['template', 'tether', CHART_DIR, '--namespace', ns, '-f', valuesFile({ clusterAgent: { token } })]);
+      assert.equal(r.code, 0, r.stderr);
+      await kubectl(['apply', '-n', ns, '-f', '-'], r.stdout);
+      return r.stdout;
+    };
+    const first = await renderAndApply();
+    try {
+      const apps = cp.kubeConfig().makeApiClient(k8s.AppsV1Api);
+      const generations = async () => [(await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns })).metadata?.generation, (await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })).metadata?.generation];
+      const before = await generations();
+      const second = await renderAndApply();
+      assert.equal(second, first, 'two renders of the same values are the same bytes');
+      assert.deepEqual(await generations(), before, 'the second apply rolls no pod');
+      const secret = await cp.kubeConfig().makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'datadog-cluster-agent', namespace: ns });
+      assert.equal(Buffer.from(secret.data?.['token'] ?? '', 'base64').toString(), token, 'the token both agents read is the one given: no 403 between them');
+      for (const w of [await apps.readNamespacedDeployment({ name: 'datadog-cluster-agent', namespace: ns }), await apps.readNamespacedDaemonSet({ name: 'datadog-agent', namespace: ns })]) {
+        const ref = w.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DD_CLUSTER_AGENT_AUTH_TOKEN')?.valueFrom?.secretKeyRef;
+        assert.deepEqual([ref?.name, ref?.key], ['datadog-cluster-agent', 'token'], w.kind);
+      }
+    } finally {
+      // The rendering holds cluster-wide objects (ClusterRoles...) the other tests of this file create.
+      await kubectl(['delete', '-n', ns, '--wait=false', '--ignore-not-found', '-f', '-'], first);
+    }
+  });
+
+  test("the console's logins: their own Secret (the admin token never the agents'), read by the cluster agent only; none invented without a cluster", async () => {
+    const admin = 'c'.repeat(40);
+    const docs = await helmTemplate({ clusterAgent: { console: { adminToken: admin, viewerToken: 'v'.repeat(40) } } });
+    const secret = one<ManifestDoc & { data: Record<string, string> }>(docs, 'Secret', 'datadog-cluster-agent-console');
+    assert.deepEqual(Object.keys(secret.data).sort(), ['admin-token', 'viewer-token']);
+    assert.equal(Buffer.from(secret.data['admin-token']!, 'base64').toString(), admin);
+    const env = (w: Workload) => new Map(podOf(w).containers[0]!.env.map((e) => [e.name, e]));
+    assert.deepEqual(env(clusterAgent(docs)).get('DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN')?.valueFrom, { secretKeyRef: { name: 'datadog-cluster-agent-console', key: 'admin-token', optional: true } });
+    assert.equal(env(nodeAgent(docs)).has('DD_CLUSTER_AGENT_CONSOLE_ADMIN_TOKEN'), false, 'node agents never see it');
+    const none = one<ManifestDoc & { data: Record<string, string> | null }>(await helmTemplate({}), 'Secret', 'datadog-cluster-agent-console');
+    assert.equal(none.data?.['admin-token'], undefined, 'helm template invents no admin token');
+    const r = await helm(['template', 'tether', CHART_DIR, '-f', valuesFile({ clusterAgent: { token: 'x'.repeat(40), console: { adminToken: 'short' } } })]);
+    assert.match(r.stderr, /clusterAgent\.console\.adminToken is 5 characters long; it must be at least 32/);
   });
 
   test('tokenExistingSecret: no Secret of the chart, both agents read that one (and diagnose may read it)', async () => {
     const docs = await helmTemplate({ clusterAgent: { tokenExistingSecret: 'my-token' }, diagnose: { rbac: { create: true } } });
-    assert.equal(find(docs, 'Secret').length, 0);
+    assert.deepEqual(find(docs, 'Secret').map((d) => d.metadata?.name), ['datadog-cluster-agent-console'], 'only the console\'s');
     for (const w of [clusterAgent(docs), nodeAgent(docs)]) {
       const e = podOf(w).containers[0]!.env.find((x) => x.name === 'DD_CLUSTER_AGENT_AUTH_TOKEN');
       assert.deepEqual(e?.valueFrom, { secretKeyRef: { name: 'my-token', key: 'token' } }, w.kind);
     }
-    const role = one<ManifestDoc & { rules: { resources: string[]; resourceNames?: string[] }[] }>(docs, 'ClusterRole', 'tether-diagnose');
+    const role = one<ManifestDoc & { rules: { resources: string[]; resourceNames?: string[] }[] }>(docs, 'Role', 'tether-diagnose');
     assert.deepEqual(role.rules.find((r) => r.resources.includes('secrets'))?.resourceNames, ['webhook-certificate', 'my-token']);
+    assert.ok(!one<ManifestDoc & { rules: { resources: string[] }[] }>(docs, 'ClusterRole', 'tether-diagnose').rules.some((r) => r.resources.includes('secrets')), 'no Secret cluster-wide');
   });
 });
 

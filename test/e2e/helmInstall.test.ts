@@ -51,6 +51,12 @@ async function writeKubeconfig(name: string, user: string): Promise<string> {
   return file;
 }
 
+/** The console's admin token, as the release's Secret holds it. */
+async function consoleAdminOf(): Promise<string> {
+  const s = await core.readNamespacedSecret({ name: 'datadog-cluster-agent-console', namespace: NS });
+  return Buffer.from(s.data?.['admin-token'] ?? '', 'base64').toString();
+}
+
 async function tokenOf(): Promise<string> {
   const s = await core.readNamespacedSecret({ name: TOKEN_SECRET, namespace: NS });
   return Buffer.from(s.data?.['token'] ?? '', 'base64').toString();
@@ -110,6 +116,9 @@ describe('helm install, then tether start as the chart\'s ServiceAccount', () =>
     installNotes = r.stdout;
     assert.match(installNotes, /tether diagnose -n datadog/);
     assert.match(await tokenOf(), /^[A-Za-z0-9]{48}$/);
+    // A real install (lookup sees the cluster) generates the console's admin token too: not the agents'.
+    assert.match(await consoleAdminOf(), /^[A-Za-z0-9]{48}$/);
+    assert.notEqual(await consoleAdminOf(), await tokenOf());
     const mwc = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
     assert.equal(mwc.webhooks, undefined, 'the release\'s, empty until the leader fills it');
   });
@@ -172,6 +181,7 @@ describe('helm install, then tether start as the chart\'s ServiceAccount', () =>
 describe('helm upgrade', () => {
   test('keeps the token, the webhook certificate and what the leader wrote', async () => {
     const token = await tokenOf();
+    const admin = await consoleAdminOf();
     const cert = await core.readNamespacedSecret({ name: CERT_SECRET, namespace: NS });
     const mwc = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK });
     const ca = await core.readNamespacedConfigMap({ name: CA_CONFIGMAP, namespace: NS });
@@ -184,6 +194,7 @@ describe('helm upgrade', () => {
     assert.equal(deployment.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DD_LOG_LEVEL')?.value, 'debug', 'the upgrade was applied');
 
     assert.equal(await tokenOf(), token, 'the generated token, read back with lookup');
+    assert.equal(await consoleAdminOf(), admin, "the console's admin token, kept the same way");
     const certAfter = await core.readNamespacedSecret({ name: CERT_SECRET, namespace: NS });
     assert.deepEqual(certAfter.data, cert.data);
     assert.equal(certAfter.metadata?.resourceVersion, cert.metadata?.resourceVersion, 'not even rewritten');

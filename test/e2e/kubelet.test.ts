@@ -142,16 +142,23 @@ describe('kubelet client against kubelet doubles on the real API server', () => 
         path: '/pods',
         status: 200,
         user: `system:serviceaccount:${AGENT_NS}:${READER}`,
-        subresources: ['proxy'],
+        subresources: ['pods', 'proxy'],
       });
     }
   });
 
-  test('a service account without RBAC: the 403 diagnosis names nodes/proxy and the fix', async () => {
+  test('a service account without RBAC: the 403 diagnosis names nodes/pods or nodes/proxy and the fix (nodes/pods)', async () => {
     const e = await problemOf(clientOf(kubelets['node-a']!, { tokenPath: noRbacTokenFile }).pods(), 'forbidden');
     assert.equal(e.problem.status, 403);
-    assert.match(e.problem.summary, new RegExp(`refused system:serviceaccount:${AGENT_NS}:${NO_RBAC}: it lacks RBAC permission "get" on nodes/proxy \\(node node-a\\)`));
-    assert.match(e.problem.fix, new RegExp(`--verb=get --resource=nodes/proxy,nodes/pods,nodes/stats .*--serviceaccount=${AGENT_NS}:${NO_RBAC}`));
+    assert.match(e.problem.summary, new RegExp(`refused system:serviceaccount:${AGENT_NS}:${NO_RBAC}: it lacks RBAC permission "get" on nodes/pods or nodes/proxy \\(node node-a\\)`));
+    assert.match(e.problem.fix, new RegExp(`--verb=get --resource=nodes/pods .*--serviceaccount=${AGENT_NS}:${NO_RBAC}`));
+  });
+
+  test('a kubelet without fine-grained authorization (before 1.33): the 403 names nodes/proxy, the fallback', async () => {
+    const kubelet = await double({ nodeName: 'node-a', fineGrainedAuthz: false });
+    const e = await problemOf(clientOf(kubelet, { tokenPath: noRbacTokenFile }).pods(), 'forbidden');
+    assert.match(e.problem.summary, /"get" on nodes\/proxy \(node node-a\)/);
+    assert.match(e.problem.fix, /agents\.rbac\.kubeletProxyFallback=true/);
   });
 
   test('a kubelet with fine-grained authorization (1.33+): the 403 names nodes/pods or nodes/proxy; the role suffices', async () => {

@@ -231,7 +231,7 @@ describe('cluster agent API and node agents (the first seed)', () => {
     }
   });
 
-  test('a service account without kubelet RBAC: the 403 is explained, naming nodes/proxy and the fix', async () => {
+  test('a service account without kubelet RBAC: the 403 is explained, naming nodes/pods and the fix', async () => {
     await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: 'no-rbac' } } });
     const agent = await startNodeAgent('n1', { DD_KUBELET_AUTH_TOKEN_PATH: await writeSecretFile('no-rbac.token', await serviceAccountToken('no-rbac')) });
     const problem = await eventually('the kubelet problem', async () => {
@@ -239,8 +239,8 @@ describe('cluster agent API and node agents (the first seed)', () => {
       assert.equal(p?.code, 'forbidden');
       return p!;
     });
-    assert.match(problem.summary, /nodes\/proxy|subresource=proxy/);
-    assert.match(problem.fix, /nodes\/proxy/);
+    assert.match(problem.summary, /nodes\/pods or nodes\/proxy/);
+    assert.match(problem.fix, /--resource=nodes\/pods /);
     assert.match(agent.process.stderr(), /403/);
   });
 

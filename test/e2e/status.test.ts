@@ -2,7 +2,8 @@
  * `tether status` and `tether diagnose` on a real control plane, run as the read-only `tether-diagnose`
  * service account (deploy/diagnose-rbac.yaml, by impersonation), against what `tether start` (as its own
  * service account) created: every section's lines match the objects as the API server holds them, and
- * `-o json` carries the same data.
+ * `-o json` carries the same data. `tether status` as the cluster agent's own service account too (what
+ * `kubectl exec <pod> -- agent status` runs as).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,6 +37,8 @@ let cp: ControlPlane;
 let core: k8s.CoreV1Api;
 let tether: TetherProcess;
 let diagnoseKubeconfig: string;
+/** The cluster agent's own service account: what `kubectl exec <cluster agent pod> -- agent status` runs as. */
+let tetherKubeconfig: string;
 let webhookUrl: string;
 
 interface Ran {
@@ -66,7 +69,7 @@ before(
     const asDiagnose = await applyTetherRbac(cp, NS, DIAGNOSE_MANIFEST, DIAGNOSE_SERVICE_ACCOUNT);
     // A whole install: the node agents' service account and kubelet RBAC too.
     await applyTetherRbac(cp, NS, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT);
-    const tetherKubeconfig = await tetherKubeconfigFile(cp, NS);
+    tetherKubeconfig = await tetherKubeconfigFile(cp, NS);
     diagnoseKubeconfig = join(cp.dir, 'diagnose.kubeconfig');
     await writeFile(diagnoseKubeconfig, asDiagnose.exportConfig(), { mode: 0o600 });
     const port = await freePort();
@@ -260,6 +263,24 @@ describe('tether status (as tether-diagnose)', () => {
       ['node-a', 'ok', 'unauthorized'],
       ['node-b', 'error', undefined],
     ]);
+  });
+
+  // In the cluster agent's pod, `agent status` runs as the pod's service account (deploy/rbac.yaml),
+  // not tether-diagnose: every section must still be read (a 403 shows as a section's error).
+  test("as the cluster agent's service account (agent status in its pod): every section read, none refused", async () => {
+    const r = await cli('status', '--kubeconfig', tetherKubeconfig, '-n', NS, '-o', 'json');
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as StatusReport;
+    const { webhook, secret } = report.admissionController;
+    assert.ok(webhook.found, JSON.stringify(webhook));
+    assert.ok(secret.found, JSON.stringify(secret));
+    assert.equal(report.leaderElection.state, 'Running', report.leaderElection.error);
+    assert.deepEqual(report.clusterAgentApi.errors, []);
+    assert.ok(report.clusterAgentApi.serviceFound);
+    assert.equal(report.clusterAgentApi.readyEndpoints, 1);
+    assert.ok(report.clusterAgentApi.caConfigMapFound);
+    assert.equal(report.nodeAgents.error, undefined);
+    assert.deepEqual(report.nodeAgents.nodes.map((n) => n.node), ['node-a', 'node-b']);
   });
 
   test('-o anything-else is a usage error', async () => {

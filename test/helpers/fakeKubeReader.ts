@@ -1,5 +1,5 @@
 /** A KubeReader over a map of API paths to objects; a collection is every object under its path. */
-import { ApiError, type KubeReader } from '../../src/kube/reader.js';
+import { ApiError, type KubeReader, type PartialObjectMetadata } from '../../src/kube/reader.js';
 
 export function fakeReader(objects: Record<string, unknown>, opts: { forbidden?: (path: string) => boolean } = {}): KubeReader {
   const deny = (path: string) => {
@@ -9,6 +9,12 @@ export function fakeReader(objects: Record<string, unknown>, opts: { forbidden?:
     async get<T>(path: string) {
       deny(path);
       return objects[path] as T | undefined;
+    },
+    /** The object's metadata only, as the API server answers with PartialObjectMetadata (never its data). */
+    async getMetadata(path: string) {
+      deny(path);
+      const o = objects[path] as { metadata?: PartialObjectMetadata['metadata'] } | undefined;
+      return o ? { kind: 'PartialObjectMetadata', ...(o.metadata ? { metadata: o.metadata } : {}) } : undefined;
     },
     async list<T>(path: string, _signal: AbortSignal, query?: Record<string, string>) {
       deny(path);

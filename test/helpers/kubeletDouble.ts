@@ -75,7 +75,7 @@ export interface KubeletDoubleOptions {
   readonly anonymousAuth?: boolean;
   /** `--authorization-mode`: `Webhook` (default) or `AlwaysAllow` (every authenticated request allowed). */
   readonly authorization?: 'Webhook' | 'AlwaysAllow';
-  /** The `KubeletFineGrainedAuthz` feature gate (default false: the classic single `proxy` check and text). */
+  /** The `KubeletFineGrainedAuthz` feature gate (default true, as kubelets 1.33+ have it; false: the classic single `proxy` check and text). */
   readonly fineGrainedAuthz?: boolean;
   /** The CA that signs the serving certificate (share one between doubles); default a new one. */
   readonly ca?: CertificatePair;
@@ -301,7 +301,8 @@ export async function startKubeletDouble(opts: KubeletDoubleOptions): Promise<Ku
     // 2. Authorization.
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const verb = kubeletVerb(req.method ?? '');
-    const subresources = kubeletSubresources(path, opts.fineGrainedAuthz);
+    const fineGrained = opts.fineGrainedAuthz ?? true;
+    const subresources = kubeletSubresources(path, fineGrained);
     const record = { user: user.username, subresources };
     if ((opts.authorization ?? 'Webhook') === 'Webhook') {
       let allowed = false;
@@ -314,7 +315,7 @@ export async function startKubeletDouble(opts: KubeletDoubleOptions): Promise<Ku
         if (allowed) break;
       }
       if (!allowed) {
-        const what = opts.fineGrainedAuthz ? `subresource(s)=[${subresources.join(' ')}]` : `subresource=${subresources[subresources.length - 1]}`;
+        const what = fineGrained ? `subresource(s)=[${subresources.join(' ')}]` : `subresource=${subresources[subresources.length - 1]}`;
         return send(res, req, 403, `Forbidden (user=${user.username}, verb=${verb}, resource=nodes, ${what})`, text, record);
       }
     }

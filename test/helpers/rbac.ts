@@ -20,8 +20,12 @@ export const NODE_AGENT_MANIFEST = fileURLToPath(new URL('../../../deploy/node-a
 export const SERVICE_ACCOUNT = 'datadog-cluster-agent';
 /** The node agent's service account (deploy/node-agent.yaml). */
 export const NODE_AGENT_SERVICE_ACCOUNT = 'datadog-agent';
+/** `tether console`'s read-only identity (deploy/console-viewer-rbac.yaml). */
+export const CONSOLE_VIEWER_MANIFEST = fileURLToPath(new URL('../../../deploy/console-viewer-rbac.yaml', import.meta.url));
+export const CONSOLE_VIEWER_SERVICE_ACCOUNT = 'tether-console-viewer';
 
-const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+/** What the RBAC manifests hold: identities, roles, and the policy that keeps diagnose's probe a dry run. */
+const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 
 interface ManifestObject extends k8s.KubernetesObject {
   subjects?: { kind: string; name: string; namespace?: string }[];
@@ -39,8 +43,11 @@ export function rbacObjects(namespace: string, manifest = RBAC_MANIFEST): Manife
       if (!copy.metadata?.namespace && copy.metadata?.name) copy.metadata.name = `${copy.metadata.name}-${namespace}`;
       const ref = (copy as { roleRef?: { kind: string; name: string } }).roleRef;
       if (ref?.kind === 'ClusterRole') ref.name = `${ref.name}-${namespace}`;
+      const policy = (copy as { spec?: { policyName?: string } }).spec;
+      if (copy.kind === 'ValidatingAdmissionPolicyBinding' && policy?.policyName) policy.policyName = `${policy.policyName}-${namespace}`;
       for (const s of copy.subjects ?? []) if (s.kind === 'ServiceAccount') s.namespace = namespace;
-      return copy;
+      // A policy's CEL names the service account's user, namespace included.
+      return JSON.parse(JSON.stringify(copy).replaceAll('system:serviceaccount:datadog:', `system:serviceaccount:${namespace}:`)) as ManifestObject;
     });
 }
 

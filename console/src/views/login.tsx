@@ -1,5 +1,5 @@
 /**
- * The login screen: the cluster agent token (or the read-only viewer token) is sent once, in a POST
+ * The login screen: the console admin token (or the read-only viewer token) is sent once, in a POST
  * body, and answered with an HttpOnly session cookie; it is never put in the URL or kept by the page.
  * A wrong token shows the server's words and nothing else.
  */
@@ -32,7 +32,7 @@ export function Login({ onLoggedIn, notice }: { onLoggedIn: (s: SessionAnswer) =
     <main class="login" id="main">
       <form class="card login-card" onSubmit={submit} aria-labelledby="login-title">
         <h1 id="login-title">Tether console</h1>
-        <p class="muted">Log in with the cluster agent token, or with the read-only viewer token.</p>
+        <p class="muted">Log in with the console admin token, or with the read-only viewer token.</p>
         {notice && !error ? <p class="notice">{notice}</p> : null}
         <label for="token">Token</label>
         <input

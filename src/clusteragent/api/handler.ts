@@ -156,12 +156,9 @@ export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
       if (failure) {
         deps.metrics.countAuthFailure(failure.reason);
         logRefusal(req, failure, route);
-        // A refusal is recorded (that is how "a node agent gets 403" shows cluster-side), but only for a
-        // node that exists: anyone reaching the port may send any path, and must not fill the ConfigMap.
-        // Its header is not trusted either: the node's last kubelet report stays as it was.
-        if (node !== undefined && deps.view.nodeLabels(node) !== undefined) {
-          recorder.record(node, undefined, { state: 'failing', code: failure.status === 401 ? 'unauthorized' : 'forbidden', status: failure.status });
-        }
+        // A refusal is never recorded: the node in its path is whatever the sender wrote, so anyone
+        // reaching the port could mark any node's agent as failing. Refusals are counted (metrics) and
+        // logged; a node agent that is refused stops being seen, which status and diagnose show.
         return answer(failure.status, failure.message + '\n', TEXT_TYPE, failure.challenge ? { 'WWW-Authenticate': failure.challenge } : undefined);
       }
     }

@@ -3,7 +3,7 @@
  * "system:serviceaccount:default:datadog-cluster-agent" cannot list resource "pods" in API group
  * "policy"`). Two questions:
  * - may the cluster agent's service account make every call Tether makes? Asked of the API server with
- *   one SubjectAccessReview per verb of `TETHER_API_CALLS` (kube/apiCalls.ts), the list the
+ *   one SubjectAccessReview per verb of `CLUSTER_AGENT_CALLS` (kube/apiCalls.ts), the list the
  *   code runs from; each denial is named with the kubectl lines that grant exactly it;
  * - does a Role or ClusterRole bound to it grant resources of an API the server no longer serves
  *   (`policy/v1beta1` podsecuritypolicies, `extensions`)? RBAC rules carry no version, so a rule is stale

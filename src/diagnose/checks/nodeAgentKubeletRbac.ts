@@ -11,13 +11,15 @@ import type * as k8s from '@kubernetes/client-node';
 import { NODE_AGENT_NAME, NODE_AGENTS_CONFIGMAP } from '../../config/index.js';
 import { NODE_AGENT_REPORT_STALE_MS } from '../../config/limits.js';
 import type { NodeAgentRecord } from '../../agentapi/nodeAgentReport.js';
-import { KUBELET_READER_RESOURCES, kubeletRbacFix } from '../../kube/kubeletRbac.js';
+import { KUBELET_PROXY_FALLBACK, KUBELET_PROXY_FALLBACK_VALUE, KUBELET_READER_RESOURCES, kubeletRbacFix } from '../../kube/kubeletRbac.js';
 import { skipped, type Check, type CheckOutcome } from '../check.js';
 import { canI, serviceAccountSubject } from '../accessReview.js';
 import { describeWorkload, readNodeAgentDaemonSet, readNodeAgentReports } from '../agentWorkloads.js';
 import { outcomeOf, type Finding } from '../findings.js';
 
-export type KubeletResource = (typeof KUBELET_READER_RESOURCES)[number];
+/** What the check asks about: what the node agent needs, and the fallback older kubelets ask for. */
+const ASKED = [...KUBELET_READER_RESOURCES, KUBELET_PROXY_FALLBACK] as const;
+export type KubeletResource = (typeof ASKED)[number];
 
 export interface KubeletAccessFacts {
   readonly namespace: string;
@@ -26,7 +28,7 @@ export interface KubeletAccessFacts {
   readonly serviceAccountFrom: string;
   /** The node asked about; undefined when the cluster has no Node (asked for every node). */
   readonly node: string | undefined;
-  /** The API server's answer for each of `KUBELET_READER_RESOURCES`. */
+  /** The API server's answer for `nodes/pods` and `nodes/proxy`. */
   readonly allowed: Readonly<Record<KubeletResource, boolean>>;
   readonly reports: ReadonlyMap<string, NodeAgentRecord>;
   readonly now: Date;
@@ -39,30 +41,25 @@ export function assessKubeletAccess(f: KubeletAccessFacts): CheckOutcome {
   const on = f.node ? `on node ${f.node}` : 'on any node (the cluster has no Node yet)';
   const context = [
     `node agent service account: ${f.namespace}/${f.serviceAccount} (${f.serviceAccountFrom})`,
-    ...KUBELET_READER_RESOURCES.map((r) => `SubjectAccessReview: ${user} get ${r} ${on}: ${f.allowed[r] ? 'allowed' : 'denied'}`),
+    ...ASKED.map((r) => `SubjectAccessReview: ${user} get ${r} ${on}: ${f.allowed[r] ? 'allowed' : 'denied'}`),
   ];
   const findings: Finding[] = [];
-  const missing = KUBELET_READER_RESOURCES.filter((r) => !f.allowed[r]);
   const fix = `Grant them: ${kubeletRbacFix(user)} (or apply the ClusterRole and ClusterRoleBinding of deploy/node-agent.yaml).`;
-  // /pods is authorized as nodes/proxy, or, with KubeletFineGrainedAuthz (on by default from 1.33), as nodes/pods first.
-  if (!f.allowed['nodes/proxy'] && !f.allowed['nodes/pods']) {
+  // /pods is authorized as nodes/pods by kubelets with KubeletFineGrainedAuthz (on by default from 1.33),
+  // as nodes/proxy by older ones (the fallback).
+  if (!f.allowed['nodes/pods'] && !f.allowed['nodes/proxy']) {
     findings.push({
       status: 'error',
-      summary: `the node agents' service account ${f.namespace}/${f.serviceAccount} may not get ${missing.join(', ')}: every kubelet answers its /pods with 403 Forbidden (the token is valid; the RBAC is missing).`,
+      summary: `the node agents' service account ${f.namespace}/${f.serviceAccount} may not get nodes/pods (nor the fallback nodes/proxy): every kubelet answers its /pods with 403 Forbidden (the token is valid; the RBAC is missing).`,
       evidence: [],
       fix,
     });
-  } else if (missing.length > 0) {
-    const why = !f.allowed['nodes/proxy']
-      ? 'kubelets without KubeletFineGrainedAuthz (before 1.33, or with it off) refuse /pods'
-      : f.allowed['nodes/stats']
-        ? 'kubelets with KubeletFineGrainedAuthz ask for it first and fall back to nodes/proxy'
-        : "the kubelet's /stats (the stack's node agents read /stats/summary) is refused";
+  } else if (!f.allowed['nodes/pods']) {
     findings.push({
       status: 'warning',
-      summary: `the node agents' service account ${f.namespace}/${f.serviceAccount} may not get ${missing.join(', ')}: ${why}.`,
+      summary: `the node agents' service account ${f.namespace}/${f.serviceAccount} reads the kubelet through nodes/proxy only, which also opens exec, logs and every other kubelet endpoint; kubelets 1.33+ authorize /pods as nodes/pods.`,
       evidence: [],
-      fix,
+      fix: `${fix} Keep nodes/proxy (${KUBELET_PROXY_FALLBACK_VALUE}=true) only while kubelets older than 1.33, or without KubeletFineGrainedAuthz, remain.`,
     });
   }
 
@@ -86,18 +83,18 @@ export function assessKubeletAccess(f: KubeletAccessFacts): CheckOutcome {
     const reported = forbidden.map(([, r]) => USER_IN_SUMMARY.exec(r.kubelet.summary ?? '')?.[0]).find((u) => u !== undefined);
     findings.push({
       status: 'error',
-      summary: `the kubelets of ${nodes(forbidden.length)} answer their node agent 403 Forbidden: the token is valid, its service account lacks RBAC on nodes/proxy.`,
+      summary: `the kubelets of ${nodes(forbidden.length)} answer their node agent 403 Forbidden: the token is valid, its service account lacks RBAC on nodes/pods (nodes/proxy on kubelets before 1.33).`,
       evidence: forbidden.map(line),
       fix: `Grant it: ${kubeletRbacFix(reported ?? user)} (or apply deploy/node-agent.yaml's ClusterRole and binding).`,
     });
   }
-  return outcomeOf(findings, `the node agents' service account may get ${KUBELET_READER_RESOURCES.join(', ')}${fresh.length > 0 ? '; no node agent reports a kubelet refusing it' : ''}`, context);
+  return outcomeOf(findings, `the node agents' service account may get ${KUBELET_READER_RESOURCES.join(', ')}${f.allowed['nodes/proxy'] ? ` (and the fallback ${KUBELET_PROXY_FALLBACK})` : ''}${fresh.length > 0 ? '; no node agent reports a kubelet refusing it' : ''}`, context);
 }
 
 export const nodeAgentKubeletRbac: Check = {
   name: 'node-agent-kubelet-rbac',
-  finds: "The node agents' service account lacks get on nodes/proxy, nodes/pods or nodes/stats (the kubelet answers 403), or node agents report their kubelet answering 401 (token not accepted) or 403 (RBAC).",
-  fixes: 'Grant the node agents\' service account get on nodes/proxy, nodes/pods and nodes/stats (deploy/node-agent.yaml); for a 401, make the kubelet check tokens (--authentication-token-webhook) and send the pod\'s token.',
+  finds: "The node agents' service account lacks get on nodes/pods and on the fallback nodes/proxy (the kubelet answers 403), reads the kubelet through nodes/proxy only, or node agents report their kubelet answering 401 (token not accepted) or 403 (RBAC).",
+  fixes: "Grant the node agents' service account get on nodes/pods (deploy/node-agent.yaml), and nodes/proxy only for kubelets before 1.33 (agents.rbac.kubeletProxyFallback); for a 401, make the kubelet check tokens (--authentication-token-webhook) and send the pod's token.",
   async run(ctx) {
     const [daemonSet, nodes, reports] = await Promise.all([
       readNodeAgentDaemonSet(ctx.kube, ctx.namespace, ctx.signal),
@@ -118,7 +115,7 @@ export const nodeAgentKubeletRbac: Check = {
     const node = nodes?.items[0]?.metadata?.name;
     const subject = serviceAccountSubject(ctx.namespace, serviceAccount);
     const answers = await Promise.all(
-      KUBELET_READER_RESOURCES.map(async (r) => {
+      ASKED.map(async (r) => {
         const [resource, subresource] = r.split('/') as [string, string];
         return [r, (await canI(ctx.kube, subject, { verb: 'get', group: '', resource, subresource, ...(node ? { name: node } : {}) }, ctx.signal)).allowed] as const;
       }),

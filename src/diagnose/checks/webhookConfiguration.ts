@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as k8s from '@kubernetes/client-node';
 import { enabledWebhooks } from '../../admission/index.js';
 import { caBundleDigest, certificateBlocks, inspectCertificate, InvalidCertificate, isCaCertificate, isIssuedBy } from '../../certs/index.js';
-import { ROTATE_ANNOTATION, SECRET_CA_KEY, SECRET_CERT_KEY, TETHER_FIELD_MANAGER } from '../../config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, ROTATE_ANNOTATION, SECRET_CA_KEY, SECRET_CERT_KEY, TETHER_FIELD_MANAGER } from '../../config/index.js';
 import { certificateNames, certificateSettings, trustBundlePem, type CertificateSettings } from '../../certs/policy.js';
 import { planCertificates } from '../../controllers/certificate.js';
 import { formatDuration } from '../../format/duration.js';
@@ -142,7 +142,7 @@ export function certificateFindings(secret: Pick<WebhookSecret, 'data' | 'annota
 
   // Nothing broken today: what would the leader renew? (Every CA counted as long published: diagnose
   // asks what is due, not whether a rotation may proceed.)
-  const plan = planCertificates({ data: secret.data, annotations: secret.annotations }, settings, now, () => Number.MAX_SAFE_INTEGER);
+  const plan = planCertificates({ data: secret.data, annotations: secret.annotations }, settings, now, () => Number.MAX_SAFE_INTEGER, { publicOnly: true });
   if (plan.newCa) warnings.push(`a new CA is due: ${plan.newCa}`);
   if (plan.newServing) warnings.push(`a new serving certificate is due: ${plan.newServing}`);
   if (plan.dropped.length > 0) evidence.push(`the leader would drop from the trust bundle: ${plan.dropped.join('; ')}`);
@@ -303,7 +303,17 @@ export function createWebhookConfigurationCheck(opts: WebhookConfigurationCheckO
       }
 
       if (!secret || !bundle) {
-        if (secret) f.add('error', `Secret ${secretId} holds no certificate (${SECRET_CA_KEY})`, `Delete it (\`kubectl -n ${namespace} delete secret ${secretName}\`): Tether's leader creates a new one.`);
+        const cm = `${namespace}/${CLUSTER_AGENT_CA_CONFIGMAP}`;
+        if (secret && !secret.published) {
+          f.add(
+            'error',
+            `ConfigMap ${cm} does not exist: the leader publishes the certificates of Secret ${secretId} there (diagnose reads no key), and no leader has`,
+            `Check that the cluster agent's leader runs (\`${leaderCmd}\`) and may create ConfigMaps in ${namespace} (deploy/rbac.yaml); it publishes ${cm} at once.`,
+            [await leader()],
+          );
+        } else if (secret) {
+          f.add('error', `Secret ${secretId} holds no certificate (${SECRET_CA_KEY}, as published in ConfigMap ${cm})`, `Delete it (\`kubectl -n ${namespace} delete secret ${secretName}\`): Tether's leader creates a new one.`);
+        }
         return f.outcome('');
       }
 

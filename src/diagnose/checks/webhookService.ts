@@ -8,7 +8,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import { enabledWebhooks } from '../../admission/index.js';
 import { WEBHOOK_SERVICE_PORT } from '../../config/index.js';
-import { ApiError } from '../../kube/reader.js';
 import { skipped, type Check, type DiagnoseContext } from '../check.js';
 import { findClusterAgentPods, type ClusterAgentPods } from '../clusterAgent.js';
 import { Findings } from '../findings.js';
@@ -83,7 +82,7 @@ interface Named {
 }
 
 /** Every namespace holding an object of this name (a field-selected list: RBAC may restrict it to that name). */
-async function namespacesHolding(ctx: DiagnoseContext, resource: 'services' | 'secrets', name: string): Promise<string[]> {
+async function namespacesHolding(ctx: DiagnoseContext, resource: 'services', name: string): Promise<string[]> {
   const items = await ctx.kube.list<Named>(`/api/v1/${resource}`, ctx.signal, { fieldSelector: `metadata.name=${name}` });
   return items.map((i) => i.metadata?.namespace ?? '').filter(Boolean).sort();
 }
@@ -136,20 +135,16 @@ export const webhookServiceCheck: Check = {
       f.evidence(`another Service ${serviceName} exists in ${serviceNamespaces.filter((n) => n !== namespace).join(', ')}: another install?`);
     }
 
-    try {
-      const secretNamespaces = await namespacesHolding(ctx, 'secrets', secretName);
-      f.evidence(`Secrets named ${secretName}: ${secretNamespaces.length > 0 ? secretNamespaces.map((n) => `in ${n}`).join(', ') : 'none'}`);
-      if (!secretNamespaces.includes(namespace) && secretNamespaces.length > 0) {
-        f.add(
-          'error',
-          `Secret ${secretName} is in ${secretNamespaces.join(', ')}, not in the cluster agent's namespace ${namespace}`,
-          `${namespaceCmd}: the leader then creates ${namespace}/${secretName} and serves its certificate. Delete the stray Secret when nothing uses it.`,
-        );
-      }
-    } catch (e) {
-      // Searching Secrets by name cluster-wide needs its own grant; without it the rest still says much.
-      if (!(e instanceof ApiError && e.status === 403)) throw e;
-      f.evidence(`could not search other namespaces for Secret ${secretName}: ${e.message}`);
+    // The Secret in the cluster agent's namespace, as metadata: diagnose reads Secrets only there
+    // (a Role), so a stray copy elsewhere is not searched for.
+    const secretMeta = await ctx.kube.getMetadata(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(secretName)}`, ctx.signal);
+    f.evidence(`Secret ${namespace}/${secretName}: ${secretMeta ? 'exists' : 'does not exist'}`);
+    if (!secretMeta) {
+      f.add(
+        'error',
+        `Secret ${secretName} is not in the cluster agent's namespace ${namespace}`,
+        `${namespaceCmd}: the leader then creates ${namespace}/${secretName} and serves its certificate. A copy in another namespace (\`kubectl get secrets -A --field-selector metadata.name=${secretName}\`) is not used: delete it when nothing uses it.`,
+      );
     }
 
     // The Service actually called (the first entry's), as the API server sees it.

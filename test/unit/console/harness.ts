@@ -101,7 +101,8 @@ export async function startConsoleUnderTest(o: { staticDir?: string; checks?: Ch
   const entry = (name: string, caPem: string) => ({ name, clientConfig: { caBundle: b64(caPem), service: { namespace: NS, name: 'datadog-admission-controller', port: 443, path: '/injectconfig' } } });
   const objects: Record<string, unknown> = {
     [paths.webhook]: { metadata: { name: 'datadog-webhook', creationTimestamp: WEBHOOK_CREATED }, webhooks: [entry('datadog.webhook.config', ca.certPem), entry('datadog.webhook.tags', ca.certPem)] },
-    [paths.secret]: { metadata: { name: 'webhook-certificate' }, data: { 'ca.pem': b64(ca.certPem), 'cert.pem': b64(serving.certPem), 'key.pem': b64(serving.keyPem) } },
+    [paths.secret]: { metadata: { name: 'webhook-certificate' } },
+    [paths.caConfigMap]: { data: { 'ca.pem': ca.certPem, 'cert.pem': serving.certPem } },
     [paths.lease]: { spec: { holderIdentity: 'replica-1', leaseDurationSeconds: 15, renewTime: new Date(timers.now()).toISOString() } },
   };
   const kube = fakeReader(objects);

@@ -13,6 +13,9 @@ describe('desiredCaConfigMap (pure)', () => {
     assert.deepEqual(desiredCaConfigMap(BUNDLE_AB), { data: { [CLUSTER_AGENT_CA_CONFIGMAP_KEY]: BUNDLE_AB }, labels: CA_CONFIGMAP_LABELS });
     assert.equal(CLUSTER_AGENT_CA_CONFIGMAP_KEY, 'ca.pem');
   });
+  test('the serving certificate (public) next to the bundle, so status and diagnose need no key of the Secret', () => {
+    assert.deepEqual(desiredCaConfigMap(BUNDLE_A, 'CERT').data, { 'ca.pem': BUNDLE_A, 'cert.pem': 'CERT' });
+  });
   test('changes name only what differs, leaving other keys and labels alone', () => {
     const desired = desiredCaConfigMap(BUNDLE_AB);
     assert.equal(caConfigMapChanges({ data: { 'ca.pem': BUNDLE_AB, other: 'x' }, labels: { ...CA_CONFIGMAP_LABELS, team: 'ops' } }, desired), undefined);

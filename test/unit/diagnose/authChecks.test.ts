@@ -99,15 +99,17 @@ describe('cluster-agent-token', () => {
 
 describe('node-agent-kubelet-rbac', () => {
   const base = { namespace: 'datadog', serviceAccount: 'datadog-agent', serviceAccountFrom: 'test', node: 'n1', reports: new Map<string, NodeAgentRecord>(), now: NOW };
-  test('all three allowed: ok; neither proxy nor pods: error with the fix; pods only: warning', () => {
-    assert.equal(assessKubeletAccess({ ...base, allowed: { 'nodes/proxy': true, 'nodes/pods': true, 'nodes/stats': true } }).status, 'ok');
-    const denied = assessKubeletAccess({ ...base, allowed: { 'nodes/proxy': false, 'nodes/pods': false, 'nodes/stats': true } });
+  test('nodes/pods: ok (with or without the fallback); neither: error with the fix; nodes/proxy only: warning (it opens the whole kubelet API)', () => {
+    assert.equal(assessKubeletAccess({ ...base, allowed: { 'nodes/proxy': false, 'nodes/pods': true } }).status, 'ok');
+    assert.equal(assessKubeletAccess({ ...base, allowed: { 'nodes/proxy': true, 'nodes/pods': true } }).status, 'ok');
+    const denied = assessKubeletAccess({ ...base, allowed: { 'nodes/proxy': false, 'nodes/pods': false } });
     assert.equal(denied.status, 'error');
-    assert.match(denied.summary, /may not get nodes\/proxy, nodes\/pods/);
-    assert.match(denied.fix, /--serviceaccount=datadog:datadog-agent/);
-    const pods = assessKubeletAccess({ ...base, allowed: { 'nodes/proxy': false, 'nodes/pods': true, 'nodes/stats': true } });
-    assert.equal(pods.status, 'warning');
-    assert.match(pods.summary, /KubeletFineGrainedAuthz/);
+    assert.match(denied.summary, /may not get nodes\/pods \(nor the fallback nodes\/proxy\)/);
+    assert.match(denied.fix, /--resource=nodes\/pods .*--serviceaccount=datadog:datadog-agent/);
+    const proxy = assessKubeletAccess({ ...base, allowed: { 'nodes/proxy': true, 'nodes/pods': false } });
+    assert.equal(proxy.status, 'warning');
+    assert.match(proxy.summary, /nodes\/proxy only/);
+    assert.match(proxy.fix, /agents\.rbac\.kubeletProxyFallback=true/);
   });
 
   test('reports: 401 is authentication, 403 RBAC for the user the kubelet named', () => {
@@ -115,7 +117,7 @@ describe('node-agent-kubelet-rbac', () => {
       ['n1', report(1, { kubelet: { state: 'failing', code: 'unauthorized', status: 401, summary: 'the kubelet answered 401' } })],
       ['n2', report(1, { kubelet: { state: 'failing', code: 'forbidden', status: 403, summary: 'the kubelet refused system:serviceaccount:other:agent: it lacks RBAC' } })],
     ]);
-    const r = assessKubeletAccess({ ...base, reports, allowed: { 'nodes/proxy': true, 'nodes/pods': true, 'nodes/stats': true } });
+    const r = assessKubeletAccess({ ...base, reports, allowed: { 'nodes/proxy': false, 'nodes/pods': true } });
     assert.equal(r.status, 'error');
     assert.match(r.summary, /401 Unauthorized/);
     assert.match(r.fix, /--authentication-token-webhook/);

@@ -92,6 +92,7 @@ describe('--check and --list', () => {
 function reader(get: (path: string) => unknown): KubeReader {
   return {
     get: async <T>(path: string) => get(path) as T | undefined,
+    getMetadata: async () => undefined,
     list: async <T>() => [] as T[],
     watch: async () => {},
     create: async <T>(): Promise<T> => {

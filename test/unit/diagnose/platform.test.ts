@@ -64,6 +64,7 @@ test('detectPlatform reads one page of nodes, discovery, the version and the tel
       if (path === '/version') return { gitVersion: 'v1.31.0' } as T;
       return undefined;
     },
+    getMetadata: async () => undefined,
     list: async () => [],
     watch: async () => {},
     create: async () => {

@@ -31,7 +31,8 @@ let serving: CertificatePair;
 let now: Date;
 
 function secretData(c = ca, s = serving): Record<string, string> {
-  return { 'ca.pem': c.certPem, 'ca-key.pem': c.keyPem, 'cert.pem': s.certPem, 'key.pem': s.keyPem };
+  // The public half only: what the leader publishes in the CA ConfigMap, all diagnose reads (issue 20).
+  return { 'ca.pem': c.certPem, 'cert.pem': s.certPem };
 }
 
 before(async () => {
@@ -146,35 +147,42 @@ describe('the check over an in-memory API', () => {
   function context(objects: Record<string, unknown>): DiagnoseContext {
     return { config, namespace: NS, serviceAccount: 'datadog-cluster-agent', kube: fakeReader(objects), platform: () => Promise.reject(new Error('unused')), now: () => now, signal: new AbortController().signal };
   }
-  const secret = () => ({ metadata: { name: 'webhook-certificate', namespace: NS }, data: Object.fromEntries(Object.entries(secretData()).map(([k, v]) => [k, b64(v)])) });
+  const CA_CONFIGMAP = `/api/v1/namespaces/${NS}/configmaps/datadog-cluster-agent-ca`;
+  // The Secret's metadata (all diagnose may read of it) and its certificates as the leader publishes them.
+  const published = () => ({ [SECRET]: { metadata: { name: 'webhook-certificate', namespace: NS }, data: { 'ca-key.pem': b64('never read') } }, [CA_CONFIGMAP]: { data: secretData() } });
   const mwc = (webhooks = desiredWebhookConfiguration({ config, namespace: NS, caBundlePem: ca.certPem }).webhooks!) => ({
     metadata: { name: 'datadog-webhook', resourceVersion: '10', managedFields: [{ manager: 'tether', operation: 'Update', time: '2026-01-01T00:00:00Z' }] },
     webhooks,
   });
 
   test('healthy: ok, with the digests as evidence', async () => {
-    const r = await check.run(context({ [MWC]: mwc(), [SECRET]: secret() }));
+    const r = await check.run(context({ [MWC]: mwc(), ...published() }));
     assert.equal(r.status, 'ok', JSON.stringify(r, null, 2));
     assert.ok(r.evidence.includes(`entry datadog.webhook.config: CA bundle digest ${caBundleDigest(ca.certPem)}`));
   });
+  test('reads the Secret as metadata only and its certificates from the CA ConfigMap; without the ConfigMap, says the leader publishes it', async () => {
+    const r = await check.run(context({ [MWC]: mwc(), [SECRET]: published()[SECRET] }));
+    assert.equal(r.status, 'error');
+    assert.match(r.summary, /^ConfigMap datadog\/datadog-cluster-agent-ca does not exist: the leader publishes the certificates of Secret datadog\/webhook-certificate there/);
+  });
   test('missing: an error that says the leader creates it', async () => {
-    const r = await check.run(context({ [SECRET]: secret() }));
+    const r = await check.run(context({ ...published() }));
     assert.equal(r.status, 'error');
     assert.match(r.summary, /MutatingWebhookConfiguration datadog-webhook does not exist/);
     assert.ok(r.evidence.some((l) => l.startsWith('leader: none (Lease datadog/datadog-leader-election does not exist')));
   });
   test('an entry missing is named in the summary; a changed field as drift', async () => {
     const [a, b, c] = mwc().webhooks;
-    let r = await check.run(context({ [MWC]: mwc([a!, c!]), [SECRET]: secret() }));
+    let r = await check.run(context({ [MWC]: mwc([a!, c!]), ...published() }));
     assert.equal(r.status, 'error');
     assert.match(r.summary, /^datadog-webhook: entry datadog\.webhook\.tags is missing/);
-    r = await check.run(context({ [MWC]: mwc([a!, { ...b!, failurePolicy: 'Fail' }, c!]), [SECRET]: secret() }));
+    r = await check.run(context({ [MWC]: mwc([a!, { ...b!, failurePolicy: 'Fail' }, c!]), ...published() }));
     assert.match(r.summary, /differs from what the configuration wants: entry datadog\.webhook\.tags: failurePolicy differs/);
   });
   test('a caBundle that is not the Secret\'s: both digests, and who wrote it', async () => {
     const other = desiredWebhookConfiguration({ config, namespace: NS, caBundlePem: serving.certPem }).webhooks!;
     const obj = { ...mwc(other), metadata: { ...mwc().metadata, managedFields: [{ manager: 'datadog-cluster-agent', operation: 'Update', time: '2026-01-01T00:00:05Z' }] } };
-    const r = await check.run(context({ [MWC]: obj, [SECRET]: secret() }));
+    const r = await check.run(context({ [MWC]: obj, ...published() }));
     assert.equal(r.status, 'error');
     assert.match(r.summary, /the caBundle of datadog\.webhook\.config, datadog\.webhook\.tags, datadog\.webhook\.auto\.instrumentation is not the Secret's CA bundle/);
     assert.ok(r.evidence.includes(`Secret datadog/webhook-certificate: CA bundle digest ${caBundleDigest(ca.certPem)}`));

@@ -52,11 +52,11 @@ const config = parseConfig({ env: {} });
 describe('deploy/node-agent.yaml', () => {
   const objs = load('node-agent.yaml');
 
-  test('the service account may only get nodes/proxy, nodes/pods and nodes/stats', () => {
+  test('the service account may only get nodes/pods (no nodes/proxy by default, no nodes/stats)', () => {
     const sa = one(objs, 'ServiceAccount');
     assert.equal(sa.metadata.name, NODE_AGENT_NAME);
     const role = one(objs, 'ClusterRole') as Obj & { rules: unknown };
-    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['nodes/proxy', 'nodes/pods', 'nodes/stats'], verbs: ['get'] }]);
+    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['nodes/pods'], verbs: ['get'] }]);
     const binding = one(objs, 'ClusterRoleBinding') as Obj & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
     assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);

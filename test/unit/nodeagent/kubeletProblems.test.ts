@@ -50,8 +50,9 @@ const TABLE: readonly Row[] = [
       SA,
       '"get" on nodes/proxy',
       'node-a',
-      'kubectl create clusterrole tether-kubelet-reader --verb=get --resource=nodes/proxy,nodes/pods,nodes/stats',
+      'kubectl create clusterrole tether-kubelet-reader --verb=get --resource=nodes/proxy ',
       'kubectl create clusterrolebinding tether-kubelet-reader --clusterrole=tether-kubelet-reader --serviceaccount=datadog:datadog-agent',
+      'agents.rbac.kubeletProxyFallback=true',
     ],
   },
   {

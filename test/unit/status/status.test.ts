@@ -24,7 +24,7 @@ import {
   renderStatus,
   type MutatingWebhook,
   type MutatingWebhookConfiguration,
-  type Secret,
+  type ConfigMap,
 } from '../../../src/status/index.js';
 import { makeCertificate } from '../../helpers/certs.js';
 
@@ -84,8 +84,10 @@ describe('Admission Controller section', () => {
       metadata: { name: 'datadog-webhook', creationTimestamp: '2023-09-25T22:32:07Z' },
       webhooks: [entry('datadog.webhook.config', '/injectconfig', ca), entry('datadog.webhook.tags', '/injecttags', ca), entry('datadog.webhook.auto.instrumentation', '/injectlib', ca)],
     };
-    const secret: Secret = { metadata: { name: 'webhook-certificate', namespace: 'default', creationTimestamp: '2023-09-25T22:32:07Z' }, data: { 'ca.pem': b64(ca), 'cert.pem': b64(pair.certPem), 'key.pem': b64(pair.keyPem) } };
-    const status = admissionStatus({ webhookName: 'datadog-webhook', secretName: 'webhook-certificate', namespace: 'default', webhook: { ok: true, value: mwc }, secret: { ok: true, value: secret }, now });
+    // The Secret as metadata only; its certificates as the leader publishes them (public, no key).
+    const secret = { metadata: { name: 'webhook-certificate', namespace: 'default', creationTimestamp: '2023-09-25T22:32:07Z' } };
+    const certificates: ConfigMap = { data: { 'ca.pem': ca, 'cert.pem': pair.certPem } };
+    const status = admissionStatus({ webhookName: 'datadog-webhook', secretName: 'webhook-certificate', namespace: 'default', webhook: { ok: true, value: mwc }, secret: { ok: true, value: secret }, certificates: { ok: true, value: certificates }, now });
     const d = caBundleDigest(ca);
     // The seed's text (seeds/admission-controller-troubleshooting), its digest being of another CA.
     const seed = `Admission Controller
@@ -147,6 +149,7 @@ describe('Admission Controller section', () => {
         },
       },
       secret: { ok: true, value: undefined },
+      certificates: { ok: true, value: undefined },
       now: new Date(),
     });
     assert.deepEqual(renderAdmission(status).slice(7), [
@@ -164,10 +167,10 @@ describe('Admission Controller section', () => {
     ]);
   });
 
-  test('missing or unreadable configuration; a legacy Secret (cert.pem only) is digested from cert.pem; an unreadable certificate', async () => {
+  test('missing or unreadable configuration; certificates not published yet; an unreadable certificate', async () => {
     const pair = await makeCertificate();
     const now = new Date();
-    const missing = admissionStatus({ webhookName: 'datadog-webhook', secretName: 's', namespace: 'n', webhook: { ok: true, value: undefined }, secret: { ok: false, error: 'GET /api/v1/namespaces/n/secrets/s: HTTP 403: forbidden' }, now });
+    const missing = admissionStatus({ webhookName: 'datadog-webhook', secretName: 's', namespace: 'n', webhook: { ok: true, value: undefined }, secret: { ok: false, error: 'GET /api/v1/namespaces/n/secrets/s: HTTP 403: forbidden' }, certificates: { ok: true, value: undefined }, now });
     assert.deepEqual(renderAdmission(missing), [
       'Admission Controller',
       '====================',
@@ -180,13 +183,16 @@ describe('Admission Controller section', () => {
       '    -----------',
       '    Error: GET /api/v1/namespaces/n/secrets/s: HTTP 403: forbidden',
     ]);
-    const legacy = admissionStatus({ webhookName: 'w', secretName: 's', namespace: 'n', webhook: { ok: true, value: undefined }, secret: { ok: true, value: { data: { 'cert.pem': b64(pair.certPem), 'key.pem': b64(pair.keyPem) } } }, now });
-    assert.ok(legacy.secret.found);
-    assert.equal(legacy.secret.caBundleDigest, caBundleDigest(pair.certPem));
-    assert.equal(legacy.secret.caBundleSource, 'cert.pem');
-    const broken = admissionStatus({ webhookName: 'w', secretName: 's', namespace: 'n', webhook: { ok: true, value: undefined }, secret: { ok: true, value: { data: { 'cert.pem': b64('garbage') } } }, now });
+    const meta = { ok: true as const, value: { metadata: { name: 's' } } };
+    const unpublished = admissionStatus({ webhookName: 'w', secretName: 's', namespace: 'n', webhook: { ok: true, value: undefined }, secret: meta, certificates: { ok: true, value: undefined }, now });
+    assert.ok(unpublished.secret.found);
+    assert.match(unpublished.secret.durationBeforeExpiration, /^unknown: ConfigMap n\/datadog-cluster-agent-ca not found/);
+    const published = admissionStatus({ webhookName: 'w', secretName: 's', namespace: 'n', webhook: { ok: true, value: undefined }, secret: meta, certificates: { ok: true, value: { data: { 'ca.pem': pair.certPem, 'cert.pem': pair.certPem } } }, now });
+    assert.ok(published.secret.found);
+    assert.equal(published.secret.caBundleDigest, caBundleDigest(pair.certPem));
+    const broken = admissionStatus({ webhookName: 'w', secretName: 's', namespace: 'n', webhook: { ok: true, value: undefined }, secret: meta, certificates: { ok: true, value: { data: { 'cert.pem': 'garbage' } } }, now });
     assert.ok(broken.secret.found);
-    assert.match(broken.secret.durationBeforeExpiration, /^unknown: cert\.pem: not a PEM certificate/);
+    assert.match(broken.secret.durationBeforeExpiration, /^unknown: ConfigMap n\/datadog-cluster-agent-ca cert\.pem: not a PEM certificate/);
   });
 });
 
@@ -301,6 +307,11 @@ function fakeReader(objects: Record<string, unknown>, fail?: ApiError): KubeRead
     async list<T>(path: string) {
       if (fail) throw fail;
       return (objects[path] ?? []) as T[];
+    },
+    async getMetadata(path: string) {
+      if (fail) throw fail;
+      const o = objects[path] as { metadata?: object } | undefined;
+      return o ? { metadata: { ...o.metadata } } : undefined;
     },
     async watch() {},
     async create<T>(): Promise<T> {

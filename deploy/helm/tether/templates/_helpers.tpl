@@ -74,6 +74,96 @@ service
 {{ .Values.clusterAgent.tokenExistingSecret | default "datadog-cluster-agent" }}
 {{- end -}}
 
+{{/*
+The token, base64 as a Secret holds it, or "" when the chart cannot know it (tokenExistingSecret under
+`helm template`). Worked out once per render and kept in .Values (the token Secret, and the checksum
+annotations that roll both agents' pods when it changes, must see the same value):
+- clusterAgent.token: as given (32 characters at least);
+- clusterAgent.tokenExistingSecret: that Secret's, read with lookup when there is a cluster;
+- else the Secret the chart created before (lookup): kept across upgrades;
+- else a new random one, but only when there is a cluster to keep it in. `helm template` (Argo CD,
+  Flux post-rendering, `helm template | kubectl apply`) has none: lookup answers nothing, and a new token
+  per render would give restarted pods another token than their peers (403). There, rendering fails and
+  says to set one. How the two are told apart: lookup of Namespace kube-system, which every cluster has
+  (the API server creates it) and which lookup sees only when helm talks to a cluster.
+*/}}
+{{- define "tether.tokenData" -}}
+{{- $ca := .Values.clusterAgent -}}
+{{- if not (hasKey $ca "_tokenData") -}}
+{{- $data := "" -}}
+{{- if $ca.tokenExistingSecret -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $ca.tokenExistingSecret -}}
+{{- if and $existing $existing.data (hasKey $existing.data "token") -}}{{- $data = index $existing.data "token" -}}{{- end -}}
+{{- else if $ca.token -}}
+{{- /* The same minimum as cluster_agent.auth_token (AUTH_TOKEN_MIN_LENGTH): fail here, not in every pod. */ -}}
+{{- if lt (len $ca.token) 32 -}}
+{{- fail (printf "clusterAgent.token is %d characters long; the cluster agent authentication token length must be at least 32 (agents refuse a shorter one). Use 32 or more characters (e.g. `openssl rand -hex 32`), or leave clusterAgent.token empty to have one generated and kept across upgrades." (len $ca.token)) -}}
+{{- end -}}
+{{- $data = $ca.token | b64enc -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace "datadog-cluster-agent" -}}
+{{- if and $existing $existing.data (hasKey $existing.data "token") -}}
+{{- $data = index $existing.data "token" -}}
+{{- else if lookup "v1" "Namespace" "" "kube-system" -}}
+{{- $data = randAlphaNum 48 | b64enc -}}
+{{- else -}}
+{{- fail "no cluster agent token: rendering without a cluster (helm template, Argo CD, Flux) cannot generate one and keep it, and a new one on every render would make restarted agents disagree with their peers (403 invalid session token). Set clusterAgent.tokenExistingSecret to a Secret of yours with a `token` key (kubectl -n NAMESPACE create secret generic datadog-cluster-agent-token --from-literal=token=$(openssl rand -hex 32)), or clusterAgent.token (32+ characters). `helm install` and `helm upgrade` generate one and keep it." -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $ca "_tokenData" $data -}}
+{{- end -}}
+{{- index $ca "_tokenData" -}}
+{{- end -}}
+
+{{/*
+The pod template annotation that rolls an agent's pods when the token changes (each reads it only at
+start): its SHA-256, when the chart knows the token (not tokenExistingSecret under `helm template`: roll
+the pods yourself after changing that Secret, e.g. `kubectl rollout restart`).
+*/}}
+{{- define "tether.tokenChecksum" -}}
+{{- $data := include "tether.tokenData" . -}}
+{{- if $data }}
+checksum/token: {{ $data | sha256sum | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The console's admin token, base64, or "" for none: clusterAgent.console.adminToken, else the one this
+release's Secret holds (lookup), else a new one when there is a cluster to keep it in (as tether.tokenData
+tells). Under `helm template` without a value there is none: the console then has no admin login (its
+viewer login and tether diagnose still work). Worked out once per render.
+*/}}
+{{- define "tether.consoleAdminData" -}}
+{{- $c := .Values.clusterAgent.console -}}
+{{- if not (hasKey $c "_adminData") -}}
+{{- $data := "" -}}
+{{- if $c.adminToken -}}
+{{- if lt (len $c.adminToken) 32 -}}
+{{- fail (printf "clusterAgent.console.adminToken is %d characters long; it must be at least 32. Leave it empty to have one generated and kept across upgrades." (len $c.adminToken)) -}}
+{{- end -}}
+{{- $data = $c.adminToken | b64enc -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace "datadog-cluster-agent-console" -}}
+{{- if and $existing $existing.data (hasKey $existing.data "admin-token") -}}
+{{- $data = index $existing.data "admin-token" -}}
+{{- else if lookup "v1" "Namespace" "" "kube-system" -}}
+{{- $data = randAlphaNum 48 | b64enc -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $c "_adminData" $data -}}
+{{- end -}}
+{{- index $c "_adminData" -}}
+{{- end -}}
+
+{{/* The cluster agent's pods roll when the console's logins change, as for the token. */}}
+{{- define "tether.consoleChecksum" -}}
+{{- $c := .Values.clusterAgent.console -}}
+{{- $admin := include "tether.consoleAdminData" . -}}
+{{- if and $c.enabled (or $admin $c.viewerToken) }}
+checksum/console: {{ printf "%s/%s" $admin ($c.viewerToken | default "") | sha256sum | quote }}
+{{- end -}}
+{{- end -}}
+
 {{/* Both agents read the token from that Secret, never from a literal. */}}
 {{- define "tether.tokenEnv" -}}
 - name: DD_CLUSTER_AGENT_AUTH_TOKEN
