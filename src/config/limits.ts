@@ -213,6 +213,24 @@ export const NODE_AGENT_SYNC_INTERVAL_MS = 10_000;
  * agent ask more than that.
  */
 export const NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS = 2_000;
+/**
+ * A Unix-socket sender's pid → its container (read from `/proc/<pid>/cgroup`) is remembered this long:
+ * a client sends many datagrams a second, and reading /proc for each would cost more than parsing them.
+ * Short, because pids are reused: a pid that changed hands keeps its old container for at most this.
+ */
+export const ATTEST_PID_CACHE_TTL_MS = 5_000;
+/** At most this many pids remembered (one entry is a few hundred bytes; the oldest go first). */
+export const ATTEST_PID_CACHE_MAX = 4_096;
+/** A mis-attribution (data claiming a pod it does not come from) is always counted; logged once per this interval. */
+export const ATTEST_MISMATCH_LOG_INTERVAL_MS = 60_000;
+/**
+ * Priority sampling (`traces/prioritySampler.ts`): traces per service and env are counted over windows of
+ * this length, and each key's rate follows the last full window (the stack's agent also adjusts about
+ * every 10 s), so a rate given now reflects the last 10 to 20 s.
+ */
+export const PRIORITY_SAMPLING_WINDOW_MS = 10_000;
+/** Service/env keys with a rate of their own; traces of further keys get the default key's rate (1), and are counted. */
+export const PRIORITY_SAMPLING_MAX_KEYS = 2_000;
 export const NODE_AGENT_RETRY_BASE_MS = 1_000;
 export const NODE_AGENT_RETRY_MAX_MS = 60_000;
 /** One request to the cluster agent API, connection and TLS handshake included. */

@@ -263,6 +263,10 @@ export const SCHEMA = {
     ...optionalSocketPath('/var/run/datadog/apm.socket', 'node agent: Unix socket tracers send traces to (socket mode); empty: none'),
     env: 'DD_APM_RECEIVER_SOCKET',
   },
+  'apm_config.max_traces_per_second': {
+    ...int(10, 1, 100_000, "node agent: priority sampling's target, traces per second per service and env: the rate_by_service tracers are answered makes them keep about this many (0 < rate <= 1)"),
+    env: 'DD_APM_MAX_TPS',
+  },
 
   // The node agent's DogStatsD intake (nodeagent/intake/dogstatsd/): the stack's own key names, so the
   // same DD_DOGSTATSD_* variables configure it.

@@ -428,6 +428,9 @@ describe('helm template: the node agent receives what injected pods send, in eve
     assert.deepEqual(hostPorts(apmSocket), [8125, 8126]);
     assert.deepEqual(hostPaths(apmSocket), ['DaemonSet/datadog-agent: /var/run/datadog']);
     assert.equal(podOf(nodeAgent(apmSocket)).containers[0]!.securityContext['runAsUser'], 0);
+    // With sockets, the node's pid namespace: the sockets' peer pids name the sender's container (attested origins).
+    assert.equal((podOf(nodeAgent(apmSocket)) as { hostPID?: boolean }).hostPID, true);
+    assert.equal((podOf(nodeAgent(await helmTemplate({}))) as { hostPID?: boolean }).hostPID, undefined);
     // Autopilot: an explicit socket mode gets the warning of NOTES.txt, and still no hostPath.
     const autopilotSocket = await helmTemplate({ providers: { gke: { autopilot: true } }, clusterAgent: { admissionController: { configMode: 'socket' } } });
     assert.deepEqual(hostPaths(autopilotSocket), []);

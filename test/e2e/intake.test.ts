@@ -530,7 +530,7 @@ exporters:
     const line = await nodeAgent.waitForLog((l) => typeof l['url'] === 'string' && /node agent of node/.test(String(l['msg'])), 60_000);
     nodeAgentUrl = line['url'] as string;
     await eventually("the node agent's pod, tagged by the cluster agent", async () => {
-      const body = (await (await fetch(`${nodeAgentUrl}/pods`)).json()) as { pods: { uid: string; tagsFrom: string; tags: string[] }[] };
+      const body = (await (await fetch(`${nodeAgentUrl}/pods`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as { pods: { uid: string; tagsFrom: string; tags: string[] }[] };
       const p = body.pods.find((x) => x.uid === podUid);
       assert.equal(p?.tagsFrom, 'cluster-agent', JSON.stringify(body));
       assert.ok(p!.tags.includes('kube_deployment:checkout'), p!.tags.join(','));

@@ -19,12 +19,23 @@ export interface Origin {
   readonly cgroupInode?: string;
 }
 
+/**
+ * Who sent, as the kernel or the network says (not the client): a Unix socket peer's pid (`SO_PEERCRED`,
+ * `SCM_CREDENTIALS`; 0 when the node agent's pid namespace cannot see it), or a TCP/UDP source address.
+ * Checked against the claim by the attestation (`attest/`), which wins where it can tell.
+ */
+export type Sender = { readonly pid: number } | { readonly ip: string };
+
 /** The pod an origin resolved to, with its Kubernetes tags (`kube_namespace:…`, `pod_name:…`, `kube_deployment:…`, …). */
 export interface ResolvedOrigin {
   readonly namespace: string;
   readonly pod: string;
   readonly uid: string;
   readonly tags: readonly string[];
+  /** The pod's IPs (`status.podIPs`), when the kubelet has given them: what its TCP/UDP data comes from. */
+  readonly ips?: readonly string[];
+  /** `spec.hostNetwork`: its data comes from the node's addresses, shared with every such pod. */
+  readonly hostNetwork?: boolean;
 }
 
 /** Maps an origin to its pod through the node's pod list; `undefined` when no pod of this node matches. */
@@ -103,8 +114,11 @@ export interface DdSpan {
   readonly metrics: Readonly<Record<string, number>>;
 }
 
+/** A payload's traces counted by the `service:…,env:…` key of their root spans (`traces/prioritySampler.ts`). */
+export type RootCounts = readonly (readonly [key: string, traces: number])[];
+
 /**
- * One decoded `/v0.4` or `/v0.5` payload and where it came from. What the decode worker handed back
+ * One decoded `/v0.4`, `/v0.5` or `/v0.7` payload and where it came from. What the decode worker handed back
  * depends on what the receiver was asked for: the spans themselves (`traces`), or their OTLP requests
  * already encoded with the pod's resource (`otlp`), or only the counts.
  */
@@ -116,6 +130,10 @@ export interface TracePayload {
   /** `ExportTraceServiceRequest`s of the payload, encoded, when the receiver's output is `otlp`. */
   readonly otlp?: readonly { readonly body: Uint8Array; readonly items: number }[];
   readonly origin: Origin;
+  /** Who sent it (the connection's peer, read when it connected), which `origin` was checked against. */
+  readonly sender?: Sender;
+  /** Its traces counted by their root's `service:…,env:…` (for the priority sampler). */
+  readonly roots: RootCounts;
   /** The pod `origin` resolved to when the request came in (its resource is in `otlp`). */
   readonly resolved?: ResolvedOrigin;
   /** The key its budgets were counted under (`pod:<uid>`, or the sender's address). */

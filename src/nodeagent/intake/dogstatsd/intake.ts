@@ -12,7 +12,9 @@ import type { TetherConfig } from '../../../config/index.js';
 import { DOGSTATSD_FLUSH_INTERVAL_MS, DOGSTATSD_MALFORMED_LOG_INTERVAL_MS, DOGSTATSD_MALFORMED_QUOTE_CHARS } from '../../../config/limits.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { Timers } from '../../agent.js';
-import type { AggregatedSeries, DogStatsDSample, OriginResolver } from '../types.js';
+import type { AggregatedSeries, DogStatsDSample, Origin, OriginResolver, Sender } from '../types.js';
+import type { AttestTransport, Attestor } from '../attest/attestor.js';
+import { listenCredentialDatagrams, unixCredentials } from '../attest/credentials.js';
 import { createAggregator, type Aggregator, type WindowStats } from './aggregator.js';
 import { boundsFromConfig } from './bounds.js';
 import { addDrops, newCounts, type DogStatsDCounts, type Transport } from './counts.js';
@@ -38,6 +40,11 @@ export interface DogStatsDIntakeOptions {
   readonly windowMs?: number;
   /** Per-window series cap; `DOGSTATSD_MAX_SERIES_PER_WINDOW` by default. */
   readonly maxSeries?: number;
+  /**
+   * Checks each datagram's claimed origin against its sender (UDP source address, Unix socket peer pid):
+   * what is attested wins. Without it, claims are taken as sent.
+   */
+  readonly attestor?: Attestor;
 }
 
 export type FlushListener = (series: readonly AggregatedSeries[], stats: WindowStats) => void;
@@ -47,6 +54,8 @@ export interface DogStatsDIntakeStatus {
   readonly socket: { readonly path: string } | null;
   /** Why the Unix socket is off although configured. */
   readonly socketProblem: string | null;
+  /** Whether the Unix socket reads its senders' credentials, or why not. */
+  readonly socketCredentials: true | string | null;
   readonly counts: DogStatsDCounts;
 }
 
@@ -59,8 +68,8 @@ export interface DogStatsDIntake {
   flush(): AggregatedSeries[];
   /** Called after every flush; returns the unsubscribe. A listener that throws is logged, the others still called. */
   onFlush(cb: FlushListener): () => void;
-  /** One datagram, as the listeners hand it (exposed for the bench and tests). */
-  handleDatagram(msg: Buffer, transport: Transport): void;
+  /** One datagram, as the listeners hand it, with who sent it when known (exposed for the bench and tests). */
+  handleDatagram(msg: Buffer, transport: Transport, sender?: Sender): void;
   /** The Prometheus exposition of the metrics aggregated so far (`/dogstatsd/metrics`), in chunks made as they are read. */
   prometheus(): { readonly contentType: string; readonly body: Iterable<string> };
   status(): DogStatsDIntakeStatus;
@@ -91,10 +100,29 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   let lastMalformedLogMs = Number.NEGATIVE_INFINITY;
   let malformedSinceLog = 0;
   let transportNow: Transport = 'udp';
+  // The attestation of the datagram being parsed: its sender, and the verdict on the last claim seen (the
+  // parser reuses one origin object for the lines of a datagram that claim the same).
+  const attestor = opts.attestor;
+  let senderNow: Sender | undefined;
+  let attestedVia: AttestTransport = 'dogstatsd-udp';
+  let lastClaim: Origin | undefined;
+  let lastAttested: Origin | undefined;
+  let lastKeyPrefix = '';
+  const attested = (s: DogStatsDSample): DogStatsDSample => {
+    if (s.origin !== lastClaim) {
+      lastClaim = s.origin;
+      lastAttested = attestor!.origin(s.origin, senderNow!, attestedVia);
+      lastKeyPrefix = `\u0002${lastAttested.entityId ?? ''}\u0001${lastAttested.containerId ?? ''}\u0002`;
+    }
+    if (lastAttested === s.origin) return s;
+    // Another origin than the line's: its series must not be found by the line alone (another sender's
+    // identical line is another series).
+    return s.contextKey === undefined ? { ...s, origin: lastAttested! } : { ...s, origin: lastAttested!, contextKey: lastKeyPrefix + s.contextKey };
+  };
   const sink: ParseSink = {
     sample(s: DogStatsDSample) {
       counts.samples++;
-      aggregator.add(s);
+      aggregator.add(senderNow ? attested(s) : s);
     },
     serviceCheck() {
       counts.serviceChecks++;
@@ -116,7 +144,10 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
     },
   };
 
-  const handleDatagram = (msg: Buffer, transport: Transport): void => {
+  const handleDatagram = (msg: Buffer, transport: Transport, sender?: Sender): void => {
+    senderNow = attestor ? sender : undefined;
+    lastClaim = undefined;
+    attestedVia = transport === 'udp' ? 'dogstatsd-udp' : 'dogstatsd-unix';
     counts.datagrams[transport]++;
     counts.bytes[transport] += msg.length;
     let len = msg.length;
@@ -159,6 +190,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   let udp: UdpListener | undefined;
   let unix: UnixListener | undefined;
   let socketProblem: string | null = null;
+  let socketCredentials: true | string | null = null;
   let timer: unknown;
   let running = false;
 
@@ -180,19 +212,33 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
           port: cfg.dogstatsd_port,
           nonLocalTraffic: cfg.dogstatsd_non_local_traffic,
           receiveBufferBytes: cfg.dogstatsd_so_rcvbuf,
-          onDatagram: (msg) => handleDatagram(msg, 'udp'),
+          onDatagram: (msg, rinfo) => handleDatagram(msg, 'udp', { ip: rinfo.address }),
           logger: log,
         });
         log.info({ port: udp.port, addresses: udp.addresses }, `DogStatsD on UDP ${udp.addresses.join(', ')} port ${udp.port}`);
       }
       if (cfg.dogstatsd_socket !== '') {
         try {
-          unix = listenUnixgram({
-            path: cfg.dogstatsd_socket,
-            onDatagram: (msg) => handleDatagram(msg, 'unix'),
-            onReceiveError: (errno) => log.debug({ errno }, 'DogStatsD Unix socket: a receive failed'),
-          });
-          log.info({ path: unix.path }, `DogStatsD on the Unix socket ${unix.path}`);
+          const onReceiveError = (errno: number) => log.debug({ errno }, 'DogStatsD Unix socket: a receive failed');
+          const credentials = attestor ? unixCredentials() : undefined;
+          if (credentials && !('problem' in credentials)) {
+            // One more byte than kept, so that a longer datagram is seen, cut and counted as truncated.
+            unix = listenCredentialDatagrams({
+              path: cfg.dogstatsd_socket,
+              bufferBytes: cfg.dogstatsd_buffer_size + 1,
+              receiveBufferBytes: cfg.dogstatsd_so_rcvbuf,
+              onDatagram: (msg, pid) => handleDatagram(msg, 'unix', { pid }),
+              onReceiveError,
+            });
+            socketCredentials = true;
+          } else {
+            unix = listenUnixgram({ path: cfg.dogstatsd_socket, onDatagram: (msg) => handleDatagram(msg, 'unix'), onReceiveError });
+            if (credentials) {
+              socketCredentials = credentials.problem;
+              log.warn({ path: cfg.dogstatsd_socket }, `DogStatsD Unix socket without its senders' credentials: ${credentials.problem}. Origins are taken as clients claim them.`);
+            }
+          }
+          log.info({ path: unix.path, credentials: socketCredentials === true }, `DogStatsD on the Unix socket ${unix.path}`);
         } catch (e) {
           socketProblem = (e as Error).message;
           log.warn(
@@ -225,6 +271,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
       udp: udp ? { port: udp.port, addresses: udp.addresses } : null,
       socket: unix ? { path: unix.path } : null,
       socketProblem,
+      socketCredentials,
       counts,
     }),
   };

@@ -6,9 +6,12 @@
  *
  * Types `c` `g` `h` `d` `s` `ms`; several values per line (protocol 1.1, not for sets, whose value is the
  * member itself); `|c:` the container id (1.2; `ci-<id>` names a container id and `in-<inode>` a cgroup
- * inode in later clients); `|T` the client's own timestamp (1.3). Fields this parser does not know
- * (`|e:` external data, `|card:` cardinality, and whatever comes next) are skipped, as the stack's
- * server does, so a newer client is not rejected line by line.
+ * inode in later clients); `|T` the client's own timestamp (1.3); `|e:` external data (the pod UID of
+ * `DD_EXTERNAL_ENV`'s `pu-`, as the trace side reads it). Fields this parser does not know (`|card:`
+ * cardinality, and whatever comes next) are skipped, as the stack's server does, so a newer client is
+ * not rejected line by line. The `dd.internal.card:` tag is dropped (not a tag of the metric); `host:`
+ * is kept to the exporter, which makes it the series' host (`otlp/metrics.ts`), as the stack's server
+ * makes it the metric's hostname.
  *
  * The `dd.internal.entity_id:<uid>` tag (what clients add from `DD_ENTITY_ID`) is taken out of the tags
  * into the origin. Service checks and events are recognised and counted, not forwarded.
@@ -17,6 +20,7 @@
  * never a regular expression, and numbers are checked by a character loop before `Number`.
  */
 import type { DogStatsDMetricType, DogStatsDSample, Origin } from '../types.js';
+import { podUidFromExternalEnv } from '../traces/origin.js';
 
 /** Why a line was dropped; the label of the malformed-lines counter. */
 export type MalformedReason =
@@ -44,6 +48,12 @@ export const MALFORMED_REASONS: readonly MalformedReason[] = [
 
 /** The tag DogStatsD clients add from `DD_ENTITY_ID`. */
 export const ENTITY_ID_TAG_PREFIX = 'dd.internal.entity_id:';
+/**
+ * The tag clients add from `DD_CARDINALITY` / a call's `cardinality` (`low`, `orchestrator`, `high`): which
+ * of the origin's tags the stack's agent adds. Never a tag of the metric; Tether adds its pod's tags (the
+ * orchestrator level; it has no container-level tags to add for `high`) whatever it says.
+ */
+export const CARDINALITY_TAG_PREFIX = 'dd.internal.card:';
 const CONTAINER_ID_PREFIX = 'ci-';
 const CGROUP_INODE_PREFIX = 'in-';
 
@@ -161,6 +171,7 @@ function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
   let entityId: string | undefined;
   let containerId: string | undefined;
   let timestampMs: number | undefined;
+  let externalUid: string | undefined;
   // The optional fields, in any order.
   while (fieldEnd < line.length) {
     const from = fieldEnd + 1;
@@ -185,7 +196,7 @@ function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
           if (tag.startsWith(ENTITY_ID_TAG_PREFIX)) {
             const id = tag.slice(ENTITY_ID_TAG_PREFIX.length);
             if (id !== '') entityId = id;
-          } else tags.push(tag);
+          } else if (!tag.startsWith(CARDINALITY_TAG_PREFIX)) tags.push(tag);
         }
       }
     } else if (c === 99 /* c */ && line.charCodeAt(from + 1) === 58 /* : */) {
@@ -193,6 +204,10 @@ function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
       if (id.startsWith(CONTAINER_ID_PREFIX)) containerId = id.slice(CONTAINER_ID_PREFIX.length) || undefined;
       // A cgroup inode names no container by itself (resolving it needs the host's cgroup tree): not an id.
       else if (!id.startsWith(CGROUP_INODE_PREFIX) && id !== '') containerId = id;
+    } else if (c === 101 /* e */ && line.charCodeAt(from + 1) === 58 /* : */) {
+      // External data (`DD_EXTERNAL_ENV`, which the webhook injects: `it-false,cn-<container>,pu-<pod uid>`),
+      // as the trace side reads `Datadog-External-Env`; the entity id tag, when sent, is more specific.
+      externalUid = podUidFromExternalEnv(line.slice(from + 2, to));
     } else if (c === 84 /* T */) {
       const ts = parseNumber(line, from + 1, to);
       if (!(Number.isInteger(ts) && ts > 0)) {
@@ -204,6 +219,7 @@ function metricLine(line: string, sink: ParseSink, lastOrigin: Origin): Origin {
     // Anything else: a field of a newer protocol version; skipped.
   }
 
+  entityId ??= externalUid;
   let origin = lastOrigin;
   if (origin.entityId !== entityId || origin.containerId !== containerId) {
     origin = entityId === undefined && containerId === undefined ? NO_ORIGIN : { ...(entityId !== undefined ? { entityId } : {}), ...(containerId !== undefined ? { containerId } : {}) };
