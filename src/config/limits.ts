@@ -396,6 +396,17 @@ export const DOGSTATSD_SET_MEMBER_OVERHEAD_BYTES = 48;
 export const DOGSTATSD_MAX_ORIGINS_PER_WINDOW = 1_000;
 export const DOGSTATSD_OTHER_ORIGINS = 'other';
 /**
+ * DogStatsD service checks and events (exported as OTLP log records) are held until their window's flush
+ * under budgets of their own, in bytes: a window at most `DOGSTATSD_LOGS_WINDOW_MAX_BYTES`, one origin
+ * (counted as for series) at most `DOGSTATSD_LOGS_ORIGIN_MAX_BYTES`; a record costs
+ * `DOGSTATSD_LOG_RECORD_OVERHEAD_BYTES` plus the UTF-8 bytes of its strings (each at most a datagram,
+ * `dogstatsd_buffer_size`). Past a budget it is dropped and counted by reason and origin, as samples are.
+ * A series' name and tag caps apply to a record's name or title and tags too.
+ */
+export const DOGSTATSD_LOGS_WINDOW_MAX_BYTES = 4 * 1024 * 1024;
+export const DOGSTATSD_LOGS_ORIGIN_MAX_BYTES = 512 * 1024;
+export const DOGSTATSD_LOG_RECORD_OVERHEAD_BYTES = 256;
+/**
  * The Prometheus view (`/dogstatsd/metrics`) keeps at most `DOGSTATSD_PROMETHEUS_MAX_BYTES` of rendered
  * series (names and labels; a summary counts its five lines), and streams its page in chunks of about
  * `DOGSTATSD_PROMETHEUS_CHUNK_BYTES`, written as the client reads (never one string of the whole page).
@@ -404,12 +415,12 @@ export const DOGSTATSD_PROMETHEUS_MAX_BYTES = 32 * 1024 * 1024;
 export const DOGSTATSD_PROMETHEUS_CHUNK_BYTES = 64 * 1024;
 
 /**
- * The node agent's OTLP export (`nodeagent/intake/otlp/`). Each signal (traces, metrics) has its own
+ * The node agent's OTLP export (`nodeagent/intake/otlp/`). Each signal (traces, metrics, logs) has its own
  * queue of encoded requests, bounded by `OTLP_QUEUE_MAX_BYTES` and `OTLP_QUEUE_MAX_REQUESTS`: a backend
  * that is down fills it, and then the oldest request is dropped for each new one (the newest data is
  * the most useful once the backend is back), so memory stays flat however long the outage. A request
  * larger than the whole queue is dropped at once. One request holds at most `OTLP_MAX_SPANS_PER_REQUEST`
- * spans or `OTLP_MAX_SERIES_PER_REQUEST` series (collectors refuse bodies of more than a few MiB).
+ * spans, `OTLP_MAX_SERIES_PER_REQUEST` series or `OTLP_MAX_LOG_RECORDS_PER_REQUEST` log records (collectors refuse bodies of more than a few MiB).
  * A failed request (429, 5xx, network error, timeout after `OTLP_REQUEST_TIMEOUT_MS`) is retried after
  * `OTLP_RETRY_BASE_MS` doubling up to `otlp_retry_max_interval_seconds`, with jitter (a hundred node agents that lost
  * the same collector do not come back in step), or after the server's `Retry-After` when it says so
@@ -427,6 +438,7 @@ export const OTLP_QUEUE_MAX_REQUESTS = 256;
 export const OTLP_QUEUE_MAX_BYTES_PER_ORIGIN = OTLP_QUEUE_MAX_BYTES / 2;
 export const OTLP_MAX_SPANS_PER_REQUEST = 2_000;
 export const OTLP_MAX_SERIES_PER_REQUEST = 2_000;
+export const OTLP_MAX_LOG_RECORDS_PER_REQUEST = 2_000;
 export const OTLP_REQUEST_TIMEOUT_MS = 10_000;
 export const OTLP_RETRY_BASE_MS = 500;
 export const OTLP_RETRY_AFTER_MAX_MS = 5 * 60_000;

@@ -291,7 +291,7 @@ export const SCHEMA = {
   // The node agent's OTLP export (nodeagent/intake/otlp/): what injected pods send, tagged with their pod.
   otlp_endpoint: str(
     undefined,
-    'node agent: OTLP/HTTP (protobuf) base URL traces and DogStatsD metrics are exported to, e.g. http://otel-collector:4318 (/v1/traces and /v1/metrics are appended); unset: nothing is exported',
+    'node agent: OTLP/HTTP (protobuf) base URL traces, DogStatsD metrics and DogStatsD service checks and events (as logs) are exported to, e.g. http://otel-collector:4318 (/v1/traces, /v1/metrics and /v1/logs are appended); unset: nothing is exported',
     { test: (s) => /^https?:\/\/[^/]+/.test(s), expected: 'an http:// or https:// URL' },
   ),
   otlp_traces_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL traces are sent to, over otlp_endpoint (e.g. a Jaeger or Tempo at http://jaeger:4318/v1/traces)', {
@@ -299,6 +299,10 @@ export const SCHEMA = {
     expected: 'an http:// or https:// URL',
   }),
   otlp_metrics_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL DogStatsD metrics are sent to, over otlp_endpoint (e.g. http://prometheus:9090/api/v1/otlp/v1/metrics)', {
+    test: (s) => /^https?:\/\/[^/]+/.test(s),
+    expected: 'an http:// or https:// URL',
+  }),
+  otlp_logs_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL DogStatsD service checks and events are sent to as log records, over otlp_endpoint (e.g. http://loki:3100/otlp/v1/logs)', {
     test: (s) => /^https?:\/\/[^/]+/.test(s),
     expected: 'an http:// or https:// URL',
   }),

@@ -18,12 +18,13 @@ import { createOriginResolver, UNKNOWN_ORIGIN_REASONS, type CountingOriginResolv
 import { createAttestor, type AttestationStats, type Attestor } from './attest/attestor.js';
 import { createPidOrigins, type PidOrigins } from './attest/pidOrigins.js';
 import { createOtlpPipeline, otlpUrls, type OtlpPipeline } from './otlp/pipeline.js';
+import type { OtlpSignal } from './otlp/exporterMetrics.js';
 import { createTraceReceiverMetrics } from './traces/metrics.js';
 import { createDroppedEndpoints, type DroppedCounts } from './traces/dropped.js';
 import { createPrioritySampler } from './traces/prioritySampler.js';
 import { createTraceReceiver, type TraceReceiver, type TraceReceiverAddress, type TraceReceiverConfig } from './traces/receiver.js';
 
-export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'apm_config.max_traces_per_second' | 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
+export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'apm_config.max_traces_per_second' | 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_logs_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
 
 /**
  * `fn` started when called, unless a call is still running or the last one started less than
@@ -69,7 +70,7 @@ export interface NodeIntakeStatus {
   readonly origins: OriginStats;
   /** Claims checked against senders: verdicts by transport, the last mis-attribution. */
   readonly attestation: AttestationStats;
-  readonly otlp: Partial<Record<'traces' | 'metrics', { readonly url: string; readonly queued: { readonly requests: number; readonly bytes: number } }>>;
+  readonly otlp: Partial<Record<OtlpSignal, { readonly url: string; readonly queued: { readonly requests: number; readonly bytes: number } }>>;
 }
 
 export interface NodeIntake {
@@ -108,7 +109,7 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   const attestor = createAttestor({ pods: resolver, pids: opts.pids ?? createPidOrigins(), logger: log, registry: opts.registry, ...(opts.timers ? { now: opts.timers.now } : {}) });
 
   const urls = otlpUrls(cfg);
-  const otlp = urls.traces || urls.metrics
+  const otlp = urls.traces || urls.metrics || urls.logs
     ? createOtlpPipeline({
         urls,
         registry: opts.registry,
@@ -128,7 +129,11 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
     ...(opts.timers ? { clock: opts.timers } : {}),
     ...(opts.windowMs !== undefined ? { windowMs: opts.windowMs } : {}),
   });
-  if (otlp) dogstatsd.onFlush((series) => otlp.exportSeries(series));
+  if (otlp)
+    dogstatsd.onFlush((series, _stats, logs) => {
+      otlp.exportSeries(series);
+      otlp.exportLogs(logs);
+    });
 
   const sampler = createPrioritySampler({ targetTps: cfg['apm_config.max_traces_per_second'], now: opts.timers?.now ?? Date.now });
   const dropped = createDroppedEndpoints(opts.registry);
@@ -191,6 +196,7 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
       otlp: {
         ...(otlp?.traces ? { traces: { url: otlp.traces.url, queued: otlp.traces.size() } } : {}),
         ...(otlp?.metrics ? { metrics: { url: otlp.metrics.url, queued: otlp.metrics.size() } } : {}),
+        ...(otlp?.logs ? { logs: { url: otlp.logs.url, queued: otlp.logs.size() } } : {}),
       },
     }),
   };

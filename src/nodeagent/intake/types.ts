@@ -75,6 +75,59 @@ export interface DogStatsDSample {
   readonly contextKey?: string;
 }
 
+/** A service check's status, by its wire number (`_sc|<name>|<0-3>`). */
+export const SERVICE_CHECK_STATUSES = ['ok', 'warning', 'critical', 'unknown'] as const;
+export type ServiceCheckStatus = (typeof SERVICE_CHECK_STATUSES)[number];
+/** An event's `t:` (alert type); `info` when absent. */
+export const EVENT_ALERT_TYPES = ['info', 'warning', 'error', 'success'] as const;
+export type EventAlertType = (typeof EVENT_ALERT_TYPES)[number];
+
+/** What service checks and events share: the client's tags, its origin, and its own time and host. */
+interface DogStatsDRecordBase {
+  /** The client's own tags, `dd.internal.entity_id` and `dd.internal.card` removed. */
+  readonly tags: readonly string[];
+  readonly origin: Origin;
+  /** `d:<unix seconds>`, in milliseconds; absent: when it arrived. */
+  readonly timestampMs?: number;
+  /** `h:<hostname>`: the host it is about (the OTLP resource's `host.name`). */
+  readonly hostname?: string;
+}
+
+/** `_sc|<name>|<status>|d:…|h:…|#…|m:<message>`. */
+export interface DogStatsDServiceCheck extends DogStatsDRecordBase {
+  readonly kind: 'service_check';
+  readonly name: string;
+  readonly status: ServiceCheckStatus;
+  /** `m:`, newlines sent as `\n` restored. */
+  readonly message?: string;
+}
+
+/** `_e{<title bytes>,<text bytes>}:<title>|<text>|d:…|h:…|p:…|t:…|k:…|s:…|#…`. */
+export interface DogStatsDEvent extends DogStatsDRecordBase {
+  readonly kind: 'event';
+  readonly title: string;
+  /** Newlines sent as `\n` restored. */
+  readonly text: string;
+  readonly alertType: EventAlertType;
+  /** `p:`: `normal` (default) or `low`. */
+  readonly priority: 'normal' | 'low';
+  /** `k:`: the key the backend groups events by. */
+  readonly aggregationKey?: string;
+  /** `s:`: the kind of source (`jenkins`, `my_apps`…). */
+  readonly sourceType?: string;
+}
+
+/** A service check or an event: what DogStatsD exports as OTLP log records (`otlp/logs.ts`). */
+export type DogStatsDLogRecord = DogStatsDServiceCheck | DogStatsDEvent;
+
+/** A service check or event of one flush window, with the pod it came from when its origin resolved. */
+export interface TaggedLogRecord {
+  readonly record: DogStatsDLogRecord;
+  readonly origin?: ResolvedOrigin;
+  /** When the node agent received it (ms): its OTLP observed time, and its time without `d:`. */
+  readonly receivedMs: number;
+}
+
 /**
  * One aggregated series of one flush window: counts summed (sample rate applied), gauges last value,
  * sets counted, histograms/timings/distributions summarised.

@@ -1,6 +1,7 @@
 /**
- * The node agent's DogStatsD intake: UDP and the Unix datagram socket → parser → aggregator, flushed
- * every window to whoever listens (the OTLP exporter) and to the Prometheus view. Wiring only: each
+ * The node agent's DogStatsD intake: UDP and the Unix datagram socket → parser → aggregator (metrics)
+ * and the window's service checks and events (`logRecords.ts`), flushed every window to whoever listens
+ * (the OTLP exporter) and, the series, to the Prometheus view. Wiring only: each
  * part is its own module.
  *
  * Nothing a client sends can stop it: a malformed line is counted by reason and dropped, with one log
@@ -12,12 +13,13 @@ import type { TetherConfig } from '../../../config/index.js';
 import { DOGSTATSD_FLUSH_INTERVAL_MS, DOGSTATSD_MALFORMED_LOG_INTERVAL_MS, DOGSTATSD_MALFORMED_QUOTE_CHARS } from '../../../config/limits.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { Timers } from '../../agent.js';
-import type { AggregatedSeries, DogStatsDSample, Origin, OriginResolver, Sender } from '../types.js';
+import type { AggregatedSeries, DogStatsDLogRecord, DogStatsDSample, Origin, OriginResolver, Sender, TaggedLogRecord } from '../types.js';
 import type { AttestTransport, Attestor } from '../attest/attestor.js';
 import { listenCredentialDatagrams, unixCredentials } from '../attest/credentials.js';
 import { createAggregator, type Aggregator, type WindowStats } from './aggregator.js';
 import { boundsFromConfig } from './bounds.js';
 import { addDrops, newCounts, type DogStatsDCounts, type Transport } from './counts.js';
+import { createLogRecordWindow } from './logRecords.js';
 import { registerDogStatsDMetrics } from './metrics.js';
 import { parseInto, type MalformedReason, type ParseSink } from './parser.js';
 import { createPrometheusView, PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
@@ -47,7 +49,8 @@ export interface DogStatsDIntakeOptions {
   readonly attestor?: Attestor;
 }
 
-export type FlushListener = (series: readonly AggregatedSeries[], stats: WindowStats) => void;
+/** One window's series and its service checks and events (with their pods). */
+export type FlushListener = (series: readonly AggregatedSeries[], stats: WindowStats, logs: readonly TaggedLogRecord[]) => void;
 
 export interface DogStatsDIntakeStatus {
   readonly udp: { readonly port: number; readonly addresses: readonly string[] } | null;
@@ -92,6 +95,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   if (opts.registry) registerDogStatsDMetrics(opts.registry, counts);
   const bounds = boundsFromConfig(cfg);
   const aggregator: Aggregator = createAggregator({ resolver: opts.resolver, startMs: clock.now(), windowMs, bounds, ...(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {}) });
+  const logWindow = createLogRecordWindow({ resolver: opts.resolver, bounds });
   const view = createPrometheusView(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {});
   const listeners = new Set<FlushListener>();
 
@@ -108,27 +112,37 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   let lastClaim: Origin | undefined;
   let lastAttested: Origin | undefined;
   let lastKeyPrefix = '';
-  const attested = (s: DogStatsDSample): DogStatsDSample => {
-    if (s.origin !== lastClaim) {
-      lastClaim = s.origin;
-      lastAttested = attestor!.origin(s.origin, senderNow!, attestedVia);
+  const attestedOrigin = (claim: Origin): Origin => {
+    if (claim !== lastClaim) {
+      lastClaim = claim;
+      lastAttested = attestor!.origin(claim, senderNow!, attestedVia);
       lastKeyPrefix = `\u0002${lastAttested.entityId ?? ''}\u0001${lastAttested.containerId ?? ''}\u0002`;
     }
-    if (lastAttested === s.origin) return s;
+    return lastAttested!;
+  };
+  const attested = (s: DogStatsDSample): DogStatsDSample => {
+    if (attestedOrigin(s.origin) === s.origin) return s;
     // Another origin than the line's: its series must not be found by the line alone (another sender's
     // identical line is another series).
     return s.contextKey === undefined ? { ...s, origin: lastAttested! } : { ...s, origin: lastAttested!, contextKey: lastKeyPrefix + s.contextKey };
+  };
+  /** A service check or event, its origin attested like a sample's, into the window. */
+  const keepRecord = (r: DogStatsDLogRecord): void => {
+    const origin = senderNow ? attestedOrigin(r.origin) : r.origin;
+    logWindow.add(origin === r.origin ? r : { ...r, origin }, clock.now());
   };
   const sink: ParseSink = {
     sample(s: DogStatsDSample) {
       counts.samples++;
       aggregator.add(senderNow ? attested(s) : s);
     },
-    serviceCheck() {
+    serviceCheck(check) {
       counts.serviceChecks++;
+      keepRecord(check);
     },
-    event() {
+    event(event) {
       counts.events++;
+      keepRecord(event);
     },
     malformed(reason: MalformedReason, message: string, line: string) {
       counts.malformed[reason]++;
@@ -161,8 +175,17 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
 
   const flush = (): AggregatedSeries[] => {
     const { series, stats } = aggregator.flush(clock.now());
+    const logs = logWindow.take();
+    addDrops(counts.droppedLogRecordsByOrigin, logs.drops);
+    const logsDropped = [...logs.drops.values()].reduce((n, byReason) => n + Object.values(byReason).reduce((a, b) => a + b, 0), 0);
+    if (logsDropped > 0) {
+      log.warn(
+        { droppedLogRecords: logsDropped, kept: logs.records.length, bytes: logs.bytes, origins: [...logs.drops].map(([origin, byReason]) => ({ origin, ...byReason })).slice(0, 5) },
+        `DogStatsD window dropped ${logsDropped} service checks or events (past the byte budget of the window or of a pod, or a name or tag cap); tether_dogstatsd_log_records_dropped_total says which and whose`,
+      );
+    }
     counts.droppedSamples += stats.droppedSamples;
-    addDrops(counts, stats.drops);
+    addDrops(counts.droppedByOrigin, stats.drops);
     counts.lastWindowBytes = stats.bytes;
     counts.droppedSetMembers += stats.droppedSetMembers;
     counts.seriesFlushed.pod += stats.seriesWithPod;
@@ -179,7 +202,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
     view.update(series, clock.now());
     for (const cb of listeners) {
       try {
-        cb(series, stats);
+        cb(series, stats, logs.records);
       } catch (e) {
         log.error({ err: e }, `a DogStatsD flush listener failed: ${(e as Error)?.message ?? String(e)}`);
       }
