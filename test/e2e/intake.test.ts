@@ -289,22 +289,23 @@ function anyValue(v: OtlpAnyValue): unknown {
 const attributes = (kvs: OtlpKeyValue[] | undefined): Record<string, unknown> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 const numberValue = (p: OtlpNumberPoint): number => p.asDouble ?? Number(p.asInt);
 
-/** Every point in the collector's file (a line still being written is skipped: it is read again next time). */
-async function collectedMetrics(): Promise<MetricPoint[]> {
-  let text: string;
-  try {
-    text = await readFile(metricsFile, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: MetricPoint[] = [];
-  for (const line of text.split('\n')) {
-    let req: OtlpMetricsRequest;
+/** The requests in the collector's file, one per line (a line still being written is skipped: it is read again next time). */
+async function collectorRequests<T>(): Promise<T[]> {
+  const out: T[] = [];
+  for (const line of (await readFile(metricsFile, 'utf8').catch(() => '')).split('\n')) {
     try {
-      req = JSON.parse(line) as OtlpMetricsRequest;
+      out.push(JSON.parse(line) as T);
     } catch {
-      continue;
+      // An empty or partial line.
     }
+  }
+  return out;
+}
+
+/** Every point in the collector's file. */
+async function collectedMetrics(): Promise<MetricPoint[]> {
+  const out: MetricPoint[] = [];
+  for (const req of await collectorRequests<OtlpMetricsRequest>()) {
     for (const rm of req.resourceMetrics ?? []) {
       const resource = attributes(rm.resource?.attributes);
       for (const m of (rm.scopeMetrics ?? []).flatMap((s) => s.metrics ?? [])) {
@@ -343,13 +344,7 @@ interface LogRecordSeen {
 async function logRecordsOfRun(run: string): Promise<LogRecordSeen[]> {
   return eventually(`the service checks and events of run ${run} in the collector's file`, async () => {
     const out: LogRecordSeen[] = [];
-    for (const line of (await readFile(metricsFile, 'utf8').catch(() => '')).split('\n')) {
-      let req: OtlpLogsRequest;
-      try {
-        req = JSON.parse(line) as OtlpLogsRequest;
-      } catch {
-        continue;
-      }
+    for (const req of await collectorRequests<OtlpLogsRequest>()) {
       for (const rl of req.resourceLogs ?? []) {
         for (const r of (rl.scopeLogs ?? []).flatMap((s) => s.logRecords ?? [])) {
           out.push({ resource: attributes(rl.resource?.attributes), attributes: attributes(r.attributes), severityText: r.severityText, body: r.body ? anyValue(r.body) : undefined, eventName: r.eventName });

@@ -95,33 +95,17 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
   const log = opts.logger.child({ component: 'otlp' });
   const counters: OtlpExporterMetrics = createOtlpExporterMetrics(opts.registry);
   const common = { metrics: counters, logger: opts.logger, retryMaxMs: opts.retryMaxMs, maxElapsedMs: opts.maxElapsedMs, timers };
-  const traces = opts.urls.traces
-    ? createOtlpExporter({
-        ...common,
-        signal: 'traces',
-        url: opts.urls.traces,
-        rejectedItems: (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans ?? 0,
-      })
-    : undefined;
-  const metrics = opts.urls.metrics
-    ? createOtlpExporter({
-        ...common,
-        signal: 'metrics',
-        url: opts.urls.metrics,
-        rejectedItems: (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints ?? 0,
-      })
-    : undefined;
-  const logs = opts.urls.logs
-    ? createOtlpExporter({
-        ...common,
-        signal: 'logs',
-        url: opts.urls.logs,
-        rejectedItems: (b) => ProtobufLogsSerializer.deserializeResponse(b).partialSuccess?.rejectedLogRecords ?? 0,
-      })
-    : undefined;
-  if (traces) counters.queue('traces', () => traces.size());
-  if (metrics) counters.queue('metrics', () => metrics.size());
-  if (logs) counters.queue('logs', () => logs.size());
+  /** A signal's exporter, when it has a URL; `rejected` reads a partial success's count from an answer. */
+  const exporterOf = (signal: OtlpSignal, rejected: (response: Uint8Array) => number): OtlpExporter | undefined => {
+    const url = opts.urls[signal];
+    if (!url) return undefined;
+    const exporter = createOtlpExporter({ ...common, signal, url, rejectedItems: rejected });
+    counters.queue(signal, () => exporter.size());
+    return exporter;
+  };
+  const traces = exporterOf('traces', (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans ?? 0);
+  const metrics = exporterOf('metrics', (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints ?? 0);
+  const logs = exporterOf('logs', (b) => ProtobufLogsSerializer.deserializeResponse(b).partialSuccess?.rejectedLogRecords ?? 0);
   const flushMs = opts.traceFlushMs ?? OTLP_TRACE_FLUSH_MS;
 
   let pending: TaggedTraces[] = [];
