@@ -15,7 +15,7 @@
  * Plain HTTP (the probes and the scraper need it on the pod's IP). `/healthz`, `/readyz` and `/metrics`
  * (the agent's own counters) are open; the rest says what runs on the node (every pod with its tags,
  * every application's metrics, the intake's senders) and needs the cluster agent's token, checked by
- * the cluster agent API's own code (`clusteragent/api/auth.ts`: `Authorization: Bearer`, constant
+ * the cluster agent API's own code (`agentapi/auth.ts`: `Authorization: Bearer`, constant
  * time, the same 401/403 texts): any pod reaching the port would otherwise read its neighbours' data.
  * A node agent without a token (it cannot ask the cluster agent either) keeps those paths closed.
  */

@@ -1,5 +1,5 @@
 /**
- * What the v0.4 and v0.5 decoders share (pure): the result shape, the per-payload limits on what a
+ * What the v0.4, v0.5 and v0.7 decoders share (pure): the result shape, the per-payload limits on what a
  * payload may make the node agent allocate, and where a failure was (trace, span, field).
  */
 import { TRACE_MAX_ITEMS_PER_PAYLOAD, TRACE_MAX_SPANS_PER_PAYLOAD } from '../../../config/limits.js';
