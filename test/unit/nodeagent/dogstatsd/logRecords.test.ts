@@ -14,7 +14,8 @@ import { createDogStatsDIntake } from '../../../../src/nodeagent/intake/dogstats
 import { parseInto, type ParseSink } from '../../../../src/nodeagent/intake/dogstatsd/parser.js';
 import { toLogRecords } from '../../../../src/nodeagent/intake/otlp/logs.js';
 import { createOtlpPipeline, otlpUrls } from '../../../../src/nodeagent/intake/otlp/pipeline.js';
-import type { DogStatsDEvent, DogStatsDLogRecord, DogStatsDServiceCheck, OriginResolver, ResolvedOrigin, TaggedLogRecord } from '../../../../src/nodeagent/intake/types.js';
+import type { DogStatsDEvent, DogStatsDLogRecord, DogStatsDServiceCheck, Origin, OriginResolver, ResolvedOrigin, Sender, TaggedLogRecord } from '../../../../src/nodeagent/intake/types.js';
+import type { Attestor } from '../../../../src/nodeagent/intake/attest/attestor.js';
 import { DOGSTATSD_LOGS_ORIGIN_MAX_BYTES } from '../../../../src/config/limits.js';
 import { testConfig } from '../../../helpers/config.js';
 import { recordingLogger } from '../../../helpers/logs.js';
@@ -104,6 +105,20 @@ describe('DogStatsD service checks and events: the window', () => {
     assert.equal(logs![1]!.origin, undefined, 'no origin: no pod');
     intake.flush();
     assert.deepEqual(flushed[1], [], 'the next window starts empty');
+  });
+
+  test("their origin is attested like a sample's: a pod claiming another is tagged as itself", () => {
+    const clock = manualClock(1_000_000);
+    const flushed: (readonly TaggedLogRecord[])[] = [];
+    const seen: string[] = [];
+    // The sender's address is the web pod's, whatever the line claims.
+    const attestor = { origin: (_claim: Origin, sender: Sender) => (seen.push(JSON.stringify(sender)), { entityId: WEB.uid }), stats: () => ({ verdicts: {}, lastMisattribution: null }) } as unknown as Attestor;
+    const intake = createDogStatsDIntake({ config: testConfig({ dogstatsd_port: 0, dogstatsd_socket: '' }), resolver, attestor, logger: recordingLogger('debug').logger, clock });
+    intake.onFlush((_s, _stats, logs) => flushed.push(logs));
+    intake.handleDatagram(Buffer.from(`_sc|up|0|#dd.internal.entity_id:${NOISY.uid}\n_e{1,1}:a|b|#dd.internal.entity_id:${NOISY.uid}`), 'udp', { ip: '10.0.0.5' });
+    intake.flush();
+    assert.deepEqual(flushed[0]!.map((l) => l.origin), [WEB, WEB]);
+    assert.deepEqual(seen, ['{"ip":"10.0.0.5"}', '{"ip":"10.0.0.5"}']);
   });
 
   test("a pod flooding events loses its own past its byte budget, never its neighbour's; counted by origin and reason", async () => {
