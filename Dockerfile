@@ -12,7 +12,8 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM ${NODE_IMAGE} AS build
-# unix-dgram (optional: DogStatsD over a Unix socket) is a native addon built by node-gyp.
+# unix-dgram (optional: DogStatsD over a Unix socket) and Tether's own native/unixcred (the Unix sockets'
+# peer credentials, for attested origins) are native addons built by node-gyp.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -27,10 +28,11 @@ COPY test ./test
 COPY bench ./bench
 COPY console ./console
 COPY scripts ./scripts
+COPY native ./native
 COPY README.md ./
 RUN npm run build \
  && npm prune --omit=dev \
- && node -e "require('unix-dgram')" \
+ && node -e "require('unix-dgram'); require('./native/unixcred/build/Release/unixcred.node')" \
  && find dist/src -name '*.map' -delete \
  && find node_modules -name '*.map' -delete
 
@@ -41,6 +43,7 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/dist/console ./dist/console
+COPY --from=build /src/native/unixcred/build/Release/unixcred.node ./native/unixcred/build/Release/unixcred.node
 # `agent` (kubectl exec <pod> -- agent status) and `tether` on PATH.
 COPY --chmod=0755 deploy/image/cli /usr/bin/agent
 COPY --chmod=0755 deploy/image/cli /usr/bin/tether

@@ -108,7 +108,7 @@ export async function runDev(o: DevOptions): Promise<RunningDev> {
   };
   const intake = createNodeIntake({ config: intakeConfig, pods: () => nodeAgent.pods(), refreshPods: () => nodeAgent.refresh(), logger: log, registry: nodeMetrics.registry });
   await intake.start();
-  const nodeStatus = await startStatusServer({ agent: nodeAgent, metrics: nodeMetrics, dogstatsd: intake.dogstatsd, intake, port: await freePort(), host: '127.0.0.1', logger: log });
+  const nodeStatus = await startStatusServer({ agent: nodeAgent, metrics: nodeMetrics, dogstatsd: intake.dogstatsd, intake, token: config['cluster_agent.auth_token'], port: await freePort(), host: '127.0.0.1', logger: log });
   nodeAgent.start();
   const intakeAt = intake.status();
   log.info({ apiServer: cp.server, kubeconfig: cp.kubeconfigPath, webhook: agent.server.url, ...(agent.api ? { apiUrl: agent.api.url } : {}), nodeAgent: nodeStatus.url }, 'Tether dev cluster is up');
@@ -135,7 +135,7 @@ export async function runDev(o: DevOptions): Promise<RunningDev> {
             : []),
         ]
       : []),
-    `A node agent runs for the node ${node.nodeName} (pods are bound to it; nothing runs them): ${nodeStatus.url}/pods, /intake, /metrics`,
+    `A node agent runs for the node ${node.nodeName} (pods are bound to it; nothing runs them): ${nodeStatus.url}/pods, /intake (Authorization: Bearer <the cluster agent token>), /metrics`,
     `  DogStatsD: udp 127.0.0.1:${intakeAt.dogstatsd.udp?.port ?? 'off'}${intakeAt.dogstatsd.socket ? `, ${intakeAt.dogstatsd.socket.path}` : ''}; traces: ${intakeAt.traces.tcp ? `tcp ${intakeAt.traces.tcp.host}:${intakeAt.traces.tcp.port}` : 'tcp off'}${intakeAt.traces.socket ? `, ${intakeAt.traces.socket}` : ''}`,
     `  ${intakeAt.otlp.traces || intakeAt.otlp.metrics ? `OTLP export: ${[intakeAt.otlp.traces?.url, intakeAt.otlp.metrics?.url].filter(Boolean).join(', ')}` : 'no OTLP export: set DD_OTLP_ENDPOINT=http://HOST:4318 (or DD_OTLP_TRACES_ENDPOINT and DD_OTLP_METRICS_ENDPOINT, full URLs) to send traces and metrics to a collector'}`,
     '  an app run with a pod\'s injected env (DD_AGENT_HOST=127.0.0.1; DD_ENTITY_ID and DD_EXTERNAL_ENV with its uid) is tagged with that pod',

@@ -85,7 +85,7 @@ export async function runNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAgen
   }
   let server;
   try {
-    server = await startStatusServer({ agent, metrics, dogstatsd: intake.dogstatsd, intake, port: o.port, ...(o.host ? { host: o.host } : {}), logger: log });
+    server = await startStatusServer({ agent, metrics, dogstatsd: intake.dogstatsd, intake, token: config['cluster_agent.auth_token'], port: o.port, ...(o.host ? { host: o.host } : {}), logger: log });
   } catch (e) {
     await intake.stop(0);
     throw e;

@@ -213,6 +213,24 @@ export const NODE_AGENT_SYNC_INTERVAL_MS = 10_000;
  * agent ask more than that.
  */
 export const NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS = 2_000;
+/**
+ * A Unix-socket sender's pid → its container (read from `/proc/<pid>/cgroup`) is remembered this long:
+ * a client sends many datagrams a second, and reading /proc for each would cost more than parsing them.
+ * Short, because pids are reused: a pid that changed hands keeps its old container for at most this.
+ */
+export const ATTEST_PID_CACHE_TTL_MS = 5_000;
+/** At most this many pids remembered (one entry is a few hundred bytes; the oldest go first). */
+export const ATTEST_PID_CACHE_MAX = 4_096;
+/** A mis-attribution (data claiming a pod it does not come from) is always counted; logged once per this interval. */
+export const ATTEST_MISMATCH_LOG_INTERVAL_MS = 60_000;
+/**
+ * Priority sampling (`traces/prioritySampler.ts`): traces per service and env are counted over windows of
+ * this length, and each key's rate follows the last full window (the stack's agent also adjusts about
+ * every 10 s), so a rate given now reflects the last 10 to 20 s.
+ */
+export const PRIORITY_SAMPLING_WINDOW_MS = 10_000;
+/** Service/env keys with a rate of their own; traces of further keys get the default key's rate (1), and are counted. */
+export const PRIORITY_SAMPLING_MAX_KEYS = 2_000;
 export const NODE_AGENT_RETRY_BASE_MS = 1_000;
 export const NODE_AGENT_RETRY_MAX_MS = 60_000;
 /** One request to the cluster agent API, connection and TLS handshake included. */
@@ -387,6 +405,17 @@ export const DOGSTATSD_SET_MEMBER_OVERHEAD_BYTES = 48;
 export const DOGSTATSD_MAX_ORIGINS_PER_WINDOW = 1_000;
 export const DOGSTATSD_OTHER_ORIGINS = 'other';
 /**
+ * DogStatsD service checks and events (exported as OTLP log records) are held until their window's flush
+ * under budgets of their own, in bytes: a window at most `DOGSTATSD_LOGS_WINDOW_MAX_BYTES`, one origin
+ * (counted as for series) at most `DOGSTATSD_LOGS_ORIGIN_MAX_BYTES`; a record costs
+ * `DOGSTATSD_LOG_RECORD_OVERHEAD_BYTES` plus the UTF-8 bytes of its strings (each at most a datagram,
+ * `dogstatsd_buffer_size`). Past a budget it is dropped and counted by reason and origin, as samples are.
+ * A series' name and tag caps apply to a record's name or title and tags too.
+ */
+export const DOGSTATSD_LOGS_WINDOW_MAX_BYTES = 4 * 1024 * 1024;
+export const DOGSTATSD_LOGS_ORIGIN_MAX_BYTES = 512 * 1024;
+export const DOGSTATSD_LOG_RECORD_OVERHEAD_BYTES = 256;
+/**
  * The Prometheus view (`/dogstatsd/metrics`) keeps at most `DOGSTATSD_PROMETHEUS_MAX_BYTES` of rendered
  * series (names and labels; a summary counts its five lines), and streams its page in chunks of about
  * `DOGSTATSD_PROMETHEUS_CHUNK_BYTES`, written as the client reads (never one string of the whole page).
@@ -395,12 +424,12 @@ export const DOGSTATSD_PROMETHEUS_MAX_BYTES = 32 * 1024 * 1024;
 export const DOGSTATSD_PROMETHEUS_CHUNK_BYTES = 64 * 1024;
 
 /**
- * The node agent's OTLP export (`nodeagent/intake/otlp/`). Each signal (traces, metrics) has its own
+ * The node agent's OTLP export (`nodeagent/intake/otlp/`). Each signal (traces, metrics, logs) has its own
  * queue of encoded requests, bounded by `OTLP_QUEUE_MAX_BYTES` and `OTLP_QUEUE_MAX_REQUESTS`: a backend
  * that is down fills it, and then the oldest request is dropped for each new one (the newest data is
  * the most useful once the backend is back), so memory stays flat however long the outage. A request
  * larger than the whole queue is dropped at once. One request holds at most `OTLP_MAX_SPANS_PER_REQUEST`
- * spans or `OTLP_MAX_SERIES_PER_REQUEST` series (collectors refuse bodies of more than a few MiB).
+ * spans, `OTLP_MAX_SERIES_PER_REQUEST` series or `OTLP_MAX_LOG_RECORDS_PER_REQUEST` log records (collectors refuse bodies of more than a few MiB).
  * A failed request (429, 5xx, network error, timeout after `OTLP_REQUEST_TIMEOUT_MS`) is retried after
  * `OTLP_RETRY_BASE_MS` doubling up to `otlp_retry_max_interval_seconds`, with jitter (a hundred node agents that lost
  * the same collector do not come back in step), or after the server's `Retry-After` when it says so
@@ -418,6 +447,7 @@ export const OTLP_QUEUE_MAX_REQUESTS = 256;
 export const OTLP_QUEUE_MAX_BYTES_PER_ORIGIN = OTLP_QUEUE_MAX_BYTES / 2;
 export const OTLP_MAX_SPANS_PER_REQUEST = 2_000;
 export const OTLP_MAX_SERIES_PER_REQUEST = 2_000;
+export const OTLP_MAX_LOG_RECORDS_PER_REQUEST = 2_000;
 export const OTLP_REQUEST_TIMEOUT_MS = 10_000;
 export const OTLP_RETRY_BASE_MS = 500;
 export const OTLP_RETRY_AFTER_MAX_MS = 5 * 60_000;

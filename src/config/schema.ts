@@ -269,6 +269,10 @@ export const SCHEMA = {
     ...optionalSocketPath('/var/run/datadog/apm.socket', 'node agent: Unix socket tracers send traces to (socket mode); empty: none'),
     env: 'DD_APM_RECEIVER_SOCKET',
   },
+  'apm_config.max_traces_per_second': {
+    ...int(10, 1, 100_000, "node agent: priority sampling's target, traces per second per service and env: the rate_by_service tracers are answered makes them keep about this many (0 < rate <= 1)"),
+    env: 'DD_APM_MAX_TPS',
+  },
 
   // The node agent's DogStatsD intake (nodeagent/intake/dogstatsd/): the stack's own key names, so the
   // same DD_DOGSTATSD_* variables configure it.
@@ -293,7 +297,7 @@ export const SCHEMA = {
   // The node agent's OTLP export (nodeagent/intake/otlp/): what injected pods send, tagged with their pod.
   otlp_endpoint: str(
     undefined,
-    'node agent: OTLP/HTTP (protobuf) base URL traces and DogStatsD metrics are exported to, e.g. http://otel-collector:4318 (/v1/traces and /v1/metrics are appended); unset: nothing is exported',
+    'node agent: OTLP/HTTP (protobuf) base URL traces, DogStatsD metrics and DogStatsD service checks and events (as logs) are exported to, e.g. http://otel-collector:4318 (/v1/traces, /v1/metrics and /v1/logs are appended); unset: nothing is exported',
     { test: (s) => /^https?:\/\/[^/]+/.test(s), expected: 'an http:// or https:// URL' },
   ),
   otlp_traces_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL traces are sent to, over otlp_endpoint (e.g. a Jaeger or Tempo at http://jaeger:4318/v1/traces)', {
@@ -301,6 +305,10 @@ export const SCHEMA = {
     expected: 'an http:// or https:// URL',
   }),
   otlp_metrics_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL DogStatsD metrics are sent to, over otlp_endpoint (e.g. http://prometheus:9090/api/v1/otlp/v1/metrics)', {
+    test: (s) => /^https?:\/\/[^/]+/.test(s),
+    expected: 'an http:// or https:// URL',
+  }),
+  otlp_logs_endpoint: str(undefined, 'node agent: the full OTLP/HTTP URL DogStatsD service checks and events are sent to as log records, over otlp_endpoint (e.g. http://loki:3100/otlp/v1/logs)', {
     test: (s) => /^https?:\/\/[^/]+/.test(s),
     expected: 'an http:// or https:// URL',
   }),

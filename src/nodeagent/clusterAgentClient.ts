@@ -352,6 +352,13 @@ export function statusProblem(url: string, status: number, excerpt: string): Ups
   if (status === 404) {
     return badAnswer(url, status, `not found (${JSON.stringify(excerpt)}): the cluster agent does not serve this path (an older Tether, or another cluster agent)`);
   }
+  if (status === 503) {
+    // A cluster agent that has just started answers 503 until its watches have listed (clusteragent/api/answers.ts).
+    return {
+      ...badAnswer(url, status, `503 ${JSON.stringify(excerpt)}: it is not ready to answer (its watches of the API server have not synced yet, or it is shutting down); the tags of its last answer are kept and marked stale`),
+      fix: 'Nothing, when it passes within a minute (a cluster agent that just started or is being replaced). Otherwise see the cluster agent’s /readyz and logs: a watch it cannot list (RBAC, API server) is named there.',
+    };
+  }
   return badAnswer(url, status, `status ${status}: ${JSON.stringify(excerpt)}`);
 }
 

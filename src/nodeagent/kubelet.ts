@@ -41,6 +41,12 @@ export interface KubeletPod {
   readonly containerIds: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   readonly ownerReferences: readonly { readonly kind: string; readonly name: string }[];
+  /** `status.podIPs` (else `status.podIP`): where its TCP/UDP data comes from (the intake checks claims against it). */
+  readonly podIps?: readonly string[];
+  /** `spec.hostNetwork`: its IPs are the node's. */
+  readonly hostNetwork?: boolean;
+  /** `status.hostIP(s)`: the node's addresses, as this pod sees them. */
+  readonly hostIps?: readonly string[];
 }
 
 export interface KubeletPods {
@@ -126,6 +132,12 @@ export function compactPod(item: unknown): KubeletPod {
     .filter((id) => id !== '');
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj(metadata['labels']))) if (typeof v === 'string') labels[k] = v;
+  const ips = (plural: string, single: string): string[] => {
+    const list = arr(status[plural]).map((x) => str(obj(x)['ip'])).filter((ip) => ip !== '');
+    return list.length > 0 ? list : str(status[single]) !== '' ? [str(status[single])] : [];
+  };
+  const podIps = ips('podIPs', 'podIP');
+  const hostIps = ips('hostIPs', 'hostIP');
   return {
     namespace: str(metadata['namespace']),
     name: str(metadata['name']),
@@ -135,6 +147,9 @@ export function compactPod(item: unknown): KubeletPod {
     containerIds,
     labels,
     ownerReferences: arr(metadata['ownerReferences']).map((r) => ({ kind: str(obj(r)['kind']), name: str(obj(r)['name']) })),
+    ...(podIps.length > 0 ? { podIps } : {}),
+    ...(spec['hostNetwork'] === true ? { hostNetwork: true } : {}),
+    ...(hostIps.length > 0 ? { hostIps } : {}),
   };
 }
 

@@ -25,6 +25,10 @@ export interface PodWithTags {
   readonly containerIds: readonly string[];
   readonly tags: readonly string[];
   readonly tagsFrom: TagsSource;
+  /** The kubelet's network facts, for the intake's attestation of TCP/UDP senders (`KubeletPod`). */
+  readonly podIps?: readonly string[];
+  readonly hostNetwork?: boolean;
+  readonly hostIps?: readonly string[];
 }
 
 /** The last tags the cluster agent gave, in one of its two answers. */
@@ -45,7 +49,16 @@ export function kubeletTags(pod: KubeletPod): string[] {
 export function joinPodTags(pods: readonly KubeletPod[], tags: ClusterTags | undefined): PodWithTags[] {
   return pods
     .map((pod): PodWithTags => {
-      const base = { namespace: pod.namespace, name: pod.name, uid: pod.uid, phase: pod.phase, containerIds: pod.containerIds };
+      const base = {
+        namespace: pod.namespace,
+        name: pod.name,
+        uid: pod.uid,
+        phase: pod.phase,
+        containerIds: pod.containerIds,
+        ...(pod.podIps ? { podIps: pod.podIps } : {}),
+        ...(pod.hostNetwork ? { hostNetwork: true } : {}),
+        ...(pod.hostIps ? { hostIps: pod.hostIps } : {}),
+      };
       if (tags?.kind === 'pods') {
         const found = tags.byUid.get(pod.uid);
         if (found) return { ...base, tags: found, tagsFrom: 'cluster-agent' };

@@ -12,8 +12,12 @@
  *   their pod. Apart from `/metrics` because it is the applications' data, not the agent's: its size and
  *   names are the applications' (a metric of theirs named like one of the agent's would make the page
  *   invalid and lose the agent's own metrics with it), and it is scraped with its own job and labels.
- * Plain HTTP and no authentication: nothing here is a secret (pod names, tags, problems; never a
- * token), and the probes and the scraper need it on the pod's IP.
+ * Plain HTTP (the probes and the scraper need it on the pod's IP). `/healthz`, `/readyz` and `/metrics`
+ * (the agent's own counters) are open; the rest says what runs on the node (every pod with its tags,
+ * every application's metrics, the intake's senders) and needs the cluster agent's token, checked by
+ * the cluster agent API's own code (`agentapi/auth.ts`: `Authorization: Bearer`, constant
+ * time, the same 401/403 texts): any pod reaching the port would otherwise read its neighbours' data.
+ * A node agent without a token (it cannot ask the cluster agent either) keeps those paths closed.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +26,7 @@ import { pipeline } from 'node:stream/promises';
 import { HEADERS_TIMEOUT_MS, MAX_HEADERS_COUNT, REQUEST_TIMEOUT_MS, SHUTDOWN_DRAIN_MS, TIMEOUT_CHECK_INTERVAL_MS } from '../config/index.js';
 import type { Logger } from '../logging/logger.js';
 import { trackRequests } from '../http/shutdown.js';
+import { createBearerAuth, type BearerAuth } from '../agentapi/auth.js';
 import type { NodeAgent } from './agent.js';
 import type { DogStatsDIntake } from './intake/dogstatsd/index.js';
 import type { NodeIntake } from './intake/intake.js';
@@ -38,6 +43,8 @@ export interface StatusServerOptions {
   readonly dogstatsd?: Pick<DogStatsDIntake, 'prometheus'>;
   /** The intake, whose state `/intake` serves (listeners, origins resolved, OTLP queues). */
   readonly intake?: Pick<NodeIntake, 'status'>;
+  /** `cluster_agent.auth_token`: what `/status`, `/pods`, `/intake` and `/dogstatsd/metrics` need; without it they stay closed. */
+  readonly token: string | undefined;
   readonly port: number;
   /** Default `STATUS_DEFAULT_HOST`. */
   readonly host?: string;
@@ -51,7 +58,11 @@ export interface StatusServer {
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
-export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 'metrics' | 'logger' | 'dogstatsd' | 'intake'>) {
+/** The paths anyone reaching the port may read: the probes' and Prometheus'. */
+export const OPEN_STATUS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 'metrics' | 'logger' | 'dogstatsd' | 'intake' | 'token'>) {
+  const auth: BearerAuth | undefined = opts.token ? createBearerAuth(opts.token) : undefined;
   const json = (res: ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body, null, 2) + '\n';
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(text);
@@ -64,6 +75,18 @@ export function statusRequestListener(opts: Pick<StatusServerOptions, 'agent' | 
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       plain(res, 405, `method ${req.method} not allowed: the node agent's endpoint is read-only`, { Allow: 'GET, HEAD' });
       return;
+    }
+    if (!OPEN_STATUS_PATHS.has(path ?? '/')) {
+      if (!auth) {
+        plain(res, 403, "this node agent has no cluster_agent.auth_token (DD_CLUSTER_AGENT_AUTH_TOKEN): only /healthz, /readyz and /metrics are served");
+        return;
+      }
+      const failure = auth.check(req);
+      if (failure) {
+        opts.logger.debug({ status: failure.status, reason: failure.reason, path, remote: req.socket.remoteAddress }, 'node agent status endpoint: request refused');
+        plain(res, failure.status, failure.message, failure.challenge ? { 'WWW-Authenticate': failure.challenge } : {});
+        return;
+      }
     }
     switch (path) {
       case '/healthz':

@@ -431,6 +431,9 @@ describe('helm template: the node agent receives what injected pods send, in eve
     assert.deepEqual(hostPorts(apmSocket), [8125, 8126]);
     assert.deepEqual(hostPaths(apmSocket), ['DaemonSet/datadog-agent: /var/run/datadog']);
     assert.equal(podOf(nodeAgent(apmSocket)).containers[0]!.securityContext['runAsUser'], 0);
+    // With sockets, the node's pid namespace: the sockets' peer pids name the sender's container (attested origins).
+    assert.equal((podOf(nodeAgent(apmSocket)) as { hostPID?: boolean }).hostPID, true);
+    assert.equal((podOf(nodeAgent(await helmTemplate({}))) as { hostPID?: boolean }).hostPID, undefined);
     // Autopilot: an explicit socket mode gets the warning of NOTES.txt, and still no hostPath.
     const autopilotSocket = await helmTemplate({ providers: { gke: { autopilot: true } }, clusterAgent: { admissionController: { configMode: 'socket' } } });
     assert.deepEqual(hostPaths(autopilotSocket), []);
@@ -445,8 +448,10 @@ describe('helm template: the node agent receives what injected pods send, in eve
     assert.equal(na.otlp_retry_max_interval_seconds, 10);
     assert.equal(na.otlp_retry_max_elapsed_seconds, 120);
     assert.equal(nodeAgentConfig(await render('cilium-policy')).otlp_traces_endpoint, 'http://jaeger-collector.tracing:4318/v1/traces');
+    const logs = nodeAgentConfig(await helmTemplate({ agents: { otlp: { logsEndpoint: 'http://loki.logging:3100/otlp/v1/logs' } } }));
+    assert.equal(logs.otlp_logs_endpoint, 'http://loki.logging:3100/otlp/v1/logs');
     const none = nodeAgentConfig(await render('default'));
-    assert.deepEqual([none.otlp_endpoint, none.otlp_traces_endpoint, none.otlp_metrics_endpoint], [undefined, undefined, undefined]);
+    assert.deepEqual([none.otlp_endpoint, none.otlp_traces_endpoint, none.otlp_metrics_endpoint, none.otlp_logs_endpoint], [undefined, undefined, undefined, undefined]);
     assert.equal(none.otlp_retry_max_interval_seconds, DEFAULTS.otlp_retry_max_interval_seconds);
   });
 });
@@ -653,11 +658,12 @@ describe('NOTES.txt', () => {
     assert.match(plain, /Node agents receive what injected pods send: DogStatsD on 8125\/UDP and traces on 8126\/TCP \(through the node-local Service datadog\)\./);
     assert.match(plain, /Nothing is exported until agents\.otlp\.endpoint is set/);
     const exported = await helmNotes(kubeconfig, PRESETS['otlp-policy']!.values);
-    assert.match(exported, /traces to http:\/\/otel-collector\.observability:4318\/v1\/traces,\nDogStatsD metrics to https:\/\/metrics\.example\/api\/v1\/otlp\/v1\/metrics\./);
+    assert.match(exported, /traces to http:\/\/otel-collector\.observability:4318\/v1\/traces,\nDogStatsD metrics to https:\/\/metrics\.example\/api\/v1\/otlp\/v1\/metrics,\nDogStatsD service checks and events \(as logs\) to http:\/\/otel-collector\.observability:4318\/v1\/logs\./);
     assert.doesNotMatch(exported, /Nothing is exported/);
     const tracesOnly = await helmNotes(kubeconfig, { agents: { otlp: { tracesEndpoint: 'http://jaeger:4318/v1/traces' } }, datadog: { apm: { portEnabled: true } } });
     assert.match(tracesOnly, /on each node's IP: host ports/);
     assert.match(tracesOnly, /DogStatsD metrics nowhere \(set agents\.otlp\.metricsEndpoint\)/);
+    assert.match(tracesOnly, /DogStatsD service checks and events \(as logs\) nowhere \(set agents\.otlp\.logsEndpoint\)/);
     const sockets = await helmNotes(kubeconfig, { datadog: { apm: { socketEnabled: true }, dogstatsd: { socketPath: '/run/dsd.socket' } } });
     assert.match(sockets, /and on \/var\/run\/datadog\/apm\.socket and \/run\/dsd\.socket\./);
     assert.match(sockets, /WARNING: datadog\.apm\.hostSocketPath \(\/var\/run\/datadog\/, the one host directory of both sockets\) is not the directory of\ndatadog\.dogstatsd\.socketPath/);

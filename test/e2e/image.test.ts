@@ -195,6 +195,16 @@ describe('tether image build', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'ok');
   });
+
+  test("Tether's native addon native/unixcred loads in the image, where the node agent looks for it (attested origins)", () => {
+    const r = runInImage([
+      '/usr/bin/node',
+      '-e',
+      "import('/app/dist/src/nodeagent/intake/attest/credentials.js').then((m) => { const c = m.unixCredentials(); console.log('problem' in c ? c.problem : 'ok'); })",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'ok');
+  });
 });
 
 describe('`agent status` in a pod of the image', () => {

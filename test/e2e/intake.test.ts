@@ -8,7 +8,8 @@
  * node-agent` (its kubelet a test double over the same API server, its tags from a real `tether start`)
  * receiving it over UDP/TCP and over the Unix sockets; real OTLP backends behind it, both built from the
  * Go module proxy by scripts/go-tools: the OpenTelemetry Collector (OTLP receiver → file exporter) at
- * `otlp_metrics_endpoint`, its file of OTLP JSON lines read back, and Jaeger v2 at
+ * `otlp_metrics_endpoint` and `otlp_logs_endpoint` (DogStatsD service checks and events), its file of
+ * OTLP JSON lines read back, and Jaeger v2 at
  * `otlp_traces_endpoint`, read back from its query API. Then both backends down for a while, and back.
  *
  * The span's pod: dd-trace 5 sends no `DD_ENTITY_ID`; it forwards `DD_EXTERNAL_ENV` as its
@@ -288,22 +289,23 @@ function anyValue(v: OtlpAnyValue): unknown {
 const attributes = (kvs: OtlpKeyValue[] | undefined): Record<string, unknown> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 const numberValue = (p: OtlpNumberPoint): number => p.asDouble ?? Number(p.asInt);
 
-/** Every point in the collector's file (a line still being written is skipped: it is read again next time). */
-async function collectedMetrics(): Promise<MetricPoint[]> {
-  let text: string;
-  try {
-    text = await readFile(metricsFile, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: MetricPoint[] = [];
-  for (const line of text.split('\n')) {
-    let req: OtlpMetricsRequest;
+/** The requests in the collector's file, one per line (a line still being written is skipped: it is read again next time). */
+async function collectorRequests<T>(): Promise<T[]> {
+  const out: T[] = [];
+  for (const line of (await readFile(metricsFile, 'utf8').catch(() => '')).split('\n')) {
     try {
-      req = JSON.parse(line) as OtlpMetricsRequest;
+      out.push(JSON.parse(line) as T);
     } catch {
-      continue;
+      // An empty or partial line.
     }
+  }
+  return out;
+}
+
+/** Every point in the collector's file. */
+async function collectedMetrics(): Promise<MetricPoint[]> {
+  const out: MetricPoint[] = [];
+  for (const req of await collectorRequests<OtlpMetricsRequest>()) {
     for (const rm of req.resourceMetrics ?? []) {
       const resource = attributes(rm.resource?.attributes);
       for (const m of (rm.scopeMetrics ?? []).flatMap((s) => s.metrics ?? [])) {
@@ -324,6 +326,35 @@ async function collectedMetrics(): Promise<MetricPoint[]> {
     }
   }
   return out;
+}
+
+interface OtlpLogsRequest {
+  resourceLogs?: { resource?: { attributes?: OtlpKeyValue[] }; scopeLogs?: { logRecords?: { severityText?: string; body?: OtlpAnyValue; eventName?: string; attributes?: OtlpKeyValue[] }[] }[] }[];
+}
+/** One log record as the collector wrote it (the same file: logs requests are lines too), with its resource. */
+interface LogRecordSeen {
+  readonly resource: Record<string, unknown>;
+  readonly attributes: Record<string, unknown>;
+  readonly severityText: string | undefined;
+  readonly body: unknown;
+  readonly eventName: string | undefined;
+}
+
+/** The log records of `run` (DogStatsD service checks and events) once there is one of each. */
+async function logRecordsOfRun(run: string): Promise<LogRecordSeen[]> {
+  return eventually(`the service checks and events of run ${run} in the collector's file`, async () => {
+    const out: LogRecordSeen[] = [];
+    for (const req of await collectorRequests<OtlpLogsRequest>()) {
+      for (const rl of req.resourceLogs ?? []) {
+        for (const r of (rl.scopeLogs ?? []).flatMap((s) => s.logRecords ?? [])) {
+          out.push({ resource: attributes(rl.resource?.attributes), attributes: attributes(r.attributes), severityText: r.severityText, body: r.body ? anyValue(r.body) : undefined, eventName: r.eventName });
+        }
+      }
+    }
+    const mine = out.filter((r) => r.attributes['run'] === run);
+    assert.ok(mine.some((r) => r.eventName === 'dd.service_check') && mine.some((r) => r.eventName === 'dd.event'), `log records of run ${run}: ${JSON.stringify(mine.map((r) => r.eventName))}`);
+    return mine;
+  }, 60_000, 300);
 }
 
 /** The points of `run` once every name in `names` has at least one. */
@@ -408,6 +439,9 @@ service:
     metrics:
       receivers: [otlp]
       exporters: [file]
+    logs:
+      receivers: [otlp]
+      exporters: [file]
 `,
       );
       jaegerConfig = join(dir, 'jaeger.yaml');
@@ -447,7 +481,7 @@ exporters:
       );
       jaegerQuery = `http://127.0.0.1:${jaegerHttp}`;
       [collector, jaeger] = await Promise.all([startCollector(), startJaeger()]);
-      return { metrics: `http://127.0.0.1:${collectorOtlp}/v1/metrics`, traces: `http://127.0.0.1:${jaegerOtlp}/v1/traces` };
+      return { metrics: `http://127.0.0.1:${collectorOtlp}/v1/metrics`, logs: `http://127.0.0.1:${collectorOtlp}/v1/logs`, traces: `http://127.0.0.1:${jaegerOtlp}/v1/traces` };
     })();
     // A failure there is reported by the await below, not as an unhandled rejection meanwhile.
     backends.catch(() => undefined);
@@ -521,6 +555,7 @@ exporters:
       DD_APM_RECEIVER_PORT: String(intakePorts.apm),
       DD_APM_RECEIVER_SOCKET: sockets.apm,
       DD_OTLP_METRICS_ENDPOINT: otlp.metrics,
+      DD_OTLP_LOGS_ENDPOINT: otlp.logs,
       DD_OTLP_TRACES_ENDPOINT: otlp.traces,
       // A scaled-down outage: retries at most 1 s apart, a request dropped after failing for 3 s.
       DD_OTLP_RETRY_MAX_INTERVAL_SECONDS: '1',
@@ -530,7 +565,7 @@ exporters:
     const line = await nodeAgent.waitForLog((l) => typeof l['url'] === 'string' && /node agent of node/.test(String(l['msg'])), 60_000);
     nodeAgentUrl = line['url'] as string;
     await eventually("the node agent's pod, tagged by the cluster agent", async () => {
-      const body = (await (await fetch(`${nodeAgentUrl}/pods`)).json()) as { pods: { uid: string; tagsFrom: string; tags: string[] }[] };
+      const body = (await (await fetch(`${nodeAgentUrl}/pods`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as { pods: { uid: string; tagsFrom: string; tags: string[] }[] };
       const p = body.pods.find((x) => x.uid === podUid);
       assert.equal(p?.tagsFrom, 'cluster-agent', JSON.stringify(body));
       assert.ok(p!.tags.includes('kube_deployment:checkout'), p!.tags.join(','));
@@ -592,6 +627,15 @@ describe('what an injected pod sends arrives, tagged with its pod, in OTLP backe
     }
     const p95 = points.find((p) => p.name === 'checkout.latency.quantile' && p.attributes['quantile'] === '0.95');
     assert.ok(p95 && p95.type === 'gauge' && p95.value! >= 10 && p95.value! <= 14, JSON.stringify(p95));
+
+    // hot-shots' service check and event, as OTLP log records with the pod's resource.
+    const logs = await logRecordsOfRun(run);
+    const check = logs.find((r) => r.eventName === 'dd.service_check')!;
+    assertPodResource(check.resource, 'the resource of the service check');
+    assert.deepEqual([check.severityText, check.body, check.attributes['dd.service_check.name'], check.attributes['route']], ['WARNING', 'slow database', 'checkout.can_serve', '/buy']);
+    const event = logs.find((r) => r.eventName === 'dd.event')!;
+    assertPodResource(event.resource, 'the resource of the event');
+    assert.deepEqual([event.severityText, event.body, event.attributes['dd.event.title'], event.attributes['dd.event.aggregation_key']], ['SUCCESS', 'version 2.3.1 is out', 'checkout deployed', 'deploy']);
 
     // The spans in Jaeger, tied to the pod by DD_EXTERNAL_ENV (the app is in no pod's container).
     const { trace, resource } = await traceOfRun(run);

@@ -94,8 +94,11 @@ async function startNodeAgent(node: string, env: Record<string, string> = {}): P
   return { process: p, url: line['url'] as string };
 }
 
-async function statusOf(run: NodeAgentRun): Promise<{ upstreams: Record<string, { state: string; problem: { code: string; summary: string; fix: string } | null }> }> {
-  return JSON.parse((await get(`${run.url}/status`)).body) as never;
+/** A path of a node agent's status endpoint, with the token it takes (the cluster agent's) for all but the probes and /metrics. */
+const fromAgent = (run: NodeAgentRun, path: string, token = TOKEN) => get(`${run.url}${path}`, { Authorization: `Bearer ${token}` });
+
+async function statusOf(run: NodeAgentRun, token = TOKEN): Promise<{ upstreams: Record<string, { state: string; problem: { code: string; summary: string; fix: string } | null }> }> {
+  return JSON.parse((await fromAgent(run, '/status', token)).body) as never;
 }
 
 function pod(name: string, node: string, labels: Record<string, string>, owner?: k8s.V1OwnerReference): k8s.V1Pod {
@@ -176,7 +179,7 @@ describe('cluster agent API and node agents (the first seed)', () => {
     for (const [node, mine] of [['n1', ['solo-1', 'web-1']], ['n2', ['solo-2', 'web-2']]] as const) {
       const agent = await startNodeAgent(node);
       const pods = await eventually(`node agent ${node}'s pods with tags`, async () => {
-        const body = JSON.parse((await get(`${agent.url}/pods`)).body) as { pods: { name: string; tags: string[]; tagsFrom: string }[] };
+        const body = JSON.parse((await fromAgent(agent, '/pods')).body) as { pods: { name: string; tags: string[]; tagsFrom: string }[] };
         assert.deepEqual(body.pods.map((p) => p.name).sort(), [...mine]);
         assert.ok(body.pods.every((p) => p.tagsFrom === 'cluster-agent'), JSON.stringify(body.pods.map((p) => p.tagsFrom)));
         return body.pods;
@@ -263,15 +266,16 @@ describe('cluster agent API and node agents (the first seed)', () => {
   });
 
   test("a node agent whose token differs from the cluster agent's: 403 invalid session token, explained", async () => {
-    const agent = await startNodeAgent('n1', { DD_CLUSTER_AGENT_AUTH_TOKEN: randomBytes(20).toString('hex') });
+    const own = randomBytes(20).toString('hex');
+    const agent = await startNodeAgent('n1', { DD_CLUSTER_AGENT_AUTH_TOKEN: own });
     const problem = await eventually('the cluster agent problem', async () => {
-      const p = (await statusOf(agent)).upstreams['cluster-agent']?.problem;
+      const p = (await statusOf(agent, own)).upstreams['cluster-agent']?.problem;
       assert.equal(p?.code, 'unauthorized');
       return p!;
     });
     assert.match(problem.summary, /invalid session token/);
     // The kubelet still works: its pods are served, with the tags the kubelet alone gives.
-    const pods = JSON.parse((await get(`${agent.url}/pods`)).body) as { pods: { name: string }[] };
+    const pods = JSON.parse((await fromAgent(agent, '/pods', own)).body) as { pods: { name: string }[] };
     assert.deepEqual(pods.pods.map((p) => p.name).sort(), ['solo-1', 'web-1']);
   });
 

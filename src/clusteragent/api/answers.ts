@@ -16,6 +16,11 @@
  * - `/api/v1/cluster/id` before namespace kube-system has been seen: 503 (the stack: 500).
  * `/api/v1/tether/pods/{node}` answers an empty list for a node without pods: the node agent compares it
  * with its kubelet's pods and says what differs.
+ *
+ * Before every watch has listed once, the data endpoints answer 503 (`notSyncedAnswer`), never an empty
+ * answer: a node agent told `{"pods":[]}` would replace its tags with the kubelet's alone and lose
+ * `kube_service`, `kube_deployment` and the owner tags on every rollout of the cluster agent; told 503, it
+ * keeps the tags of its last good answer and asks again.
  */
 import type { PodTagsEntry } from '../../agentapi/types.js';
 import type { ClusterView, PodView } from '../../clusterview/types.js';
@@ -45,6 +50,26 @@ interface Mapped {
 
 const byNamespaceThenName = (a: Mapped, b: Mapped): number =>
   a.pod.namespace < b.pod.namespace ? -1 : a.pod.namespace > b.pod.namespace ? 1 : a.pod.name < b.pod.name ? -1 : a.pod.name > b.pod.name ? 1 : 0;
+
+/** The watches that have not listed yet, named (`pods (not listed yet)`, `nodes (failing: …)`). */
+export function watchesBehind(view: ClusterView): string {
+  const behind = view
+    .syncStatus()
+    .filter((s) => !s.synced || s.lastError !== undefined)
+    .map((s) => `${s.resource} (${s.lastError ? `failing: ${s.lastError}` : 'not listed yet'})`);
+  return behind.join(', ') || 'unknown';
+}
+
+/**
+ * A data endpoint's answer before the cluster agent's watches have all listed once: 503, in the stack's
+ * shape where it has one (its metadata map answers 503 with `{"Nodes":…,"Warnings":[],"Errors":"…"}`
+ * when it cannot reach the API server), else text naming the watches behind.
+ */
+export function notSyncedAnswer(view: ClusterView, jsonShape: boolean): Answer {
+  const why = `the cluster agent has not synced its watches with the API server yet: ${watchesBehind(view)}; ask again shortly`;
+  if (jsonShape) return { status: 503, body: `{"Nodes":{},"Warnings":[],"Errors":${q(why)}}` };
+  return text(503, why);
+}
 
 /** `GET /api/v1/tags/pod/{node}`: `{"Nodes":{"<node>":{"services":{"<ns>":{"<pod>":{"<svc>":{}}}}}},"Warnings":[],"Errors":""}`. */
 export function podServicesAnswer(view: ClusterView, node: string): Answer {

@@ -11,7 +11,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { AUTH_FAILURE_LOG_INTERVAL_MS } from '../../config/limits.js';
 import type { Logger } from '../../logging/logger.js';
 import type { ClusterView } from '../../clusterview/types.js';
-import { clusterIdAnswer, namespaceLabelsAnswer, nodeLabelsAnswer, nodePodsAnswer, podServicesAnswer, podTagsAnswer, type Answer } from './answers.js';
+import { clusterIdAnswer, namespaceLabelsAnswer, nodeLabelsAnswer, nodePodsAnswer, notSyncedAnswer, podServicesAnswer, podTagsAnswer, watchesBehind, type Answer } from './answers.js';
 import type { AuthFailure, AuthFailureReason, BearerAuth } from '../../agentapi/auth.js';
 import type { ClusterAgentMetrics } from './metrics.js';
 import { NODE_AGENT_REPORT_HEADER, parseNodeAgentHeader } from '../../agentapi/nodeAgentReport.js';
@@ -85,13 +85,7 @@ function dataAnswer(m: RouteMatch, deps: ApiHandlerDeps): Answer {
 /** `/readyz`: the first reason not to route node agents here, with every watch that is not synced. */
 export function readiness(view: ClusterView, notReady: string | undefined): Answer {
   if (notReady) return { status: 503, body: `not ready: ${notReady}\n`, text: true };
-  if (!view.isSynced()) {
-    const behind = view
-      .syncStatus()
-      .filter((s) => !s.synced || s.lastError !== undefined)
-      .map((s) => `${s.resource} (${s.lastError ? `failing: ${s.lastError}` : 'not listed yet'})`);
-    return { status: 503, body: `not ready: watches not synced: ${behind.join(', ') || 'unknown'}\n`, text: true };
-  }
+  if (!view.isSynced()) return { status: 503, body: `not ready: watches not synced: ${watchesBehind(view)}\n`, text: true };
   return { status: 200, body: 'ok\n', text: true };
 }
 
@@ -101,6 +95,13 @@ export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
   const recorder = deps.recorder ?? NOOP_NODE_AGENT_RECORDER;
   const lastLogged = new Map<AuthFailureReason, number>();
   const suppressed = new Map<AuthFailureReason, number>();
+  /**
+   * Whether every watch has listed once: until then the data endpoints answer 503 (`notSyncedAnswer`).
+   * Latched: a watch failing later leaves answers stale, not empty (`/readyz` says so), and node agents
+   * are better served by them than by a 503 for the length of an API server blip.
+   */
+  let synced = false;
+  const hasSynced = (): boolean => (synced ||= deps.view.isSynced());
 
   /** Refusals are counted always, logged once per reason per interval (a scanner must not flood the logs). */
   const logRefusal = (req: IncomingMessage, f: AuthFailure, route: RouteId | undefined): void => {
@@ -180,7 +181,7 @@ export function createApiHandler(deps: ApiHandlerDeps): RequestListener {
         return answer(200, body, deps.metrics.registry.contentType);
       }
       default: {
-        const a = dataAnswer(match, deps);
+        const a = match.route === 'version' || hasSynced() ? dataAnswer(match, deps) : notSyncedAnswer(deps.view, match.route === 'podServices');
         return answer(a.status, a.body, a.text ? TEXT_TYPE : JSON_TYPE);
       }
     }

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { UNIXCRED_ADDON_FILE } from '../../config/nativeAddons.js';
 import { sharedLibraries } from './ldd.js';
 import { EXEC_MODE, type LayerEntry, type LayerPlan } from './layerPlan.js';
 import { packageClosure, parseLockfile } from './packages.js';
@@ -94,11 +95,13 @@ export const CLI_WRAPPER = 'deploy/image/cli';
 
 /**
  * Tether's build: dist/src (without source maps, whose sources are not shipped), the console's assets,
- * package.json (the version `tether --version` prints), and `agent` and `tether` on PATH.
+ * package.json (the version `tether --version` prints), the native addon the node agent reads Unix
+ * sockets' peer credentials with (without it a node agent attests no origin), and `agent` and `tether`
+ * on PATH.
  */
 export function tetherAppLayer(root: string): LayerPlan {
-  for (const need of ['dist/src/cli/main.js', 'dist/console/index.html']) {
-    if (!existsSync(join(root, need))) throw new Error(`${join(root, need)} is missing: run npm run build first`);
+  for (const need of ['dist/src/cli/main.js', 'dist/console/index.html', UNIXCRED_ADDON_FILE]) {
+    if (!existsSync(join(root, need))) throw new Error(`${join(root, need)} is missing: run npm run build first (the addon needs a C compiler, make and python3)`);
   }
   return {
     name: 'tether',
@@ -106,6 +109,7 @@ export function tetherAppLayer(root: string): LayerPlan {
       { kind: 'file', path: `${APP_DIR}/package.json`, source: join(root, 'package.json') },
       { kind: 'tree', path: `${APP_DIR}/dist/src`, source: join(root, 'dist/src'), skip: (rel) => rel.endsWith('.map') },
       { kind: 'tree', path: `${APP_DIR}/dist/console`, source: join(root, 'dist/console') },
+      { kind: 'file', path: `${APP_DIR}/${UNIXCRED_ADDON_FILE}`, source: join(root, UNIXCRED_ADDON_FILE) },
       { kind: 'file', path: '/usr/bin/agent', source: join(root, CLI_WRAPPER), mode: EXEC_MODE },
       { kind: 'file', path: '/usr/bin/tether', source: join(root, CLI_WRAPPER), mode: EXEC_MODE },
     ],

@@ -15,11 +15,16 @@ import type { Timers } from '../agent.js';
 import type { PodWithTags } from '../podTags.js';
 import { createDogStatsDIntake, type DogStatsDConfig, type DogStatsDIntake } from './dogstatsd/index.js';
 import { createOriginResolver, UNKNOWN_ORIGIN_REASONS, type CountingOriginResolver, type OriginStats } from './origin.js';
+import { createAttestor, type AttestationStats, type Attestor } from './attest/attestor.js';
+import { createPidOrigins, type PidOrigins } from './attest/pidOrigins.js';
 import { createOtlpPipeline, otlpUrls, type OtlpPipeline } from './otlp/pipeline.js';
+import type { OtlpSignal } from './otlp/exporterMetrics.js';
 import { createTraceReceiverMetrics } from './traces/metrics.js';
+import { createDroppedEndpoints, type DroppedCounts } from './traces/dropped.js';
+import { createPrioritySampler } from './traces/prioritySampler.js';
 import { createTraceReceiver, type TraceReceiver, type TraceReceiverAddress, type TraceReceiverConfig } from './traces/receiver.js';
 
-export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
+export type IntakeConfig = DogStatsDConfig & TraceReceiverConfig & Pick<TetherConfig, 'apm_config.max_traces_per_second' | 'otlp_endpoint' | 'otlp_traces_endpoint' | 'otlp_metrics_endpoint' | 'otlp_logs_endpoint' | 'otlp_retry_max_interval_seconds' | 'otlp_retry_max_elapsed_seconds'>;
 
 /**
  * `fn` started when called, unless a call is still running or the last one started less than
@@ -51,6 +56,8 @@ export interface NodeIntakeOptions {
    * `NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS`. Never rejects.
    */
   readonly refreshPods?: () => Promise<void>;
+  /** Where a Unix socket sender's pid is looked up (`/proc/<pid>/cgroup`); tests hand their own. */
+  readonly pids?: PidOrigins;
   /** Test overrides: the TCP port of the trace receiver (0: a free one), the DogStatsD window. */
   readonly traceListenPort?: number;
   readonly traceHost?: string;
@@ -59,13 +66,16 @@ export interface NodeIntakeOptions {
 
 export interface NodeIntakeStatus {
   readonly dogstatsd: ReturnType<DogStatsDIntake['status']>;
-  readonly traces: TraceReceiverAddress;
+  readonly traces: TraceReceiverAddress & { readonly rateByService: Readonly<Record<string, number>>; readonly dropped: DroppedCounts };
   readonly origins: OriginStats;
-  readonly otlp: Partial<Record<'traces' | 'metrics', { readonly url: string; readonly queued: { readonly requests: number; readonly bytes: number } }>>;
+  /** Claims checked against senders: verdicts by transport, the last mis-attribution. */
+  readonly attestation: AttestationStats;
+  readonly otlp: Partial<Record<OtlpSignal, { readonly url: string; readonly queued: { readonly requests: number; readonly bytes: number } }>>;
 }
 
 export interface NodeIntake {
   readonly resolver: CountingOriginResolver;
+  readonly attestor: Attestor;
   readonly dogstatsd: DogStatsDIntake;
   readonly traces: TraceReceiver;
   readonly otlp: OtlpPipeline | undefined;
@@ -96,9 +106,10 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   const refresh = opts.refreshPods;
   const resolver = createOriginResolver(opts.pods, refresh ? rateLimited(refresh, NODE_AGENT_UNKNOWN_ORIGIN_RESYNC_MS, opts.timers?.now ?? Date.now) : undefined);
   registerOriginMetrics(opts.registry, resolver);
+  const attestor = createAttestor({ pods: resolver, pids: opts.pids ?? createPidOrigins(), logger: log, registry: opts.registry, ...(opts.timers ? { now: opts.timers.now } : {}) });
 
   const urls = otlpUrls(cfg);
-  const otlp = urls.traces || urls.metrics
+  const otlp = urls.traces || urls.metrics || urls.logs
     ? createOtlpPipeline({
         urls,
         registry: opts.registry,
@@ -112,31 +123,47 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
   const dogstatsd = createDogStatsDIntake({
     config: cfg,
     resolver,
+    attestor,
     logger: opts.logger,
     registry: opts.registry,
     ...(opts.timers ? { clock: opts.timers } : {}),
     ...(opts.windowMs !== undefined ? { windowMs: opts.windowMs } : {}),
   });
-  if (otlp) dogstatsd.onFlush((series) => otlp.exportSeries(series));
+  if (otlp)
+    dogstatsd.onFlush((series, _stats, logs) => {
+      otlp.exportSeries(series);
+      otlp.exportLogs(logs);
+    });
 
+  const sampler = createPrioritySampler({ targetTps: cfg['apm_config.max_traces_per_second'], now: opts.timers?.now ?? Date.now });
+  const dropped = createDroppedEndpoints(opts.registry);
   const traces = createTraceReceiver({
     config: cfg,
     logger: opts.logger,
     metrics: createTraceReceiverMetrics(opts.registry),
-    // The origin is resolved from the headers as the request comes in (its pod's budgets, its OTLP
-    // resource); the decode workers hand back the spans already encoded as OTLP.
+    // What the headers claim is checked against the connection's peer first (attested origins win), then
+    // resolved as the request comes in (its pod's budgets, its OTLP resource); the decode workers hand
+    // back the spans already encoded as OTLP, and their traces counted per service and env.
+    attest: (claim, sender) => attestor.origin(claim, sender, 'pid' in sender ? 'traces-unix' : 'traces-tcp'),
     resolveOrigin: (origin) => resolver.resolve(origin),
     output: otlp?.traces ? 'otlp' : 'count',
+    rates: () => sampler.body(),
+    dropped,
     // Without an exporter the payload is taken and counted by the receiver, and goes nowhere: the
     // tracer is not told to stop sending by an error it would log every flush.
     ...(otlp?.traces ? { sinkHasRoom: (key: string) => otlp.tracesHaveRoom(key) } : {}),
-    onPayload: (payload) => (otlp && payload.otlp ? otlp.takeEncodedTraces(payload.otlp, payload.originKey) : true),
+    onPayload: (payload) => {
+      // What the app produces, kept or not: the rates say how much of it tracers should send.
+      sampler.observe(payload.roots);
+      return otlp && payload.otlp ? otlp.takeEncodedTraces(payload.otlp, payload.originKey) : true;
+    },
     ...(opts.traceListenPort !== undefined ? { listenPort: opts.traceListenPort } : {}),
     ...(opts.traceHost !== undefined ? { host: opts.traceHost } : {}),
   });
 
   return {
     resolver,
+    attestor,
     dogstatsd,
     traces,
     otlp,
@@ -163,11 +190,13 @@ export function createNodeIntake(opts: NodeIntakeOptions): NodeIntake {
     },
     status: () => ({
       dogstatsd: dogstatsd.status(),
-      traces: traces.address(),
+      traces: { ...traces.address(), rateByService: sampler.rates(), dropped: dropped.counts() },
       origins: resolver.stats(),
+      attestation: attestor.stats(),
       otlp: {
         ...(otlp?.traces ? { traces: { url: otlp.traces.url, queued: otlp.traces.size() } } : {}),
         ...(otlp?.metrics ? { metrics: { url: otlp.metrics.url, queued: otlp.metrics.size() } } : {}),
+        ...(otlp?.logs ? { logs: { url: otlp.logs.url, queued: otlp.logs.size() } } : {}),
       },
     }),
   };

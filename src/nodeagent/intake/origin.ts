@@ -44,10 +44,22 @@ export interface OriginStats {
   readonly rebuilds: number;
 }
 
-export interface CountingOriginResolver extends OriginResolver {
+export interface CountingOriginResolver extends OriginResolver, PodLookup {
   /** Like `resolve`, and says why not when it does not (counted the same way). */
   lookup(origin: Origin): ResolvedOrigin | UnknownOriginReason;
   stats(): OriginStats;
+}
+
+/** The current pods by what attests a sender (`attest/`): read-only lookups, never counted. */
+export interface PodLookup {
+  /** The pod `origin` claims, if it names one of this node's (as `resolve`, without counting). */
+  claimed(origin: Origin): ResolvedOrigin | undefined;
+  byUid(uid: string): ResolvedOrigin | undefined;
+  byContainer(id: string): ResolvedOrigin | undefined;
+  /** The pod (not on the host network) whose IP this is. */
+  byIp(ip: string): ResolvedOrigin | undefined;
+  /** The node's own addresses (its pods' host IPs, its host-network pods' IPs) and loopback. */
+  isNodeAddress(ip: string): boolean;
 }
 
 /** The stack's prefixes in entity ids and `|c:` fields. */
@@ -66,20 +78,41 @@ export function normaliseContainerId(id: string): string {
 interface Index {
   readonly byUid: ReadonlyMap<string, ResolvedOrigin>;
   readonly byContainer: ReadonlyMap<string, ResolvedOrigin>;
+  readonly byIp: ReadonlyMap<string, ResolvedOrigin>;
+  readonly nodeAddresses: ReadonlySet<string>;
 }
+
+const EMPTY_INDEX: Index = { byUid: new Map(), byContainer: new Map(), byIp: new Map(), nodeAddresses: new Set() };
+
+/** An address as compared here: IPv4-mapped IPv6 (`::ffff:10.0.0.5`, what a dual-stack listener reports) as IPv4, lower case. */
+export function normaliseIp(ip: string): string {
+  const s = ip.trim().toLowerCase();
+  return s.startsWith('::ffff:') && s.includes('.') ? s.slice(7) : s;
+}
+
+const isLoopback = (ip: string): boolean => ip === '::1' || ip.startsWith('127.');
 
 function buildIndex(pods: readonly PodWithTags[]): Index {
   const byUid = new Map<string, ResolvedOrigin>();
   const byContainer = new Map<string, ResolvedOrigin>();
+  const byIp = new Map<string, ResolvedOrigin>();
+  const nodeAddresses = new Set<string>();
   for (const p of pods) {
-    const resolved: ResolvedOrigin = { namespace: p.namespace, pod: p.name, uid: p.uid, tags: p.tags };
+    const ips = p.podIps?.map(normaliseIp);
+    const resolved: ResolvedOrigin = { namespace: p.namespace, pod: p.name, uid: p.uid, tags: p.tags, ...(ips ? { ips } : {}), ...(p.hostNetwork ? { hostNetwork: true } : {}) };
     byUid.set(p.uid.toLowerCase(), resolved);
     for (const c of p.containerIds) {
       const id = normaliseContainerId(c);
       if (id) byContainer.set(id, resolved);
     }
+    for (const ip of ips ?? []) {
+      if (p.hostNetwork) nodeAddresses.add(ip);
+      // A finished pod's IP may already be another's: the running one keeps it.
+      else if (!byIp.has(ip) || p.phase === 'Running') byIp.set(ip, resolved);
+    }
+    for (const ip of p.hostIps ?? []) nodeAddresses.add(normaliseIp(ip));
   }
-  return { byUid, byContainer };
+  return { byUid, byContainer, byIp, nodeAddresses };
 }
 
 /** Origins that name a pod or container this node may simply not have listed yet (a pod just started). */
@@ -92,7 +125,7 @@ const MAY_BE_NEW: ReadonlySet<UnknownOriginReason> = new Set(['unknown-pod', 'un
  */
 export function createOriginResolver(pods: () => readonly PodWithTags[], onUnknown?: () => void): CountingOriginResolver {
   let source: readonly PodWithTags[] | undefined;
-  let index: Index = { byUid: new Map(), byContainer: new Map() };
+  let index: Index = EMPTY_INDEX;
   let rebuilds = 0;
   let resolvedCount = 0;
   const unknown: Record<UnknownOriginReason, number> = { 'no-origin': 0, 'unknown-pod': 0, 'unknown-container': 0, 'cgroup-inode': 0 };
@@ -155,6 +188,17 @@ export function createOriginResolver(pods: () => readonly PodWithTags[], onUnkno
     notice(origin) {
       const r = find(origin);
       if (typeof r === 'string' && MAY_BE_NEW.has(r)) onUnknown?.();
+    },
+    claimed(origin) {
+      const r = find(origin);
+      return typeof r === 'string' ? undefined : r;
+    },
+    byUid: (uid) => current().byUid.get(uid.toLowerCase()),
+    byContainer: (id) => current().byContainer.get(normaliseContainerId(id)),
+    byIp: (ip) => current().byIp.get(normaliseIp(ip)),
+    isNodeAddress(ip) {
+      const a = normaliseIp(ip);
+      return isLoopback(a) || current().nodeAddresses.has(a);
     },
     stats() {
       current();

@@ -19,12 +19,23 @@ export interface Origin {
   readonly cgroupInode?: string;
 }
 
+/**
+ * Who sent, as the kernel or the network says (not the client): a Unix socket peer's pid (`SO_PEERCRED`,
+ * `SCM_CREDENTIALS`; 0 when the node agent's pid namespace cannot see it), or a TCP/UDP source address.
+ * Checked against the claim by the attestation (`attest/`), which wins where it can tell.
+ */
+export type Sender = { readonly pid: number } | { readonly ip: string };
+
 /** The pod an origin resolved to, with its Kubernetes tags (`kube_namespace:…`, `pod_name:…`, `kube_deployment:…`, …). */
 export interface ResolvedOrigin {
   readonly namespace: string;
   readonly pod: string;
   readonly uid: string;
   readonly tags: readonly string[];
+  /** The pod's IPs (`status.podIPs`), when the kubelet has given them: what its TCP/UDP data comes from. */
+  readonly ips?: readonly string[];
+  /** `spec.hostNetwork`: its data comes from the node's addresses, shared with every such pod. */
+  readonly hostNetwork?: boolean;
 }
 
 /** Maps an origin to its pod through the node's pod list; `undefined` when no pod of this node matches. */
@@ -62,6 +73,59 @@ export interface DogStatsDSample {
    * only (tags in the client's order); absent, the aggregator builds one.
    */
   readonly contextKey?: string;
+}
+
+/** A service check's status, by its wire number (`_sc|<name>|<0-3>`). */
+export const SERVICE_CHECK_STATUSES = ['ok', 'warning', 'critical', 'unknown'] as const;
+export type ServiceCheckStatus = (typeof SERVICE_CHECK_STATUSES)[number];
+/** An event's `t:` (alert type); `info` when absent. */
+export const EVENT_ALERT_TYPES = ['info', 'warning', 'error', 'success'] as const;
+export type EventAlertType = (typeof EVENT_ALERT_TYPES)[number];
+
+/** What service checks and events share: the client's tags, its origin, and its own time and host. */
+interface DogStatsDRecordBase {
+  /** The client's own tags, `dd.internal.entity_id` and `dd.internal.card` removed. */
+  readonly tags: readonly string[];
+  readonly origin: Origin;
+  /** `d:<unix seconds>`, in milliseconds; absent: when it arrived. */
+  readonly timestampMs?: number;
+  /** `h:<hostname>`: the host it is about (the OTLP resource's `host.name`). */
+  readonly hostname?: string;
+}
+
+/** `_sc|<name>|<status>|d:…|h:…|#…|m:<message>`. */
+export interface DogStatsDServiceCheck extends DogStatsDRecordBase {
+  readonly kind: 'service_check';
+  readonly name: string;
+  readonly status: ServiceCheckStatus;
+  /** `m:`, newlines sent as `\n` restored. */
+  readonly message?: string;
+}
+
+/** `_e{<title bytes>,<text bytes>}:<title>|<text>|d:…|h:…|p:…|t:…|k:…|s:…|#…`. */
+export interface DogStatsDEvent extends DogStatsDRecordBase {
+  readonly kind: 'event';
+  readonly title: string;
+  /** Newlines sent as `\n` restored. */
+  readonly text: string;
+  readonly alertType: EventAlertType;
+  /** `p:`: `normal` (default) or `low`. */
+  readonly priority: 'normal' | 'low';
+  /** `k:`: the key the backend groups events by. */
+  readonly aggregationKey?: string;
+  /** `s:`: the kind of source (`jenkins`, `my_apps`…). */
+  readonly sourceType?: string;
+}
+
+/** A service check or an event: what DogStatsD exports as OTLP log records (`otlp/logs.ts`). */
+export type DogStatsDLogRecord = DogStatsDServiceCheck | DogStatsDEvent;
+
+/** A service check or event of one flush window, with the pod it came from when its origin resolved. */
+export interface TaggedLogRecord {
+  readonly record: DogStatsDLogRecord;
+  readonly origin?: ResolvedOrigin;
+  /** When the node agent received it (ms): its OTLP observed time, and its time without `d:`. */
+  readonly receivedMs: number;
 }
 
 /**
@@ -103,8 +167,11 @@ export interface DdSpan {
   readonly metrics: Readonly<Record<string, number>>;
 }
 
+/** A payload's traces counted by the `service:…,env:…` key of their root spans (`traces/prioritySampler.ts`). */
+export type RootCounts = readonly (readonly [key: string, traces: number])[];
+
 /**
- * One decoded `/v0.4` or `/v0.5` payload and where it came from. What the decode worker handed back
+ * One decoded `/v0.4`, `/v0.5` or `/v0.7` payload and where it came from. What the decode worker handed back
  * depends on what the receiver was asked for: the spans themselves (`traces`), or their OTLP requests
  * already encoded with the pod's resource (`otlp`), or only the counts.
  */
@@ -116,6 +183,10 @@ export interface TracePayload {
   /** `ExportTraceServiceRequest`s of the payload, encoded, when the receiver's output is `otlp`. */
   readonly otlp?: readonly { readonly body: Uint8Array; readonly items: number }[];
   readonly origin: Origin;
+  /** Who sent it (the connection's peer, read when it connected), which `origin` was checked against. */
+  readonly sender?: Sender;
+  /** Its traces counted by their root's `service:…,env:…` (for the priority sampler). */
+  readonly roots: RootCounts;
   /** The pod `origin` resolved to when the request came in (its resource is in `otlp`). */
   readonly resolved?: ResolvedOrigin;
   /** The key its budgets were counted under (`pod:<uid>`, or the sender's address). */

@@ -301,3 +301,48 @@ describe('cluster agent API configuration', () => {
     await done;
   });
 });
+
+describe('cluster agent API before its watches have synced', () => {
+  test('data endpoints answer 503 in the stack shape (never an empty 200) until every watch has listed; /version and /healthz answer; later failures keep answers', async () => {
+    const ca = await generateCa({ commonName: 'sync CA', validityHours: 24 });
+    const view = cluster();
+    view.setSync([
+      { resource: 'pods', synced: false, objects: 0 },
+      { resource: 'services', synced: true, objects: 3 },
+    ]);
+    const api = await startClusterAgentApi({ config: testConfig({ 'cluster_agent.auth_token': TOKEN }), namespace: 'datadog', view, logger: recordingLogger().logger, host: '127.0.0.1', port: 0, extraNames: ['127.0.0.1'] });
+    try {
+      await api.setCa(ca.certPem, ca.keyPem);
+      const get = (path: string, headers: Record<string, string> = auth) => request(api.url + path, { ca: ca.certPem, headers });
+      const map = await get('/api/v1/tags/pod/n1');
+      assert.equal(map.status, 503);
+      assert.equal(map.headers['content-type'], 'application/json');
+      const parsed = JSON.parse(map.body) as { Nodes: unknown; Warnings: unknown; Errors: string };
+      assert.deepEqual(parsed.Nodes, {});
+      assert.deepEqual(parsed.Warnings, []);
+      assert.match(parsed.Errors, /not synced its watches.*pods \(not listed yet\)/);
+      for (const path of ['/api/v1/tether/pods/n1', '/api/v1/tags/pod/n1/shop/web-1', '/api/v1/tags/node/n1', '/api/v1/tags/namespace/shop', '/api/v1/cluster/id']) {
+        const r = await get(path);
+        assert.equal(r.status, 503, path);
+        assert.match(r.body, /pods \(not listed yet\)/, path);
+      }
+      // Authentication still comes first: without the token, a 401, not a 503.
+      assert.equal((await get('/api/v1/tags/pod/n1', {})).status, 401);
+      assert.equal((await get('/version')).status, 200);
+      assert.equal((await get('/healthz', {})).status, 200);
+      const ready = await get('/readyz', {});
+      assert.equal(ready.status, 503);
+      assert.match(ready.body, /pods \(not listed yet\)/);
+
+      view.setSync(SYNCED);
+      assert.equal((await get('/api/v1/tether/pods/n1')).status, 200);
+      assert.equal((await get('/readyz', {})).status, 200);
+      // A watch failing after the first sync: /readyz says so, the answers (stale, not empty) go on.
+      view.setSync([{ resource: 'pods', synced: false, objects: 4, lastError: 'watch: 500' }]);
+      assert.equal((await get('/readyz', {})).status, 503);
+      assert.equal((await get('/api/v1/tether/pods/n1')).status, 200);
+    } finally {
+      await api.close({ drainMs: 0 });
+    }
+  });
+});

@@ -145,6 +145,14 @@ describe('kubelet client', () => {
     assert.deepEqual(compactPod(null), { namespace: '', name: '', uid: '', nodeName: '', phase: '', containerIds: [], labels: {}, ownerReferences: [] });
   });
 
+  test("a pod's network facts, for the intake's attestation: podIPs (else podIP), hostNetwork, hostIPs (else hostIP)", () => {
+    const item = (spec: Record<string, unknown>, status: Record<string, unknown>) => ({ metadata: { namespace: 'apps', name: 'n', uid: 'u' }, spec: { nodeName: NODE, ...spec }, status });
+    const dual = compactPod(item({}, { podIP: '10.1.0.5', podIPs: [{ ip: '10.1.0.5' }, { ip: 'fd00::5' }], hostIP: '10.0.0.1' }));
+    assert.deepEqual([dual.podIps, dual.hostNetwork, dual.hostIps], [['10.1.0.5', 'fd00::5'], undefined, ['10.0.0.1']]);
+    const host = compactPod(item({ hostNetwork: true }, { podIP: '10.0.0.1', hostIPs: [{ ip: '10.0.0.1' }] }));
+    assert.deepEqual([host.podIps, host.hostNetwork, host.hostIps], [['10.0.0.1'], true, ['10.0.0.1']]);
+  });
+
   test('the token file is read again once it is KUBELET_TOKEN_REREAD_MS old (bound tokens rotate)', async () => {
     const file = join(dir.path, 'rotating-token');
     await writeFile(file, 'first');

@@ -17,13 +17,17 @@ import { manualClock } from '../../helpers/manual.js';
 const NODE = 'node-s';
 const TOKEN = 'SECRET-TOKEN-'.repeat(4);
 
-function get(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
+/** The token the status endpoint takes (the cluster agent's); its own, not the one the fake cluster agent refuses. */
+const STATUS_TOKEN = 'status-endpoint-token-'.repeat(2);
+const BEARER = { Authorization: `Bearer ${STATUS_TOKEN}` };
+
+function get(url: string, method = 'GET', headers: Record<string, string> = BEARER): Promise<{ status: number; type: string; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false }, (res) => {
+    const req = http.request(url, { method, agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
@@ -57,7 +61,7 @@ describe('node agent status endpoint', () => {
     fake = await startFakeClusterAgent({ token: 'the-cluster-agent-has-another-token', serving });
     client = createClusterAgentClient({ endpoint: { url: fake.url, servername: FAKE_SERVICE_DNS, foundFrom: 'test' }, authToken: TOKEN, tlsVerify: true, caFile: join(dir.path, 'ca.pem') });
     agent = createNodeAgent({ nodeName: NODE, kubelet, clusterAgent: client, logger: log.logger, metrics, timers: clock });
-    server = await startStatusServer({ agent, metrics, port: 0, host: '127.0.0.1', logger: log.logger });
+    server = await startStatusServer({ agent, metrics, token: STATUS_TOKEN, port: 0, host: '127.0.0.1', logger: log.logger });
     base = `http://127.0.0.1:${server.port}`;
   });
   after(async () => {
@@ -105,10 +109,34 @@ describe('node agent status endpoint', () => {
     assert.match(m.body, /tether_node_agent_tags_age_seconds nan$/im, 'no tags yet: no age');
   });
 
+  test('/healthz, /readyz and /metrics are open; the pods, the status, the intake and the DogStatsD metrics need the token (the cluster agent API\'s 401/403)', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await get(base + path, 'GET', {})).status, 200, path);
+    for (const path of ['/status', '/pods', '/intake', '/dogstatsd/metrics', '/nope']) {
+      const none = await get(base + path, 'GET', {});
+      assert.equal(none.status, 401, path);
+      assert.equal(none.body, 'no session token provided\n', path);
+      assert.equal(none.headers['www-authenticate'], 'Bearer', path);
+      const wrong = await get(base + path, 'GET', { Authorization: `Bearer ${STATUS_TOKEN}x` });
+      assert.equal(wrong.status, 403, path);
+      assert.equal(wrong.body, 'invalid session token\n', path);
+    }
+    assert.equal((await get(`${base}/pods`)).status, 200);
+    // Without a token of its own, the node agent keeps them closed.
+    const closed = await startStatusServer({ agent, metrics, token: undefined, port: 0, host: '127.0.0.1', logger: log.logger });
+    try {
+      const r = await get(`http://127.0.0.1:${closed.port}/pods`);
+      assert.equal(r.status, 403);
+      assert.match(r.body, /no cluster_agent\.auth_token/);
+      assert.equal((await get(`http://127.0.0.1:${closed.port}/healthz`, 'GET', {})).status, 200);
+    } finally {
+      await closed.close({ drainMs: 0 });
+    }
+  });
+
   test('read-only, unknown paths are 404, and no token anywhere', async () => {
     assert.equal((await get(`${base}/status`, 'POST')).status, 405);
     assert.equal((await get(`${base}/nope`)).status, 404);
-    for (const path of ['/status', '/pods', '/metrics', '/readyz', '/healthz']) assert.ok(!(await get(base + path)).body.includes(TOKEN));
+    for (const path of ['/status', '/pods', '/metrics', '/readyz', '/healthz']) assert.ok(!(await get(base + path)).body.includes(TOKEN) && !(await get(base + path)).body.includes(STATUS_TOKEN));
     assert.ok(!log.text().includes(TOKEN));
   });
 });

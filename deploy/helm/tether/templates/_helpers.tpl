@@ -213,7 +213,7 @@ a host port in hostip mode unless useHostPort is set too: DogStatsD clients then
 
 {{/*
 The node agent's OTLP export URLs as `tether node-agent` derives them (nodeagent/intake/otlp/pipeline.ts
-otlpUrls): the signal's own endpoint, else the base endpoint + /v1/traces or /v1/metrics; "" = none.
+otlpUrls): the signal's own endpoint, else the base endpoint + /v1/traces, /v1/metrics or /v1/logs; "" = none.
 */}}
 {{- define "tether.otlpTracesUrl" -}}
 {{- $o := .Values.agents.otlp -}}
@@ -223,6 +223,10 @@ otlpUrls): the signal's own endpoint, else the base endpoint + /v1/traces or /v1
 {{- $o := .Values.agents.otlp -}}
 {{- if $o.metricsEndpoint -}}{{ $o.metricsEndpoint }}{{- else if $o.endpoint -}}{{ regexReplaceAll "/+$" $o.endpoint "" }}/v1/metrics{{- end -}}
 {{- end -}}
+{{- define "tether.otlpLogsUrl" -}}
+{{- $o := .Values.agents.otlp -}}
+{{- if $o.logsEndpoint -}}{{ $o.logsEndpoint }}{{- else if $o.endpoint -}}{{ regexReplaceAll "/+$" $o.endpoint "" }}/v1/logs{{- end -}}
+{{- end -}}
 
 {{/*
 The TCP ports the node agent exports to, one per line, without repeats: each OTLP URL's port, else 80 for
@@ -230,7 +234,7 @@ http and 443 for https. What the network policies open for the node agent's egre
 */}}
 {{- define "tether.otlpPorts" -}}
 {{- $ports := list -}}
-{{- range $u := list (include "tether.otlpTracesUrl" $) (include "tether.otlpMetricsUrl" $) -}}
+{{- range $u := list (include "tether.otlpTracesUrl" $) (include "tether.otlpMetricsUrl" $) (include "tether.otlpLogsUrl" $) -}}
 {{- if $u -}}
 {{- $url := urlParse $u -}}
 {{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $url.host) -}}

@@ -31,7 +31,7 @@ import {
   DOGSTATSD_SKETCH_RELATIVE_ACCURACY,
 } from '../../../config/limits.js';
 import type { AggregatedSeries, DogStatsDMetricType, DogStatsDSample, Origin, OriginResolver, ResolvedOrigin } from '../types.js';
-import { DEFAULT_BOUNDS, owned, shapeProblem, WindowBudget, type DogStatsDBounds, type DropReason, type OriginBudget } from './bounds.js';
+import { DEFAULT_BOUNDS, originKeyOf, owned, shapeProblem, WindowBudget, type DogStatsDBounds, type DropReason, type OriginBudget } from './bounds.js';
 import { Sketch } from './sketch.js';
 
 export interface AggregatorOptions {
@@ -108,7 +108,6 @@ const KIND: Record<DogStatsDMetricType, Kind> = {
 };
 const TYPE_CODE: Record<DogStatsDMetricType, string> = { count: 'c', gauge: 'g', set: 's', histogram: 'h', timing: 'm', distribution: 'd' };
 
-const originKeyOf = (o: Origin): string => (o.entityId === undefined && o.containerId === undefined ? '' : `${o.entityId ?? ''}\u0001${o.containerId ?? ''}`);
 
 /** A lookup key for samples that came without the parser's `contextKey` (made by hand, in tests). */
 const contextKeyOf = (s: DogStatsDSample): string =>

@@ -78,6 +78,9 @@ export function owned(s: string): { readonly s: string; readonly bytes: number }
   return { s: buf.toString('utf8'), bytes: buf.length };
 }
 
+/** The key an origin is budgeted (and a series found) under: '' when it names none. */
+export const originKeyOf = (o: Origin): string => (o.entityId === undefined && o.containerId === undefined ? '' : `${o.entityId ?? ''}\u0001${o.containerId ?? ''}`);
+
 /** The budget of one origin in one window. */
 export interface OriginBudget {
   /** What it is counted as: `namespace/pod`, the sender's key, `none` or `other`. */

@@ -26,6 +26,8 @@ export interface DogStatsDCounts {
    * at most `DOGSTATSD_MAX_ORIGINS_PER_WINDOW` origins, further ones under `other`.
    */
   readonly droppedByOrigin: Record<string, Record<DropReason, number>>;
+  /** Service checks and events dropped (past their byte budgets, or a name or tag cap), by origin then reason, bounded the same way. */
+  readonly droppedLogRecordsByOrigin: Record<string, Record<DropReason, number>>;
   droppedSetMembers: number;
   /** Series flushed, by what their origin resolved to. */
   readonly seriesFlushed: { pod: number; unknown: number; none: number };
@@ -47,6 +49,7 @@ export function newCounts(): DogStatsDCounts {
     events: 0,
     droppedSamples: 0,
     droppedByOrigin: Object.create(null) as Record<string, Record<DropReason, number>>,
+    droppedLogRecordsByOrigin: Object.create(null) as Record<string, Record<DropReason, number>>,
     droppedSetMembers: 0,
     seriesFlushed: { pod: 0, unknown: 0, none: 0 },
     lastWindowSeries: 0,
@@ -54,9 +57,8 @@ export function newCounts(): DogStatsDCounts {
   };
 }
 
-/** Adds one window's drops to the running totals (bounded by origin: see `droppedByOrigin`). */
-export function addDrops(counts: DogStatsDCounts, drops: ReadonlyMap<string, Readonly<Record<DropReason, number>>>): void {
-  const into = counts.droppedByOrigin;
+/** Adds one window's drops to running totals by origin (`droppedByOrigin`, `droppedLogRecordsByOrigin`: bounded by origin). */
+export function addDrops(into: Record<string, Record<DropReason, number>>, drops: ReadonlyMap<string, Readonly<Record<DropReason, number>>>): void {
   for (const [label, byReason] of drops) {
     const known = Object.keys(into).length;
     const key = label in into || known < DOGSTATSD_MAX_ORIGINS_PER_WINDOW ? label : DOGSTATSD_OTHER_ORIGINS;

@@ -1,6 +1,7 @@
 /**
- * The node agent's DogStatsD intake: UDP and the Unix datagram socket → parser → aggregator, flushed
- * every window to whoever listens (the OTLP exporter) and to the Prometheus view. Wiring only: each
+ * The node agent's DogStatsD intake: UDP and the Unix datagram socket → parser → aggregator (metrics)
+ * and the window's service checks and events (`logRecords.ts`), flushed every window to whoever listens
+ * (the OTLP exporter) and, the series, to the Prometheus view. Wiring only: each
  * part is its own module.
  *
  * Nothing a client sends can stop it: a malformed line is counted by reason and dropped, with one log
@@ -12,10 +13,13 @@ import type { TetherConfig } from '../../../config/index.js';
 import { DOGSTATSD_FLUSH_INTERVAL_MS, DOGSTATSD_MALFORMED_LOG_INTERVAL_MS, DOGSTATSD_MALFORMED_QUOTE_CHARS } from '../../../config/limits.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { Timers } from '../../agent.js';
-import type { AggregatedSeries, DogStatsDSample, OriginResolver } from '../types.js';
+import type { AggregatedSeries, DogStatsDLogRecord, DogStatsDSample, Origin, OriginResolver, Sender, TaggedLogRecord } from '../types.js';
+import type { AttestTransport, Attestor } from '../attest/attestor.js';
+import { listenCredentialDatagrams, unixCredentials } from '../attest/credentials.js';
 import { createAggregator, type Aggregator, type WindowStats } from './aggregator.js';
 import { boundsFromConfig } from './bounds.js';
 import { addDrops, newCounts, type DogStatsDCounts, type Transport } from './counts.js';
+import { createLogRecordWindow } from './logRecords.js';
 import { registerDogStatsDMetrics } from './metrics.js';
 import { parseInto, type MalformedReason, type ParseSink } from './parser.js';
 import { createPrometheusView, PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
@@ -38,15 +42,23 @@ export interface DogStatsDIntakeOptions {
   readonly windowMs?: number;
   /** Per-window series cap; `DOGSTATSD_MAX_SERIES_PER_WINDOW` by default. */
   readonly maxSeries?: number;
+  /**
+   * Checks each datagram's claimed origin against its sender (UDP source address, Unix socket peer pid):
+   * what is attested wins. Without it, claims are taken as sent.
+   */
+  readonly attestor?: Attestor;
 }
 
-export type FlushListener = (series: readonly AggregatedSeries[], stats: WindowStats) => void;
+/** One window's series and its service checks and events (with their pods). */
+export type FlushListener = (series: readonly AggregatedSeries[], stats: WindowStats, logs: readonly TaggedLogRecord[]) => void;
 
 export interface DogStatsDIntakeStatus {
   readonly udp: { readonly port: number; readonly addresses: readonly string[] } | null;
   readonly socket: { readonly path: string } | null;
   /** Why the Unix socket is off although configured. */
   readonly socketProblem: string | null;
+  /** Whether the Unix socket reads its senders' credentials, or why not. */
+  readonly socketCredentials: true | string | null;
   readonly counts: DogStatsDCounts;
 }
 
@@ -59,8 +71,8 @@ export interface DogStatsDIntake {
   flush(): AggregatedSeries[];
   /** Called after every flush; returns the unsubscribe. A listener that throws is logged, the others still called. */
   onFlush(cb: FlushListener): () => void;
-  /** One datagram, as the listeners hand it (exposed for the bench and tests). */
-  handleDatagram(msg: Buffer, transport: Transport): void;
+  /** One datagram, as the listeners hand it, with who sent it when known (exposed for the bench and tests). */
+  handleDatagram(msg: Buffer, transport: Transport, sender?: Sender): void;
   /** The Prometheus exposition of the metrics aggregated so far (`/dogstatsd/metrics`), in chunks made as they are read. */
   prometheus(): { readonly contentType: string; readonly body: Iterable<string> };
   status(): DogStatsDIntakeStatus;
@@ -83,6 +95,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   if (opts.registry) registerDogStatsDMetrics(opts.registry, counts);
   const bounds = boundsFromConfig(cfg);
   const aggregator: Aggregator = createAggregator({ resolver: opts.resolver, startMs: clock.now(), windowMs, bounds, ...(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {}) });
+  const logWindow = createLogRecordWindow({ resolver: opts.resolver, bounds });
   const view = createPrometheusView(opts.maxSeries !== undefined ? { maxSeries: opts.maxSeries } : {});
   const listeners = new Set<FlushListener>();
 
@@ -91,16 +104,45 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   let lastMalformedLogMs = Number.NEGATIVE_INFINITY;
   let malformedSinceLog = 0;
   let transportNow: Transport = 'udp';
+  // The attestation of the datagram being parsed: its sender, and the verdict on the last claim seen (the
+  // parser reuses one origin object for the lines of a datagram that claim the same).
+  const attestor = opts.attestor;
+  let senderNow: Sender | undefined;
+  let attestedVia: AttestTransport = 'dogstatsd-udp';
+  let lastClaim: Origin | undefined;
+  let lastAttested: Origin | undefined;
+  let lastKeyPrefix = '';
+  const attestedOrigin = (claim: Origin): Origin => {
+    if (claim !== lastClaim) {
+      lastClaim = claim;
+      lastAttested = attestor!.origin(claim, senderNow!, attestedVia);
+      lastKeyPrefix = `\u0002${lastAttested.entityId ?? ''}\u0001${lastAttested.containerId ?? ''}\u0002`;
+    }
+    return lastAttested!;
+  };
+  const attested = (s: DogStatsDSample): DogStatsDSample => {
+    if (attestedOrigin(s.origin) === s.origin) return s;
+    // Another origin than the line's: its series must not be found by the line alone (another sender's
+    // identical line is another series).
+    return s.contextKey === undefined ? { ...s, origin: lastAttested! } : { ...s, origin: lastAttested!, contextKey: lastKeyPrefix + s.contextKey };
+  };
+  /** A service check or event, its origin attested like a sample's, into the window. */
+  const keepRecord = (r: DogStatsDLogRecord): void => {
+    const origin = senderNow ? attestedOrigin(r.origin) : r.origin;
+    logWindow.add(origin === r.origin ? r : { ...r, origin }, clock.now());
+  };
   const sink: ParseSink = {
     sample(s: DogStatsDSample) {
       counts.samples++;
-      aggregator.add(s);
+      aggregator.add(senderNow ? attested(s) : s);
     },
-    serviceCheck() {
+    serviceCheck(check) {
       counts.serviceChecks++;
+      keepRecord(check);
     },
-    event() {
+    event(event) {
       counts.events++;
+      keepRecord(event);
     },
     malformed(reason: MalformedReason, message: string, line: string) {
       counts.malformed[reason]++;
@@ -116,7 +158,10 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
     },
   };
 
-  const handleDatagram = (msg: Buffer, transport: Transport): void => {
+  const handleDatagram = (msg: Buffer, transport: Transport, sender?: Sender): void => {
+    senderNow = attestor ? sender : undefined;
+    lastClaim = undefined;
+    attestedVia = transport === 'udp' ? 'dogstatsd-udp' : 'dogstatsd-unix';
     counts.datagrams[transport]++;
     counts.bytes[transport] += msg.length;
     let len = msg.length;
@@ -130,8 +175,17 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
 
   const flush = (): AggregatedSeries[] => {
     const { series, stats } = aggregator.flush(clock.now());
+    const logs = logWindow.take();
+    addDrops(counts.droppedLogRecordsByOrigin, logs.drops);
+    const logsDropped = [...logs.drops.values()].reduce((n, byReason) => n + Object.values(byReason).reduce((a, b) => a + b, 0), 0);
+    if (logsDropped > 0) {
+      log.warn(
+        { droppedLogRecords: logsDropped, kept: logs.records.length, bytes: logs.bytes, origins: [...logs.drops].map(([origin, byReason]) => ({ origin, ...byReason })).slice(0, 5) },
+        `DogStatsD window dropped ${logsDropped} service checks or events (past the byte budget of the window or of a pod, or a name or tag cap); tether_dogstatsd_log_records_dropped_total says which and whose`,
+      );
+    }
     counts.droppedSamples += stats.droppedSamples;
-    addDrops(counts, stats.drops);
+    addDrops(counts.droppedByOrigin, stats.drops);
     counts.lastWindowBytes = stats.bytes;
     counts.droppedSetMembers += stats.droppedSetMembers;
     counts.seriesFlushed.pod += stats.seriesWithPod;
@@ -148,7 +202,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
     view.update(series, clock.now());
     for (const cb of listeners) {
       try {
-        cb(series, stats);
+        cb(series, stats, logs.records);
       } catch (e) {
         log.error({ err: e }, `a DogStatsD flush listener failed: ${(e as Error)?.message ?? String(e)}`);
       }
@@ -159,6 +213,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
   let udp: UdpListener | undefined;
   let unix: UnixListener | undefined;
   let socketProblem: string | null = null;
+  let socketCredentials: true | string | null = null;
   let timer: unknown;
   let running = false;
 
@@ -180,19 +235,33 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
           port: cfg.dogstatsd_port,
           nonLocalTraffic: cfg.dogstatsd_non_local_traffic,
           receiveBufferBytes: cfg.dogstatsd_so_rcvbuf,
-          onDatagram: (msg) => handleDatagram(msg, 'udp'),
+          onDatagram: (msg, rinfo) => handleDatagram(msg, 'udp', { ip: rinfo.address }),
           logger: log,
         });
         log.info({ port: udp.port, addresses: udp.addresses }, `DogStatsD on UDP ${udp.addresses.join(', ')} port ${udp.port}`);
       }
       if (cfg.dogstatsd_socket !== '') {
         try {
-          unix = listenUnixgram({
-            path: cfg.dogstatsd_socket,
-            onDatagram: (msg) => handleDatagram(msg, 'unix'),
-            onReceiveError: (errno) => log.debug({ errno }, 'DogStatsD Unix socket: a receive failed'),
-          });
-          log.info({ path: unix.path }, `DogStatsD on the Unix socket ${unix.path}`);
+          const onReceiveError = (errno: number) => log.debug({ errno }, 'DogStatsD Unix socket: a receive failed');
+          const credentials = attestor ? unixCredentials() : undefined;
+          if (credentials && !('problem' in credentials)) {
+            // One more byte than kept, so that a longer datagram is seen, cut and counted as truncated.
+            unix = listenCredentialDatagrams({
+              path: cfg.dogstatsd_socket,
+              bufferBytes: cfg.dogstatsd_buffer_size + 1,
+              receiveBufferBytes: cfg.dogstatsd_so_rcvbuf,
+              onDatagram: (msg, pid) => handleDatagram(msg, 'unix', { pid }),
+              onReceiveError,
+            });
+            socketCredentials = true;
+          } else {
+            unix = listenUnixgram({ path: cfg.dogstatsd_socket, onDatagram: (msg) => handleDatagram(msg, 'unix'), onReceiveError });
+            if (credentials) {
+              socketCredentials = credentials.problem;
+              log.warn({ path: cfg.dogstatsd_socket }, `DogStatsD Unix socket without its senders' credentials: ${credentials.problem}. Origins are taken as clients claim them.`);
+            }
+          }
+          log.info({ path: unix.path, credentials: socketCredentials === true }, `DogStatsD on the Unix socket ${unix.path}`);
         } catch (e) {
           socketProblem = (e as Error).message;
           log.warn(
@@ -225,6 +294,7 @@ export function createDogStatsDIntake(opts: DogStatsDIntakeOptions): DogStatsDIn
       udp: udp ? { port: udp.port, addresses: udp.addresses } : null,
       socket: unix ? { path: unix.path } : null,
       socketProblem,
+      socketCredentials,
       counts,
     }),
   };

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { TRANSPORTS, type DogStatsDCounts } from './counts.js';
-import { DROP_REASONS } from './bounds.js';
+import { DROP_REASONS, type DropReason } from './bounds.js';
 import { MALFORMED_REASONS } from './parser.js';
 
 /** A counter whose value is read from `read()` at scrape time (monotonic: it only ever adds the difference). */
@@ -30,6 +30,10 @@ function mirroredCounter(registry: Registry, name: string, help: string, labelNa
   return counter;
 }
 
+/** Drops as label sets: only the reasons an origin has hit (a label set per origin and reason it dropped for, not six per origin). */
+const byOriginAndReason = (drops: Readonly<Record<string, Readonly<Record<DropReason, number>>>>): [Record<string, string>, number][] =>
+  Object.entries(drops).flatMap(([origin, byReason]) => DROP_REASONS.filter((reason) => byReason[reason] > 0).map((reason) => [{ reason, origin }, byReason[reason]] as [Record<string, string>, number]));
+
 export function registerDogStatsDMetrics(registry: Registry, counts: DogStatsDCounts): void {
   const perTransport = (pick: (c: DogStatsDCounts) => Record<string, number>) => () => TRANSPORTS.map((t) => [{ transport: t }, pick(counts)[t] ?? 0] as [Record<string, string>, number]);
   const one = (pick: () => number) => () => [[{}, pick()] as [Record<string, string>, number]];
@@ -50,18 +54,21 @@ export function registerDogStatsDMetrics(registry: Registry, counts: DogStatsDCo
     ['reason'],
     () => MALFORMED_REASONS.map((r) => [{ reason: r }, counts.malformed[r]] as [Record<string, string>, number]),
   );
-  mirroredCounter(registry, 'tether_dogstatsd_service_checks_total', 'DogStatsD service checks received (counted, not forwarded).', [], one(() => counts.serviceChecks));
-  mirroredCounter(registry, 'tether_dogstatsd_events_total', 'DogStatsD events received (counted, not forwarded).', [], one(() => counts.events));
+  mirroredCounter(registry, 'tether_dogstatsd_service_checks_total', 'DogStatsD service checks received (exported as OTLP log records when a logs endpoint is set).', [], one(() => counts.serviceChecks));
+  mirroredCounter(registry, 'tether_dogstatsd_events_total', 'DogStatsD events received (exported as OTLP log records when a logs endpoint is set).', [], one(() => counts.events));
   mirroredCounter(
     registry,
     'tether_dogstatsd_samples_dropped_total',
     "DogStatsD samples (and set members) dropped, by reason (series_limit, window_bytes, origin_bytes: a budget of the window or of the sender's pod was full, a tag with unbounded values is the usual cause; name_too_long, tag_too_long, too_many_tags) and origin (namespace/pod, the sender's unresolved key, none, other).",
     ['reason', 'origin'],
-    // Only the reasons an origin has hit: a label set per origin and reason it dropped for, not six per origin.
-    () =>
-      Object.entries(counts.droppedByOrigin).flatMap(([origin, byReason]) =>
-        DROP_REASONS.filter((reason) => byReason[reason] > 0).map((reason) => [{ reason, origin }, byReason[reason]] as [Record<string, string>, number]),
-      ),
+    () => byOriginAndReason(counts.droppedByOrigin),
+  );
+  mirroredCounter(
+    registry,
+    'tether_dogstatsd_log_records_dropped_total',
+    "DogStatsD service checks and events dropped, by reason (window_bytes, origin_bytes: their own byte budgets of the window or of the sender's pod; name_too_long, tag_too_long, too_many_tags) and origin (namespace/pod, the sender's unresolved key, none, other).",
+    ['reason', 'origin'],
+    () => byOriginAndReason(counts.droppedLogRecordsByOrigin),
   );
   mirroredCounter(registry, 'tether_dogstatsd_set_members_dropped_total', 'DogStatsD set members past the bound of a set or of a window, not counted.', [], one(() => counts.droppedSetMembers));
   mirroredCounter(

@@ -5,7 +5,7 @@
  * both, since a client told `localhost` may resolve it to either. Non-local: `::` with IPv4 mapped
  * (every interface of both families), or 0.0.0.0 on a host without IPv6.
  */
-import dgram from 'node:dgram';
+import dgram, { type RemoteInfo } from 'node:dgram';
 import type { Logger } from '../../../logging/logger.js';
 
 export interface UdpListenerOptions {
@@ -13,7 +13,8 @@ export interface UdpListenerOptions {
   readonly nonLocalTraffic: boolean;
   /** SO_RCVBUF, bytes; 0 keeps the system's default. */
   readonly receiveBufferBytes: number;
-  readonly onDatagram: (msg: Buffer) => void;
+  /** Each datagram with its sender's address (checked against its claimed pod: attest/). */
+  readonly onDatagram: (msg: Buffer, rinfo: RemoteInfo) => void;
   readonly logger: Logger;
 }
 

@@ -58,26 +58,59 @@ export class UnixSocketUnavailable extends Error {
   override name = 'UnixSocketUnavailable';
 }
 
-export function listenUnixgram(opts: UnixListenerOptions): UnixListener {
-  const found = unixDgramBinding();
-  if ('problem' in found) throw new UnixSocketUnavailable(found.problem);
-  const b = found.binding;
+/**
+ * Makes `path` free to bind a datagram socket on (shared with the credentials listener, attest/credentials.ts):
+ * a socket file left by a previous run is removed, its directory made when missing. Throws
+ * `UnixSocketUnavailable` saying what is wrong.
+ */
+export function prepareSocketPath(path: string): void {
   // A socket file left by a previous run is replaced; any other kind of file at that path is not ours.
   try {
-    const st = lstatSync(opts.path);
-    if (!st.isSocket()) throw new UnixSocketUnavailable(`${opts.path} exists and is not a socket; not replacing it`);
-    unlinkSync(opts.path);
+    const st = lstatSync(path);
+    if (!st.isSocket()) throw new UnixSocketUnavailable(`${path} exists and is not a socket; not replacing it`);
+    unlinkSync(path);
   } catch (e) {
     if (e instanceof UnixSocketUnavailable) throw e;
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnixSocketUnavailable(`cannot replace ${opts.path}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnixSocketUnavailable(`cannot replace ${path}: ${(e as Error).message}`);
   }
   // Its directory is made when missing (`/var/run/datadog` on a node where nothing made it yet), but not
   // its parents: a path whose parent is missing is a mistake to report, not to build.
   try {
-    mkdirSync(dirname(opts.path));
+    mkdirSync(dirname(path));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UnixSocketUnavailable(`cannot create ${dirname(opts.path)}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UnixSocketUnavailable(`cannot create ${dirname(path)}: ${(e as Error).message}`);
   }
+}
+
+/** Lets every user on the node write to the bound socket at `path` (pods run as any user). */
+export function openSocketToSenders(path: string): void {
+  try {
+    chmodSync(path, SOCKET_MODE);
+  } catch {
+    // The socket works for the agent's own user; other users' clients then get EACCES (their problem to see).
+  }
+}
+
+/** Closes a listener once: `closeFd`, then the socket file goes. */
+export function closingOnce(path: string, closeFd: () => void): () => void {
+  let closed = false;
+  return () => {
+    if (closed) return;
+    closed = true;
+    closeFd();
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already gone.
+    }
+  };
+}
+
+export function listenUnixgram(opts: UnixListenerOptions): UnixListener {
+  const found = unixDgramBinding();
+  if ('problem' in found) throw new UnixSocketUnavailable(found.problem);
+  const b = found.binding;
+  prepareSocketPath(opts.path);
   const fd = b.socket(
     b.AF_UNIX,
     b.SOCK_DGRAM,
@@ -94,26 +127,9 @@ export function listenUnixgram(opts: UnixListenerOptions): UnixListener {
     b.close(fd);
     throw new UnixSocketUnavailable(`cannot bind the Unix datagram socket ${opts.path} (errno ${-err}: ${errnoName(-err)})`);
   }
-  try {
-    chmodSync(opts.path, SOCKET_MODE);
-  } catch {
-    // The socket works for the agent's own user; other users' clients then get EACCES (their problem to see).
-  }
-  let closed = false;
-  return {
-    path: opts.path,
-    close() {
-      if (closed) return;
-      closed = true;
-      b.close(fd);
-      try {
-        unlinkSync(opts.path);
-      } catch {
-        // Already gone.
-      }
-    },
-  };
+  openSocketToSenders(opts.path);
+  return { path: opts.path, close: closingOnce(opts.path, () => b.close(fd)) };
 }
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? 'see errno(3)';
+export const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? 'see errno(3)';

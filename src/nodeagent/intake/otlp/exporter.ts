@@ -1,6 +1,6 @@
 /**
  * The OTLP/HTTP exporter of one signal (I/O): POSTs encoded requests (`application/x-protobuf`) to
- * `<otlp_endpoint>/v1/traces` or `/v1/metrics`, one at a time, in order.
+ * `<otlp_endpoint>/v1/traces`, `/v1/metrics` or `/v1/logs`, one at a time, in order.
  *
  * It never blocks its caller: `send` queues and returns. The queue is bounded (bytes and requests,
  * `OTLP_QUEUE_MAX_*`); when full, the oldest request is dropped for the new one. A failed request is
@@ -16,7 +16,7 @@ import type { DropReason, OtlpExporterMetrics, OtlpSignal, QueueSize, RequestRes
 import { classifyStatus, parseRetryAfter, retryDelayMs, type Outcome } from './retryPolicy.js';
 
 export const OTLP_CONTENT_TYPE = 'application/x-protobuf';
-export const OTLP_SIGNAL_PATHS: Readonly<Record<OtlpSignal, string>> = { traces: '/v1/traces', metrics: '/v1/metrics' };
+export const OTLP_SIGNAL_PATHS: Readonly<Record<OtlpSignal, string>> = { traces: '/v1/traces', metrics: '/v1/metrics', logs: '/v1/logs' };
 /** Of an answer, only this much is read (an OTLP response is a few bytes; a partial success a short message). */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 

@@ -5,8 +5,8 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export type OtlpSignal = 'traces' | 'metrics';
-export const OTLP_SIGNALS: readonly OtlpSignal[] = ['traces', 'metrics'];
+export type OtlpSignal = 'traces' | 'metrics' | 'logs';
+export const OTLP_SIGNALS: readonly OtlpSignal[] = ['traces', 'metrics', 'logs'];
 
 export type DropReason =
   /** The queue was full: the oldest request made room for a newer one. */

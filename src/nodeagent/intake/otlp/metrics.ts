@@ -2,7 +2,9 @@
  * DogStatsD's aggregated series as OTLP metrics (pure), in the OpenTelemetry SDK's shapes
  * (`ResourceMetrics`), which `@opentelemetry/otlp-transformer` encodes as protobuf.
  *
- * - one resource per pod (its tags, `resource.ts`); series of unknown origin share one empty resource;
+ * - one resource per pod (its tags, `resource.ts`) and host override (a series' `host:<name>` tag, the
+ *   stack's way to set a metric's host, becomes the resource's `host.name`, not an attribute); series of
+ *   unknown origin share one empty resource;
  * - a data point's attributes are the client's own tags (the series' tags less its pod's);
  * - `sum` (counts): a delta, monotonic Sum over the flush window; `gauge` (gauges, set sizes): a Gauge;
  * - `summary` (histograms, distributions, timings): a delta Histogram point with count, sum, min and
@@ -32,6 +34,11 @@ function originTags(origin: ResolvedOrigin): ReadonlySet<string> {
   if (!set) originTagSets.set(origin, (set = new Set(origin.tags)));
   return set;
 }
+
+/** A DogStatsD client's host override (the stack's server makes it the metric's hostname). */
+export const HOST_TAG_PREFIX = 'host:';
+/** Where it goes in OTLP: the resource (OpenTelemetry's `host.name`). */
+export const HOST_NAME_ATTRIBUTE = 'host.name';
 
 /** The client's own tags of a series: its tags less those its pod gave it (they are on the resource). */
 export function clientTags(series: AggregatedSeries): string[] {
@@ -67,12 +74,15 @@ function toMetricData(b: Building): MetricData {
  * value is missing or not finite is skipped (and counted in `skipped`): it cannot be encoded.
  */
 export function seriesToResourceMetrics(series: readonly AggregatedSeries[]): { readonly resourceMetrics: ResourceMetrics[]; readonly points: number; readonly skipped: number } {
-  const byOrigin = new Map<ResolvedOrigin | undefined, Map<string, Building>>();
+  const byOrigin = new Map<ResolvedOrigin | undefined, Map<string, Map<string, Building>>>();
   let points = 0;
   let skipped = 0;
+  let host = '';
   const metric = (origin: ResolvedOrigin | undefined, name: string, kind: Kind): Building => {
-    let metrics = byOrigin.get(origin);
-    if (!metrics) byOrigin.set(origin, (metrics = new Map()));
+    let hosts = byOrigin.get(origin);
+    if (!hosts) byOrigin.set(origin, (hosts = new Map()));
+    let metrics = hosts.get(host);
+    if (!metrics) hosts.set(host, (metrics = new Map()));
     const key = `${kind}\u0000${name}`;
     let b = metrics.get(key);
     if (!b) metrics.set(key, (b = { name, kind, numbers: [], histograms: [] }));
@@ -81,7 +91,11 @@ export function seriesToResourceMetrics(series: readonly AggregatedSeries[]): { 
   for (const s of series) {
     const startTime = hrTimeFromMs(s.startMs);
     const endTime = hrTimeFromMs(s.endMs);
-    const attributes: Attributes = tagsToAttributes(clientTags(s));
+    const own = clientTags(s);
+    // `host:<name>`, the stack's host override: the series' host (its resource's host.name), not an attribute.
+    const h = own.findIndex((t) => t.startsWith(HOST_TAG_PREFIX));
+    host = h < 0 ? '' : own.splice(h, 1)[0]!.slice(HOST_TAG_PREFIX.length);
+    const attributes: Attributes = tagsToAttributes(own);
     if (s.kind === 'summary') {
       const sm = s.summary;
       if (!sm || ![sm.count, sm.sum, sm.min, sm.max].every(Number.isFinite)) {
@@ -111,11 +125,13 @@ export function seriesToResourceMetrics(series: readonly AggregatedSeries[]): { 
     points++;
   }
   const resourceMetrics: ResourceMetrics[] = [];
-  for (const [origin, metrics] of byOrigin) {
-    resourceMetrics.push({
-      resource: resourceFromAttributes(podResourceAttributes(origin)),
-      scopeMetrics: [{ scope: INTAKE_SCOPE, metrics: [...metrics.values()].map(toMetricData) }],
-    });
+  for (const [origin, hosts] of byOrigin) {
+    for (const [hostName, metrics] of hosts) {
+      resourceMetrics.push({
+        resource: resourceFromAttributes({ ...podResourceAttributes(origin), ...(hostName !== '' ? { [HOST_NAME_ATTRIBUTE]: hostName } : {}) }),
+        scopeMetrics: [{ scope: INTAKE_SCOPE, metrics: [...metrics.values()].map(toMetricData) }],
+      });
+    }
   }
   return { resourceMetrics, points, skipped };
 }

@@ -7,22 +7,25 @@
  * - traces: payloads arrive one per tracer flush (every second or two per pod), so they are buffered and
  *   encoded together every `OTLP_TRACE_FLUSH_MS`, or as soon as `OTLP_MAX_SPANS_PER_REQUEST` spans wait:
  *   fewer, larger requests, and the buffer before encoding never holds more than one request's spans.
+ * - logs: each DogStatsD flush's service checks and events (`logs.ts`), encoded at once, in requests of
+ *   at most `OTLP_MAX_LOG_RECORDS_PER_REQUEST` records;
  * Taking data never blocks: conversion and encoding are in-memory and bounded, and the exporters queue.
  */
-import { ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Registry } from 'prom-client';
-import { OTLP_MAX_SERIES_PER_REQUEST, OTLP_MAX_SPANS_PER_REQUEST, OTLP_QUEUE_MAX_BYTES, OTLP_QUEUE_MAX_BYTES_PER_ORIGIN, OTLP_STOP_DEADLINE_MS, OTLP_TRACE_FLUSH_MS } from '../../../config/index.js';
+import { OTLP_MAX_LOG_RECORDS_PER_REQUEST, OTLP_MAX_SERIES_PER_REQUEST, OTLP_MAX_SPANS_PER_REQUEST, OTLP_QUEUE_MAX_BYTES, OTLP_QUEUE_MAX_BYTES_PER_ORIGIN, OTLP_STOP_DEADLINE_MS, OTLP_TRACE_FLUSH_MS } from '../../../config/index.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { Timers } from '../../agent.js';
-import type { AggregatedSeries, TaggedTraces } from '../types.js';
+import type { AggregatedSeries, TaggedLogRecord, TaggedTraces } from '../types.js';
 import { createOtlpExporter, signalUrl, type OtlpExporter } from './exporter.js';
-import { createOtlpExporterMetrics, type OtlpExporterMetrics } from './exporterMetrics.js';
+import { createOtlpExporterMetrics, OTLP_SIGNALS, type OtlpExporterMetrics, type OtlpSignal } from './exporterMetrics.js';
+import { encodeLogsRequest, toLogRecords } from './logs.js';
 import { encodeMetricsRequest, seriesToResourceMetrics } from './metrics.js';
 import { encodeTraceRequest, tracesToSpans } from './traces.js';
 
 export interface OtlpPipelineOptions {
   /** Each signal's full URL (`otlp_traces_endpoint`, or `otlp_endpoint` + `/v1/traces`; `otlpUrls`); a signal without one is not exported. */
-  readonly urls: Readonly<Partial<Record<'traces' | 'metrics', string>>>;
+  readonly urls: Readonly<Partial<Record<OtlpSignal, string>>>;
   readonly registry: Registry;
   readonly logger: Logger;
   /** `otlp_retry_max_interval_seconds`, in ms. */
@@ -34,18 +37,30 @@ export interface OtlpPipelineOptions {
 }
 
 /** Where each signal goes: its own key, else the base URL with the signal's path; neither: not exported. */
-export function otlpUrls(config: { readonly otlp_endpoint?: string | undefined; readonly otlp_traces_endpoint?: string | undefined; readonly otlp_metrics_endpoint?: string | undefined }): Partial<Record<'traces' | 'metrics', string>> {
+export function otlpUrls(config: {
+  readonly otlp_endpoint?: string | undefined;
+  readonly otlp_traces_endpoint?: string | undefined;
+  readonly otlp_metrics_endpoint?: string | undefined;
+  readonly otlp_logs_endpoint?: string | undefined;
+}): Partial<Record<OtlpSignal, string>> {
   const base = config.otlp_endpoint;
-  const traces = config.otlp_traces_endpoint ?? (base ? signalUrl(base, 'traces') : undefined);
-  const metrics = config.otlp_metrics_endpoint ?? (base ? signalUrl(base, 'metrics') : undefined);
-  return { ...(traces ? { traces } : {}), ...(metrics ? { metrics } : {}) };
+  const own: Record<OtlpSignal, string | undefined> = { traces: config.otlp_traces_endpoint, metrics: config.otlp_metrics_endpoint, logs: config.otlp_logs_endpoint };
+  const urls: Partial<Record<OtlpSignal, string>> = {};
+  for (const signal of OTLP_SIGNALS) {
+    const url = own[signal] ?? (base ? signalUrl(base, signal) : undefined);
+    if (url) urls[signal] = url;
+  }
+  return urls;
 }
 
 export interface OtlpPipeline {
   readonly traces: OtlpExporter | undefined;
   readonly metrics: OtlpExporter | undefined;
+  readonly logs: OtlpExporter | undefined;
   /** One flush window's series (the DogStatsD intake's `onFlush`). */
   exportSeries(series: readonly AggregatedSeries[]): void;
+  /** One flush window's service checks and events (the DogStatsD intake's `onFlush`). */
+  exportLogs(records: readonly TaggedLogRecord[]): void;
   /** One trace payload, its pod resolved (the trace receiver's `onPayload`). Always takes it. */
   exportTraces(traces: TaggedTraces): boolean;
   /**
@@ -59,7 +74,7 @@ export interface OtlpPipeline {
   tracesHaveRoom(originKey: string): boolean;
   /** Encodes the buffered spans now. */
   flushTraces(): void;
-  /** Flushes the spans, then lets both exporters drain until `deadlineMs` together. */
+  /** Flushes the spans, then lets the exporters drain until `deadlineMs` together. */
   stop(deadlineMs?: number): Promise<void>;
 }
 
@@ -80,24 +95,17 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
   const log = opts.logger.child({ component: 'otlp' });
   const counters: OtlpExporterMetrics = createOtlpExporterMetrics(opts.registry);
   const common = { metrics: counters, logger: opts.logger, retryMaxMs: opts.retryMaxMs, maxElapsedMs: opts.maxElapsedMs, timers };
-  const traces = opts.urls.traces
-    ? createOtlpExporter({
-        ...common,
-        signal: 'traces',
-        url: opts.urls.traces,
-        rejectedItems: (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans ?? 0,
-      })
-    : undefined;
-  const metrics = opts.urls.metrics
-    ? createOtlpExporter({
-        ...common,
-        signal: 'metrics',
-        url: opts.urls.metrics,
-        rejectedItems: (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints ?? 0,
-      })
-    : undefined;
-  if (traces) counters.queue('traces', () => traces.size());
-  if (metrics) counters.queue('metrics', () => metrics.size());
+  /** A signal's exporter, when it has a URL; `rejected` reads a partial success's count from an answer. */
+  const exporterOf = (signal: OtlpSignal, rejected: (response: Uint8Array) => number): OtlpExporter | undefined => {
+    const url = opts.urls[signal];
+    if (!url) return undefined;
+    const exporter = createOtlpExporter({ ...common, signal, url, rejectedItems: rejected });
+    counters.queue(signal, () => exporter.size());
+    return exporter;
+  };
+  const traces = exporterOf('traces', (b) => ProtobufTraceSerializer.deserializeResponse(b).partialSuccess?.rejectedSpans ?? 0);
+  const metrics = exporterOf('metrics', (b) => ProtobufMetricsSerializer.deserializeResponse(b).partialSuccess?.rejectedDataPoints ?? 0);
+  const logs = exporterOf('logs', (b) => ProtobufLogsSerializer.deserializeResponse(b).partialSuccess?.rejectedLogRecords ?? 0);
   const flushMs = opts.traceFlushMs ?? OTLP_TRACE_FLUSH_MS;
 
   let pending: TaggedTraces[] = [];
@@ -137,7 +145,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
   };
 
   /** A conversion that throws is a bug in Tether, never the data's fault: logged, its items counted as dropped. */
-  const guarded = (what: string, items: number, signal: 'traces' | 'metrics', fn: () => void) => {
+  const guarded = (what: string, items: number, signal: OtlpSignal, fn: () => void) => {
     try {
       fn();
     } catch (e) {
@@ -165,6 +173,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
   return {
     traces,
     metrics,
+    logs,
     exportSeries(series) {
       if (!metrics) return;
       for (const part of chunks(series, OTLP_MAX_SERIES_PER_REQUEST)) {
@@ -173,6 +182,12 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
           if (skipped > 0) counters.dropped('metrics', 'invalid', skipped);
           if (points > 0) metrics.send({ body: encodeMetricsRequest(resourceMetrics), items: points });
         });
+      }
+    },
+    exportLogs(records) {
+      if (!logs) return;
+      for (const part of chunks(records, OTLP_MAX_LOG_RECORDS_PER_REQUEST)) {
+        guarded('service checks and events', part.length, 'logs', () => logs.send({ body: encodeLogsRequest(toLogRecords(part)), items: part.length }));
       }
     },
     exportTraces(t) {
@@ -223,7 +238,7 @@ export function createOtlpPipeline(opts: OtlpPipelineOptions): OtlpPipeline {
     flushTraces,
     async stop(deadlineMs = OTLP_STOP_DEADLINE_MS) {
       flushTraces();
-      await Promise.all([traces?.stop(deadlineMs), metrics?.stop(deadlineMs)]);
+      await Promise.all([traces?.stop(deadlineMs), metrics?.stop(deadlineMs), logs?.stop(deadlineMs)]);
     },
   };
 }

@@ -18,7 +18,7 @@ export function decodeV04(payload: Buffer, limits: DecodeLimits = DEFAULT_DECODE
   });
 }
 
-function readSpan(r: MsgpackReader, where: Where, budget: Budget): DdSpan {
+export function readSpan(r: MsgpackReader, where: Where, budget: Budget): DdSpan {
   let traceId = 0n;
   let spanId = 0n;
   let parentId = 0n;

@@ -1,5 +1,5 @@
 /**
- * What the v0.4 and v0.5 decoders share (pure): the result shape, the per-payload limits on what a
+ * What the v0.4, v0.5 and v0.7 decoders share (pure): the result shape, the per-payload limits on what a
  * payload may make the node agent allocate, and where a failure was (trace, span, field).
  */
 import { TRACE_MAX_ITEMS_PER_PAYLOAD, TRACE_MAX_SPANS_PER_PAYLOAD } from '../../../config/limits.js';
@@ -75,6 +75,19 @@ export function tagRecord<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+/** One trace: an array of spans, each read by `readSpan` (v0.4/v0.5's traces, v0.7's chunks' `spans`). */
+export function readSpanList(r: MsgpackReader, where: Where, budget: Budget, readSpan: () => DdSpan): DdSpan[] {
+  const nSpans = r.readArrayHeader();
+  const spans: DdSpan[] = [];
+  for (let s = 0; s < nSpans; s++) {
+    where.span = s;
+    where.field = '';
+    budget.span();
+    spans.push(readSpan());
+  }
+  return spans;
+}
+
 /**
  * The list of traces both versions share (an array of traces, each an array of spans), each span read
  * by `readSpan`; `where` follows the trace and span for messages, and nothing may follow the list.
@@ -86,15 +99,7 @@ export function readTraceList(r: MsgpackReader, where: Where, budget: Budget, re
     where.trace = t;
     where.span = -1;
     where.field = '';
-    const nSpans = r.readArrayHeader();
-    const spans: DdSpan[] = [];
-    for (let s = 0; s < nSpans; s++) {
-      where.span = s;
-      where.field = '';
-      budget.span();
-      spans.push(readSpan());
-    }
-    traces.push(spans);
+    traces.push(readSpanList(r, where, budget, readSpan));
   }
   where.trace = -1;
   where.span = -1;

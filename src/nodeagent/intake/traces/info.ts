@@ -9,12 +9,14 @@
  * people look at.
  *
  * The answer to a trace payload: `{"rate_by_service": {...}}`, the priority-sampling rates tracers
- * apply from then on. Tether has no sampling budget of its own to enforce (traces go to whatever OTLP
- * backend the cluster runs, which can sample as it likes), so it gives the default key rate 1: tracers
- * keep every trace they would keep on their own rules, and user sampling rules still apply.
+ * apply from then on, computed by `prioritySampler.ts` toward `apm_config.max_traces_per_second` per
+ * service and env; `RATE_BY_SERVICE_BODY` (the default key at 1) is the answer before any is computed.
+ * `/v0.6/stats`, `/telemetry/proxy`, `/evp_proxy` and `/profiling` are accepted and dropped
+ * (`dropped.ts`): not in `endpoints`, so that tracers neither compute stats nor route events for nothing;
+ * listed apart in `tether_dropped_endpoints`.
  */
 
-export const TRACE_PATHS = { v03: '/v0.3/traces', v04: '/v0.4/traces', v05: '/v0.5/traces', info: '/info' } as const;
+export const TRACE_PATHS = { v03: '/v0.3/traces', v04: '/v0.4/traces', v05: '/v0.5/traces', v07: '/v0.7/traces', info: '/info' } as const;
 
 /** The key tracers look up when no service/env-specific rate is given. */
 export const DEFAULT_RATE_KEY = 'service:,env:';
@@ -26,13 +28,15 @@ export interface InfoFacts {
   readonly receiverPort: number;
   readonly receiverSocket: string;
   readonly maxRequestBytes: number;
+  /** Paths accepted and dropped (`dropped.ts`): listed apart, for people, never in `endpoints`. */
+  readonly droppedPaths?: readonly string[];
 }
 
 export function infoBody(f: InfoFacts): string {
   return JSON.stringify({
     version: f.version,
     git_commit: '',
-    endpoints: [TRACE_PATHS.v03, TRACE_PATHS.v04, TRACE_PATHS.v05],
+    endpoints: [TRACE_PATHS.v03, TRACE_PATHS.v04, TRACE_PATHS.v05, TRACE_PATHS.v07],
     client_drop_p0s: false,
     span_meta_structs: false,
     long_running_spans: false,
@@ -44,5 +48,6 @@ export function infoBody(f: InfoFacts): string {
       max_request_bytes: f.maxRequestBytes,
       analyzed_spans_by_service: {},
     },
+    ...(f.droppedPaths ? { tether_dropped_endpoints: f.droppedPaths } : {}),
   });
 }

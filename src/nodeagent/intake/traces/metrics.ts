@@ -15,7 +15,7 @@ import { Counter, type Registry } from 'prom-client';
 export const TRACE_REJECT_REASONS = ['too_large', 'malformed', 'busy', 'origin_busy', 'timeout', 'unsupported', 'aborted', 'sink_full', 'sink_error'] as const;
 export type TraceRejectReason = (typeof TRACE_REJECT_REASONS)[number];
 
-export const TRACE_ENDPOINTS = ['v0.3', 'v0.4', 'v0.5'] as const;
+export const TRACE_ENDPOINTS = ['v0.3', 'v0.4', 'v0.5', 'v0.7'] as const;
 export type TraceEndpoint = (typeof TRACE_ENDPOINTS)[number];
 
 export interface TraceReceiverMetrics {

@@ -8,8 +8,14 @@
  *   `TRACE_MAX_PAYLOAD_BYTES` (413 by `Content-Length` before reading, or while streaming), decoded on a
  *   worker thread (`decodePool.ts`; 400 naming the trace, span and field when it is not a trace payload;
  *   413 past the decode limits), handed to `onPayload` with its origin, and answered with the sampling
- *   rates tracers read.
- * - `GET /info`: what this receiver serves, so tracers pick v0.4/v0.5 and nothing it lacks.
+ *   rates tracers read. `/v0.7/traces` (the tracer payload with chunks) likewise. The answer's rates come
+ *   from the priority sampler (`rates`).
+ * - Origins: what the headers claim is checked against the connection's peer (`attest`), read on this
+ *   thread when the connection is accepted (`attest/sender.ts`: a TCP peer's address, a Unix peer's pid
+ *   by `SO_PEERCRED`), never taken from the payload; the pod it resolves to (budgets, OTLP resource) is
+ *   handed to the decode worker.
+ * - `/v0.6/stats`, `/telemetry/proxy`, `/evp_proxy`, `/profiling`: accepted and dropped (`dropped.ts`).
+ * - `GET /info`: what this receiver serves, so tracers pick v0.4/v0.5/v0.7 and nothing it lacks.
  * - Bounds per sender (`inflight.ts`, `bodyReader.ts`): bytes are taken from the in-flight budget as they
  *   arrive; bodies being read or decoded hold at most `TRACE_MAX_INFLIGHT_BYTES` together, one origin (its
  *   pod, else its address) at most `TRACE_MAX_INFLIGHT_BYTES_PER_ORIGIN` and
@@ -48,15 +54,17 @@ import {
 import { declaredLength, drainBody, worthDiscarding } from '../../../http/body.js';
 import { IPV6_ANY, listenOn } from '../../../http/listen.js';
 import { trackRequests, type Drainer } from '../../../http/shutdown.js';
-import type { Origin, ResolvedOrigin, TracePayload } from '../types.js';
+import type { Origin, ResolvedOrigin, Sender, TracePayload } from '../types.js';
 import { readTraceBody } from './bodyReader.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decodeCommon.js';
 import { createDecodePool, type DecodePool, type PoolReply } from './decodePool.js';
 import type { DecodeOutput, DecodeTask } from './decodeTask.js';
+import { DROPPED_PATHS, droppedEndpointOf, type DroppedEndpoints } from './dropped.js';
 import { InflightBudgets } from './inflight.js';
 import { infoBody, RATE_BY_SERVICE_BODY, TRACE_PATHS } from './info.js';
 import type { TraceEndpoint, TraceReceiverMetrics, TraceRejectReason } from './metrics.js';
 import { declaredTraceCount, originFromHeaders, tracerFromHeaders } from './origin.js';
+import { senderOf } from '../attest/sender.js';
 
 /** Where the TCP receiver listens without `apm_config.apm_non_local_traffic`: this host only, as the agent. */
 export const TRACE_LOCAL_HOST = '127.0.0.1';
@@ -76,6 +84,11 @@ export interface TraceReceiverOptions {
   readonly onPayload: TracePayloadSink;
   /** Whether the sink can take a payload of `originKey` now (asked before reading one; false: 429 `sink_full` unread). */
   readonly sinkHasRoom?: (originKey: string) => boolean;
+  /**
+   * The origin to believe for a payload claiming `claim`, sent by `sender` (attest/attestor.ts: what the
+   * kernel or the network says wins over the headers); without it, claims are taken as sent.
+   */
+  readonly attest?: (claim: Origin, sender: Sender) => Origin;
   /** The pod an origin is (budgets per pod, and the OTLP resource); none by default. */
   readonly resolveOrigin?: (origin: Origin) => ResolvedOrigin | undefined;
   /** What the decode workers hand back (`decodeTask.ts`): `traces` by default. */
@@ -94,6 +107,10 @@ export interface TraceReceiverOptions {
   readonly decodeLimits?: DecodeLimits;
   /** Reported by `/info` (default: package.json's). */
   readonly version?: string;
+  /** The `rate_by_service` body a payload is answered with (the priority sampler's); default: every rate 1. */
+  readonly rates?: () => string;
+  /** Where `/v0.6/stats`, `/telemetry/proxy`, `/evp_proxy`, `/profiling` go (accepted and dropped); without it, 404. */
+  readonly dropped?: DroppedEndpoints;
   readonly now?: () => number;
 }
 
@@ -122,6 +139,8 @@ function route(path: string): Route {
       return { kind: 'traces', endpoint: 'v0.5' };
     case TRACE_PATHS.v03:
       return { kind: 'traces', endpoint: 'v0.3' };
+    case TRACE_PATHS.v07:
+      return { kind: 'traces', endpoint: 'v0.7' };
     case TRACE_PATHS.info:
       return { kind: 'info' };
     default:
@@ -193,7 +212,10 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
       await refuse(req, res, 413, 'too_large', `trace payload of ${declared} bytes is larger than the ${maxPayload} bytes accepted`, 0, { ...fields, bytes: declared });
       return;
     }
-    const origin = originFromHeaders(req.headers);
+    // The sender was read when the connection was accepted (attest/sender.ts caches it per connection).
+    const sender = senderOf(req.socket);
+    const claim = originFromHeaders(req.headers);
+    const origin = sender && opts.attest ? opts.attest(claim, sender) : claim;
     const resolved = opts.resolveOrigin?.(origin);
     const originKey = resolved ? `pod:${resolved.uid}` : senderKey(req);
     const who = { ...fields, origin: resolved ? `${resolved.namespace}/${resolved.pod}` : originKey };
@@ -244,6 +266,8 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
       spanCount: reply.spans,
       ...(reply.otlp ? { otlp: reply.otlp } : {}),
       origin,
+      ...(sender ? { sender } : {}),
+      roots: reply.roots,
       ...(resolved ? { resolved } : {}),
       originKey,
       ...tracerFromHeaders(req.headers),
@@ -264,7 +288,7 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
     }
     opts.metrics.accepted(endpoint, reply.traces, reply.spans, size);
     if (endpoint === 'v0.3') answer(res, 200, 'OK\n');
-    else answer(res, 200, RATE_BY_SERVICE_BODY, 'application/json');
+    else answer(res, 200, opts.rates?.() ?? RATE_BY_SERVICE_BODY, 'application/json');
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -284,6 +308,11 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
       void done(traces(req, res, r.endpoint));
       return;
     }
+    const dropped = opts.dropped ? droppedEndpointOf(path) : undefined;
+    if (dropped && (req.method === 'POST' || req.method === 'PUT')) {
+      void done(opts.dropped!.handle(req, res, dropped, maxPayload));
+      return;
+    }
     void done(
       drainBody(req).then(() => {
         if (r.kind === 'info') {
@@ -291,7 +320,7 @@ export function traceRequestListener(opts: TraceReceiverOptions & { info: () => 
           else answer(res, 200, opts.info(), 'application/json');
           return;
         }
-        answer(res, 404, `404 page not found: this node agent serves ${TRACE_PATHS.v04}, ${TRACE_PATHS.v05}, ${TRACE_PATHS.v03} and ${TRACE_PATHS.info}\n`);
+        answer(res, 404, `404 page not found: this node agent serves ${TRACE_PATHS.v04}, ${TRACE_PATHS.v05}, ${TRACE_PATHS.v07}, ${TRACE_PATHS.v03} and ${TRACE_PATHS.info}\n`);
       }),
     );
   };
@@ -347,7 +376,13 @@ export function createTraceReceiver(opts: TraceReceiverOptions): TraceReceiver {
   let version: string | undefined = opts.version;
   let body: string | undefined;
   const info = () =>
-    (body ??= infoBody({ version: (version ??= packageVersion()), receiverPort: tcpAddress?.port ?? port, receiverSocket: socketPath, maxRequestBytes: maxPayload }));
+    (body ??= infoBody({
+      version: (version ??= packageVersion()),
+      receiverPort: tcpAddress?.port ?? port,
+      receiverSocket: socketPath,
+      maxRequestBytes: maxPayload,
+      ...(opts.dropped ? { droppedPaths: Object.values(DROPPED_PATHS) } : {}),
+    }));
   let pool: DecodePool | undefined;
   const decode = (task: DecodeTask): Promise<PoolReply> =>
     (pool ??= createDecodePool({ logger: opts.logger, ...(opts.decodeWorkers !== undefined ? { size: opts.decodeWorkers } : {}) })).run(task);
@@ -384,6 +419,9 @@ export function createTraceReceiver(opts: TraceReceiverOptions): TraceReceiver {
         if (socketPath !== '') {
           await prepareSocketPath(socketPath);
           const server = newServer(listener);
+          // The peer's credentials are read as the connection is accepted, before any byte of it is read
+          // (SO_PEERCRED is the connecting process's, fixed at connect: what a request later says cannot change it).
+          server.on('connection', (socket: net.Socket) => void senderOf(socket));
           unix = { server, drainer: trackRequests(server) };
           await new Promise<void>((resolve, reject) => {
             server.once('error', reject);

@@ -101,13 +101,14 @@ describe('DogStatsD intake with the hot-shots client', () => {
       agent: { ready: () => true, pods: () => [], status: () => ({}) as never, nodeName: 'n' },
       metrics,
       dogstatsd: intake,
+      token: 'loopback-status-token-0123456789abcdef',
       port: 0,
       host: '127.0.0.1',
       logger: log.logger,
     });
     try {
       const body = await new Promise<string>((resolve, reject) =>
-        http.get(`${server.url}/dogstatsd/metrics`, (res) => {
+        http.get(`${server.url}/dogstatsd/metrics`, { headers: { Authorization: 'Bearer loopback-status-token-0123456789abcdef' } }, (res) => {
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
           res.on('end', () => resolve(text));

@@ -85,7 +85,7 @@ describe('DogStatsD parser: metrics', () => {
     assert.deepEqual(s.origin, { containerId: '9' });
   });
 
-  test('service checks and events are recognised and counted', () => {
+  test('service checks and events are recognised and counted (their fields: logRecords.test.ts)', () => {
     const r = parseDatagram('_sc|Redis connection|2|#env:dev|m:Redis connection timed out after 10s\n_e{21,36}:An exception occurred|Cannot parse CSV file from 10.0.0.17|#a:b\nx:1|c');
     assert.deepEqual(r.errors, []);
     assert.equal(r.serviceChecks, 1);
@@ -120,7 +120,7 @@ describe('DogStatsD parser: malformed lines, each named', () => {
     ['_sc|db|7', 'bad-service-check', /status "7"/],
     ['_e{5}:title', 'bad-event', /without/],
     ['_e{a,b}:x|y', 'bad-event', /lengths/],
-    ['_e{500,500}:short|text', 'bad-event', /shorter/],
+    ['_e{500,500}:short|text', 'bad-event', /500 and 500 bytes: the line does not have them/],
   ];
   for (const [line, reason, message] of cases) {
     test(`${JSON.stringify(line)} → ${reason}`, () => {

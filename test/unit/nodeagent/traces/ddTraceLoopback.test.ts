@@ -159,3 +159,28 @@ describe('the real dd-trace tracer with the env the webhook injects', () => {
     await stopApp(app);
   });
 });
+
+describe('priority sampling with the real dd-trace: the rates the receiver answers are applied', () => {
+  let r: TestReceiver;
+  let app: Sender | undefined;
+  before(async () => {
+    // What the sampler answers for a service far over its target (prioritySampler.test covers the computation).
+    r = await startTestReceiver({ rates: () => JSON.stringify({ rate_by_service: { 'service:,env:': 1, 'service:billing,env:prod': 0.000001 } }) });
+  });
+  after(async () => {
+    await stopApp(app);
+    await r.stop();
+  });
+
+  test('after the first answer, its new traces carry the agent rate and are mostly dropped (priority 0) at the source', { timeout: 30_000 }, async () => {
+    const env = injectedEnv('hostip');
+    const first = r.next(fromApp);
+    app = await startApp(r.dir.path, { ...env, DD_TRACE_AGENT_PORT: String(r.port), DD_TRACE_FLUSH_INTERVAL: '200' });
+    await first;
+    const rejected = await r.next((p) =>
+      p.traces.some((t) => t.some((s) => s.name === 'loopback.op' && s.metrics['_sampling_priority_v1'] === 0 && s.metrics['_dd.agent_psr'] === 0.000001)),
+    );
+    assert.ok(rejected.traces.length > 0);
+    await stopApp(app);
+  });
+});

@@ -27,7 +27,7 @@ describe('trace receiver', () => {
     assert.equal(a.status, 200);
     assert.match(String(a.headers['content-type']), /application\/json/);
     const info = JSON.parse(a.body) as { endpoints: string[]; client_drop_p0s: boolean; config: { receiver_port: number; max_request_bytes: number } };
-    assert.deepEqual(info.endpoints, ['/v0.3/traces', '/v0.4/traces', '/v0.5/traces']);
+    assert.deepEqual(info.endpoints, ['/v0.3/traces', '/v0.4/traces', '/v0.5/traces', '/v0.7/traces']);
     assert.equal(info.client_drop_p0s, false);
     assert.equal(info.config.receiver_port, r.port);
     assert.equal(info.config.max_request_bytes, 64 * 1024);

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "unixcred",
+      "sources": ["unixcred.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}
