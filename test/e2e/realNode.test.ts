@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { CLUSTER_AGENT_DEPLOYMENT, CONFIG_MODE_LABEL, ENABLED_LABEL, NODE_AGENT_NAME, type InjectionMode } from '../../src/config/index.js';
+import { CLUSTER_AGENT_DEPLOYMENT, CLUSTER_AGENT_TOKEN_SECRET, CLUSTER_AGENT_TOKEN_SECRET_KEY, CONFIG_MODE_LABEL, ENABLED_LABEL, NODE_AGENT_NAME, type InjectionMode } from '../../src/config/index.js';
 import { NODE_IP } from '../../src/devcluster/node/layout.js';
 import { startRealCluster, type RealCluster } from '../../src/devcluster/realCluster.js';
 import { impersonatingKubeConfig } from '../harness/controlPlane.js';
@@ -58,7 +58,10 @@ const isReady = (p: k8s.V1Pod): boolean => p.metadata?.deletionTimestamp === und
 async function nodeAgentStatus(): Promise<{ upstreams: { kubelet: { state: string; code?: string; status?: number; summary?: string } } }> {
   const [pod] = (await podsOf(NS, NODE_AGENT_SELECTOR)).filter(isReady);
   assert.ok(pod?.status?.podIP, 'a Ready node agent pod');
-  const res = await fetch(`http://${pod.status.podIP}:${NODE_AGENT_STATUS_PORT}/status`, { signal: AbortSignal.timeout(5000) });
+  // The status port answers the cluster agent token only (the chart's Secret, as the probes' and tether status' callers hold it).
+  const secret = await core.readNamespacedSecret({ name: CLUSTER_AGENT_TOKEN_SECRET, namespace: NS });
+  const token = Buffer.from(secret.data?.[CLUSTER_AGENT_TOKEN_SECRET_KEY] ?? '', 'base64').toString();
+  const res = await fetch(`http://${pod.status.podIP}:${NODE_AGENT_STATUS_PORT}/status`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
   assert.equal(res.status, 200);
   return (await res.json()) as Awaited<ReturnType<typeof nodeAgentStatus>>;
 }
