@@ -8,7 +8,7 @@
  * these.
  */
 import { CLUSTER_AGENT_CA_CONFIGMAP, NODE_AGENTS_CONFIGMAP, type ConfigKey, type TetherConfig } from '../config/index.js';
-import { OWNER_KINDS } from './facts.js';
+import { OWNER_KINDS } from './ownerKinds.js';
 import { WATCHED_RESOURCES, WATCH_VERBS } from './watchedResources.js';
 
 export type ApiVerb = 'get' | 'list' | 'watch' | 'create' | 'update';
