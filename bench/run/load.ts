@@ -100,7 +100,7 @@ export async function waitQuiet(maxSec: number): Promise<number | undefined> {
       if (said) log(busy < 0.25 ? '  quiet again' : `  still busy (${busy.toFixed(2)} cores); measuring anyway`);
       return busy;
     }
-    if (!said) log(`  the machine is busy (${busy.toFixed(2)} cores used by other processes); waiting up to ${maxSec} s`);
+    if (!said) log(`  the machine is busy (${busy.toFixed(2)} cores used by other processes); waiting up to ${Math.round(maxSec)} s`);
     said = true;
   }
 }
