@@ -3,8 +3,8 @@
  * agent API), or HTTP/2 with HTTP/1.1 still accepted (the webhook port, issue 22).
  */
 import https from 'node:https';
-import http2, { type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import http2, { type Http2SecureServer, type Http2ServerResponse } from 'node:http2';
+import type { RequestListener, ServerResponse } from 'node:http';
 import {
   H2_MAX_CONCURRENT_STREAMS,
   H2_MAX_HEADER_LIST_BYTES,
@@ -100,7 +100,7 @@ export function createWebhookTlsServer(listener: AnyRequestListener, pem?: { cer
     // No stream activity for this long: the connection is idle (HTTP/1.1's keep-alive timeout).
     session.setTimeout(l.keepAliveTimeoutMs, () => session.close());
   });
-  server.on('request', (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => {
+  server.on('request', (req: AnyRequest, res: AnyResponse) => {
     if (req.httpVersionMajor !== 2) return;
     // A stream that has not been answered in time (a body trickling in, or never finished) is reset.
     const deadline = setTimeout(() => abortRequest(req), l.requestTimeoutMs);
