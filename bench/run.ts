@@ -5,7 +5,7 @@
  * a no-op that decodes the review (the transport plus JSON.parse), to show where the rest goes.
  *
  *   node dist/bench/run.js [--duration S] [--warmup S] [--connections N] [--sweep 1,4,16,64]
- *                          [--workers N] [--quick] [--json]
+ *                          [--workers N] [--quiet-wait S] [--budget S] [--quick] [--json]
  *
  * Without --workers the server under test is the real `tether serve`. With --workers N it is Tether's
  * webhook server (the same `startWebhookServer`) in N cluster processes (clusterServe.ts), and each
@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { generateSelfSignedCertificate } from '../src/certs/index.js';
 import type { LoadResult } from './loadgen.js';
 import { admissionReview, makePod } from './pods.js';
+import { createTimeBudget } from './run/budget.js';
 import { parseFlags } from './run/flags.js';
 import { BASELINE_MAIN, bucketP99, CLUSTER_MAIN, durationBuckets, log, NOISY_CPU, RETRIES, runLoad, startServer, stopServer, TETHER_MAIN, waitQuiet, type LoadRun, type Server } from './run/load.js';
 import { checkScenario, CONTAINERS, WEBHOOKS, type Scenario, type ScenarioFigures, type Servers } from './run/scenarios.js';
@@ -36,6 +37,7 @@ function bad(what: string, r: LoadResult): void {
 }
 
 async function main(): Promise<void> {
+  const startedSec = performance.now() / 1000;
   const opts = parseFlags(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'tether-bench-'));
   const pair = await generateSelfSignedCertificate({ dnsNames: ['localhost', '127.0.0.1'], validityHours: 24 });
@@ -81,20 +83,30 @@ async function main(): Promise<void> {
     log(`checked: every scenario answers 200 with a patch, and the diff baseline's patch gives the same pod as Tether's`);
 
     const base = { caFile: certFile, durationSec: opts.durationSec, warmupSec: opts.warmupSec };
+    // Per scenario: four peaks and two runs at half of Tether's peak; per sweep point: four peaks.
+    const plannedRuns = scenarios.length * 6 + opts.sweep.length * 4;
+    const budget = createTimeBudget(opts.budgetSec, plannedRuns, opts.warmupSec + opts.durationSec + 1);
+    let waitedSec = 0;
+    let repeats = 0;
     /**
      * One measurement on a quiet machine if possible: waits for quiet, and repeats the run (up to
      * `RETRIES` times) when other processes used more than `NOISY_CPU` cores meanwhile; keeps the
-     * quietest. What others used during the kept run is reported (`other_cpu`).
+     * quietest. What others used during the kept run is reported (`other_cpu`). Waits and repeats come
+     * out of the time budget (`--budget`): once it is spent, runs are measured as they come.
      */
     const quietly = async (what: string, run: () => Promise<LoadRun>): Promise<LoadRun> => {
       let best: LoadRun | undefined;
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
-        await waitQuiet(opts.quietWaitSec);
-        const r = await run();
+        const w0 = performance.now();
+        await waitQuiet(Math.min(opts.quietWaitSec, budget.slackSec()));
+        waitedSec += (performance.now() - w0) / 1000;
+        const r = await budget.measured(run, attempt === 0);
         bad(what, r);
         if (!best || r.otherCpu < best.otherCpu) best = r;
         if (r.otherCpu < NOISY_CPU) break;
-        if (attempt < RETRIES) log(`  ${what}: other processes used ${r.otherCpu.toFixed(2)} cores meanwhile; measuring again`);
+        if (attempt === RETRIES || budget.slackSec() < budget.runSec()) break;
+        repeats++;
+        log(`  ${what}: other processes used ${r.otherCpu.toFixed(2)} cores meanwhile; measuring again`);
       }
       return best as LoadRun;
     };
@@ -158,7 +170,7 @@ async function main(): Promise<void> {
     const sweepScenario = scenarios.find((s) => s.kind === 'config' && s.containers === 10) as Scenario;
     for (const c of opts.sweep) results.push(await measure(sweepScenario, c, `sweep-${sweepScenario.name}-c${c}`, false));
 
-    report(results, opts);
+    report(results, opts, { elapsed_sec: round(performance.now() / 1000 - startedSec), waited_sec: round(waitedSec), repeats });
   } finally {
     await exit();
   }

@@ -12,11 +12,13 @@ export interface Options {
   workers: number | undefined;
   /** Longest wait, before each run, for the machine to be quiet (other processes under 0.25 core). */
   quietWaitSec: number;
+  /** Seconds the whole measurement should take: waits for quiet and repeats stop once they would overrun it. */
+  budgetSec: number;
   json: boolean;
 }
 
 export function parseFlags(argv: readonly string[]): Options {
-  const o: Options = { durationSec: 5, warmupSec: 1, connections: 32, sweep: [1, 4, 16, 64, 128], workers: undefined, quietWaitSec: 60, json: false };
+  const o: Options = { durationSec: 5, warmupSec: 1, connections: 32, sweep: [1, 4, 16, 64, 128], workers: undefined, quietWaitSec: 60, budgetSec: 600, json: false };
   let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -49,6 +51,9 @@ export function parseFlags(argv: readonly string[]): Options {
       case '--quiet-wait':
         o.quietWaitSec = Number(value());
         break;
+      case '--budget':
+        o.budgetSec = num();
+        break;
       case '--quick':
         quick = true;
         break;
@@ -56,7 +61,7 @@ export function parseFlags(argv: readonly string[]): Options {
         o.json = true;
         break;
       case '--help':
-        process.stdout.write('usage: node dist/bench/run.js [--duration S] [--warmup S] [--connections N] [--sweep 1,4,16,64] [--workers N] [--quiet-wait S] [--quick] [--json]\n');
+        process.stdout.write('usage: node dist/bench/run.js [--duration S] [--warmup S] [--connections N] [--sweep 1,4,16,64] [--workers N] [--quiet-wait S] [--budget S] [--quick] [--json]\n');
         process.exit(0);
       // eslint-disable-next-line no-fallthrough
       default:

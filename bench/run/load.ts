@@ -85,9 +85,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The machine is shared (other people's builds and tests may run): before a run, wait until the rest of
- * the machine has used under a quarter of a core for a second, at most `maxSec`. Returns the load seen.
+ * the machine has used under a quarter of a core for a second, at most `maxSec` (under a second: no
+ * wait at all). Returns the load seen, `undefined` when it did not look.
  */
-export async function waitQuiet(maxSec: number): Promise<number> {
+export async function waitQuiet(maxSec: number): Promise<number | undefined> {
+  if (maxSec < 1) return undefined;
   const deadline = Date.now() + maxSec * 1000;
   let said = false;
   for (;;) {
@@ -98,7 +100,7 @@ export async function waitQuiet(maxSec: number): Promise<number> {
       if (said) log(busy < 0.25 ? '  quiet again' : `  still busy (${busy.toFixed(2)} cores); measuring anyway`);
       return busy;
     }
-    if (!said) log(`  the machine is busy (${busy.toFixed(2)} cores used by other processes); waiting up to ${maxSec} s`);
+    if (!said) log(`  the machine is busy (${busy.toFixed(2)} cores used by other processes); waiting up to ${Math.round(maxSec)} s`);
     said = true;
   }
 }

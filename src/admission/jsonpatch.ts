@@ -40,7 +40,15 @@ type Container = Record<string, unknown> | unknown[];
  * naming the failing operation when a path does not exist or a `test` fails.
  */
 export function applyPatch<T>(doc: T, ops: readonly JsonPatchOp[]): T {
-  let root: unknown = structuredClone(doc);
+  return applyPatchInPlace(structuredClone(doc), ops);
+}
+
+/**
+ * Applies `ops` to `doc` itself (for a document the caller owns: one copy for several patches instead of
+ * one per patch) and returns the result, a new root only for an operation on the whole document.
+ */
+export function applyPatchInPlace<T>(doc: T, ops: readonly JsonPatchOp[]): T {
+  let root: unknown = doc;
   ops.forEach((op, index) => {
     const where = `operation ${index} (${op.op} ${op.path})`;
     const tokens = parsePointer(op.path);

@@ -17,7 +17,7 @@
  * transform) and `put`/`remove` (their handlers), and tests and the bench through `apply`, which is
  * exactly `compact` then `put`, or `remove`.
  */
-import { OWNER_KINDS, ownerKindOf } from '../kube/facts.js';
+import { OWNER_KINDS, ownerKindOf } from '../kube/ownerKinds.js';
 import { UNIFIED_SERVICE_TAG_PREFIX } from '../config/conventions.js';
 import type { LabelMap, OwnerRef } from '../tagging/podTags.js';
 import { createInternPool, EMPTY_LABELS, type InternPool, type InternPoolOptions } from './intern.js';

@@ -58,6 +58,16 @@ export const WEBHOOK_ENTRY_SUFFIX: Record<WebhookKind, string> = {
   lib: 'auto.instrumentation',
 };
 
+/**
+ * How the webhooks are laid out in the MutatingWebhookConfiguration (issue 22): `separate`, one entry per
+ * webhook under the seeds' names (three calls per pod, plus reinvocations); `single`, one entry that runs
+ * every enabled webhook in one review (one call per pod).
+ */
+export const WEBHOOK_ENTRY_SHAPES = ['separate', 'single'] as const;
+export type WebhookEntryShape = (typeof WEBHOOK_ENTRY_SHAPES)[number];
+/** The single entry: its id (metrics label, logs) and entry-name suffix (`datadog.webhook.inject`). */
+export const SINGLE_ENTRY_ID = 'inject';
+
 export const INJECTION_MODES = ['hostip', 'service', 'socket'] as const;
 export type InjectionMode = (typeof INJECTION_MODES)[number];
 

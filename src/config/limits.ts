@@ -46,6 +46,16 @@ export const MAX_HEADERS_COUNT = 64;
 export const MAX_CONNECTIONS = 1024;
 
 /**
+ * HTTP/2 streams (reviews) one connection may have open at once. The API server multiplexes its webhook
+ * calls on one connection and opens another when this many are in flight (Go's transport does), so it
+ * bounds what one connection can make the server buffer: this many bodies of `MAX_REVIEW_BODY_BYTES`.
+ */
+export const H2_MAX_CONCURRENT_STREAMS = 100;
+
+/** Bytes of headers per HTTP/2 request (HPACK-decoded): HTTP/1.1's own limit in Node (16 KiB). */
+export const H2_MAX_HEADER_LIST_BYTES = 16 * 1024;
+
+/**
  * On shutdown, in-flight reviews get this long to finish before their connections are cut. Below the
  * Kubernetes default grace period (30 s), so the process exits on its own before it is killed.
  */

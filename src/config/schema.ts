@@ -3,7 +3,7 @@
  * Keys are snake_case dotted names; `DD_` + upper-cased key with dots as underscores is the
  * environment variable that sets the same key.
  */
-import { INJECTION_MODES, type InjectionMode } from './conventions.js';
+import { INJECTION_MODES, WEBHOOK_ENTRY_SHAPES, type InjectionMode, type WebhookEntryShape } from './conventions.js';
 import { DOGSTATSD_MAX_METRIC_NAME_LENGTH, DOGSTATSD_MAX_TAG_LENGTH, DOGSTATSD_MAX_TAGS_PER_METRIC, DOGSTATSD_ORIGIN_MAX_BYTES, DOGSTATSD_WINDOW_MAX_BYTES } from './limits.js';
 
 /** A parser turns a raw value (from YAML or from an environment string) into a typed value or says what it expected. */
@@ -202,6 +202,12 @@ export const SCHEMA = {
   [`${AC}.failure_policy`]: oneOf('Ignore', ['Ignore', 'Fail'] as const, 'webhook failurePolicy'),
   [`${AC}.reinvocation_policy`]: oneOf('IfNeeded', ['IfNeeded', 'Never'] as const, 'webhook reinvocationPolicy'),
   [`${AC}.timeout_seconds`]: int(10, TIMEOUT_SECONDS_RANGE[0], TIMEOUT_SECONDS_RANGE[1], 'webhook timeoutSeconds'),
+  [`${AC}.webhook_entries`]: oneOf<WebhookEntryShape>(
+    'separate',
+    WEBHOOK_ENTRY_SHAPES,
+    'separate: one webhook entry per webhook (the seeds\' names: config, tags, auto.instrumentation); single: one entry (<webhook_name>.inject) that runs every enabled webhook in one call per pod',
+  ),
+  [`${AC}.single_entry.endpoint`]: str('/inject', 'path of the single entry (webhook_entries single)', urlPath),
   [`${AC}.add_aks_selectors`]: bool(false, "add the namespace selectors AKS's admissions enforcer expects"),
 
   [`${AC}.inject_config.enabled`]: bool(true, 'config webhook'),

@@ -6,7 +6,8 @@
  * `CONSOLE_HEALTH_MAX_AGE_MS`. `webhookHealthOf` is pure; `createHealthSource` does the reads.
  */
 import { parseNodeAgentRecords, type NodeAgentRecord } from '../agentapi/nodeAgentReport.js';
-import type { TetherConfig } from '../config/index.js';
+import { entryIdOfName } from '../admission/webhooks.js';
+import { SINGLE_ENTRY_ID, type TetherConfig } from '../config/index.js';
 import { CONSOLE_HEALTH_MAX_AGE_MS } from '../config/limits.js';
 import { ApiError, type KubeReader } from '../kube/reader.js';
 import { admissionStatus } from '../status/admission.js';
@@ -68,8 +69,15 @@ export function webhookHealthOf(r: HealthReads, x: HealthExtras): WebhookHealth 
         caBundleDigest: e.caBundleDigest,
         caBundleMatches: secretDigest !== undefined && e.caBundleDigest === secretDigest,
         target: e.url ?? (e.service ? `service ${e.service.namespace}/${e.service.name}:${e.service.port}${e.service.path}` : '(no target)'),
+        runs: entryIdOfName(e.name, webhook.name) ?? 'other',
       }))
     : [];
+  // Both shapes at once (a half-done switch of webhook_entries, or two installs): every pod pays both.
+  const single = entries.some((e) => e.runs === SINGLE_ENTRY_ID);
+  const separate = entries.filter((e) => e.runs !== SINGLE_ENTRY_ID && e.runs !== 'other');
+  if (single && separate.length > 0) {
+    flag('warning', `MutatingWebhookConfiguration ${webhook.name} has the single entry and ${separate.map((e) => e.name).join(', ')} too: each pod is sent to Tether ${separate.length + 1} times (the leader keeps only the shape admission_controller.webhook_entries asks for)`);
+  }
   if (!webhook.found) flag(/forbidden|not allowed|403/i.test(webhook.error) ? 'unknown' : 'error', `MutatingWebhookConfiguration ${webhook.name}: ${webhook.error}`);
   else if (entries.length === 0) flag('error', `MutatingWebhookConfiguration ${webhook.name} has no webhooks: no pod is sent to Tether`);
   if (!secret.found) flag('error', `Secret ${secret.namespace}/${secret.name}: ${secret.error}`);

@@ -360,6 +360,8 @@ export interface WebhookEntryHealth {
   readonly caBundleMatches: boolean;
   /** `service ns/name:port/path` or the URL. */
   readonly target: string;
+  /** Which of Tether's entries: a webhook's own (`config`, `tags`, `lib`), the single one (`inject`), or `other`. */
+  readonly runs: string;
 }
 
 export interface SecretHealth {

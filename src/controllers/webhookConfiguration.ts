@@ -8,7 +8,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
-import { enabledWebhooks, webhookEndpoint, webhookEntryName } from '../admission/index.js';
+import { entryEndpoint, entryName, webhookEntries } from '../admission/index.js';
 import { ENABLED_LABEL, NEVER_MUTATED_NAMESPACES, WEBHOOK_SERVICE_PORT, type TetherConfig } from '../config/index.js';
 import type { SecretStore } from '../kube/secrets.js';
 import type { WebhookConfigurationStore } from '../kube/webhookConfigurations.js';
@@ -70,10 +70,10 @@ export function desiredWebhookConfiguration(input: DesiredWebhookInput): Configu
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     metadata: { name: config['admission_controller.webhook_name'] },
-    webhooks: enabledWebhooks(config).map(({ kind }): Webhook => {
-      const path = webhookEndpoint(kind, config);
+    webhooks: webhookEntries(config).map((entry): Webhook => {
+      const path = entryEndpoint(entry, config);
       return {
-        name: webhookEntryName(kind, config),
+        name: entryName(entry, config),
         clientConfig: input.webhookUrl
           ? { url: input.webhookUrl.replace(/\/+$/, '') + path, caBundle }
           : { service: { namespace, name: config['admission_controller.service_name'], port: WEBHOOK_SERVICE_PORT, path }, caBundle },

@@ -4,8 +4,8 @@
  * `certificate.secret_name`: its metadata, and its certificates as published in the CA ConfigMap.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY, CLUSTER_AGENT_CA_CONFIGMAP_KEY, SECRET_CA_KEY, SECRET_CERT_KEY, WEBHOOK_KINDS } from '../config/index.js';
-import { webhookEndpoint, webhookEntryName } from '../admission/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY, CLUSTER_AGENT_CA_CONFIGMAP_KEY, SECRET_CA_KEY, SECRET_CERT_KEY } from '../config/index.js';
+import { entryEndpoint, entryName, knownEntries } from '../admission/index.js';
 import type { TetherConfig } from '../config/index.js';
 import type { DiagnoseContext } from './check.js';
 
@@ -78,10 +78,10 @@ export async function readWebhookSecret(ctx: Pick<DiagnoseContext, 'kube' | 'con
  * Tether names, without that webhook's endpoint. Undefined when the entries call a Service.
  */
 export function webhookUrlOf(webhooks: readonly k8s.V1MutatingWebhook[], config: TetherConfig): string | undefined {
-  for (const kind of WEBHOOK_KINDS) {
-    const entry = webhooks.find((w) => w.name === webhookEntryName(kind, config));
+  for (const known of knownEntries(config)) {
+    const entry = webhooks.find((w) => w.name === entryName(known, config));
     const url = entry?.clientConfig?.url;
-    const endpoint = webhookEndpoint(kind, config);
+    const endpoint = entryEndpoint(known, config);
     if (url && url.endsWith(endpoint)) return url.slice(0, url.length - endpoint.length);
   }
   // An entry with a URL Tether would not write: still not a Service; the base is the URL's origin.

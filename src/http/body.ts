@@ -3,7 +3,32 @@
  * a client make the server buffer (or endlessly read) more than the limits allow.
  */
 import type { IncomingMessage } from 'node:http';
+import { constants as h2, type Http2ServerRequest } from 'node:http2';
 import { MAX_DISCARDED_BODY_BYTES } from '../config/limits.js';
+
+/** A request over HTTP/1.1 or over HTTP/2 (the webhook port speaks both). */
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+
+const isHttp2 = (req: AnyRequest): req is Http2ServerRequest => req.httpVersionMajor === 2;
+
+/**
+ * Stops a request we will not read to its end: over HTTP/1.1 its connection is cut (nothing else can be
+ * read on it past an unread body); over HTTP/2 only its stream is reset, the connection's other reviews
+ * go on.
+ */
+export function abortRequest(req: AnyRequest): void {
+  if (isHttp2(req)) req.stream.close(h2.NGHTTP2_CANCEL);
+  else req.socket.destroy();
+}
+
+/**
+ * After the answer, end a request whose body is left unread. HTTP/1.1: `Connection: close` (set before the
+ * answer); HTTP/2: the stream is reset once the answer is sent (RFC 9113 §8.1: NO_ERROR, the answer stands).
+ */
+export function closeAfterAnswer(req: AnyRequest, res: { setHeader(name: string, value: string): unknown; once(event: 'finish', f: () => void): unknown }): void {
+  if (isHttp2(req)) res.once('finish', () => req.stream.close(h2.NGHTTP2_NO_ERROR));
+  else res.setHeader('Connection', 'close');
+}
 
 export class BodyTooLarge extends Error {
   override name = 'BodyTooLarge';
@@ -18,7 +43,7 @@ export class BodyAborted extends Error {
 }
 
 /** `Content-Length` as a number, `undefined` when absent (chunked) or not a plain decimal. */
-export function declaredLength(req: IncomingMessage): number | undefined {
+export function declaredLength(req: AnyRequest): number | undefined {
   const raw = req.headers['content-length'];
   return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
 }
@@ -27,7 +52,7 @@ export function declaredLength(req: IncomingMessage): number | undefined {
  * Reads the whole body, counting streamed bytes: `Content-Length` is checked up front by the caller, but a
  * chunked body has none. Past `limit` it rejects with `BodyTooLarge` and leaves the rest to `discardBody`.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: AnyRequest, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -70,7 +95,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Whether a rejected body is small enough to be read and dropped (see `drainBody`). */
-export function worthDiscarding(req: IncomingMessage, alreadyRead = 0): boolean {
+export function worthDiscarding(req: AnyRequest, alreadyRead = 0): boolean {
   return alreadyRead + (declaredLength(req) ?? 0) <= MAX_DISCARDED_BODY_BYTES;
 }
 
@@ -81,7 +106,7 @@ export function worthDiscarding(req: IncomingMessage, alreadyRead = 0): boolean 
  * instead of our status. Resolves `true` once the body is drained, `false` if the connection went away
  * or the body grew beyond `MAX_DISCARDED_BODY_BYTES` (then the connection is cut).
  */
-export function drainBody(req: IncomingMessage, alreadyRead = 0): Promise<boolean> {
+export function drainBody(req: AnyRequest, alreadyRead = 0): Promise<boolean> {
   if (req.readableEnded) return Promise.resolve(true);
   return new Promise((resolve) => {
     let size = alreadyRead;
@@ -95,7 +120,7 @@ export function drainBody(req: IncomingMessage, alreadyRead = 0): Promise<boolea
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_DISCARDED_BODY_BYTES) {
-        req.socket.destroy();
+        abortRequest(req);
         finish(false);
       }
     };

@@ -1,7 +1,13 @@
-/** The HTTPS server every Tether endpoint uses (webhook, cluster agent API), with its connection limits. */
+/**
+ * The HTTPS servers Tether's endpoints use, with their connection limits: HTTP/1.1 only (the cluster
+ * agent API), or HTTP/2 with HTTP/1.1 still accepted (the webhook port, issue 22).
+ */
 import https from 'node:https';
-import type { RequestListener } from 'node:http';
+import http2, { type Http2SecureServer, type Http2ServerResponse } from 'node:http2';
+import type { RequestListener, ServerResponse } from 'node:http';
 import {
+  H2_MAX_CONCURRENT_STREAMS,
+  H2_MAX_HEADER_LIST_BYTES,
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
   MAX_CONNECTIONS,
@@ -11,6 +17,12 @@ import {
   TLS_HANDSHAKE_TIMEOUT_MS,
   TLS_MIN_VERSION,
 } from '../config/limits.js';
+import { abortRequest, type AnyRequest } from './body.js';
+
+/** An answer over HTTP/1.1 or HTTP/2. */
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+/** What both servers call: HTTP/1.1's requests, and HTTP/2's through Node's compatibility API. */
+export type AnyRequestListener = (req: AnyRequest, res: AnyResponse) => void;
 
 /** The connection limits of the HTTPS server; the defaults are `config/limits.ts`. */
 export interface ServerLimits {
@@ -54,5 +66,46 @@ export function createHttpsServer(listener: RequestListener, pem?: { certPem: st
   server.keepAliveTimeout = l.keepAliveTimeoutMs;
   server.maxHeadersCount = MAX_HEADERS_COUNT;
   server.maxConnections = l.maxConnections;
+  return server;
+}
+
+/**
+ * The webhook port's server: HTTP/2 when the client offers it in ALPN (`h2`: the API server then sends
+ * its reviews as streams of one connection instead of opening more connections under a burst), HTTP/1.1
+ * otherwise, with HTTP/1.1's limits exactly as `createHttpsServer` sets them. HTTP/2 has limits of its
+ * own: concurrent streams and header bytes per connection (`H2_MAX_CONCURRENT_STREAMS`,
+ * `H2_MAX_HEADER_LIST_BYTES`), a whole-review deadline per stream (`requestTimeoutMs`: the stream is
+ * reset, the connection's other reviews go on), and idle connections closed after `keepAliveTimeoutMs`.
+ */
+export function createWebhookTlsServer(listener: AnyRequestListener, pem?: { certPem: string; keyPem: string }, limits: Partial<ServerLimits> = {}): Http2SecureServer {
+  const l = { ...DEFAULT_SERVER_LIMITS, ...limits };
+  const server = http2.createSecureServer({
+    allowHTTP1: true,
+    minVersion: TLS_MIN_VERSION,
+    handshakeTimeout: l.handshakeTimeoutMs,
+    maxHeaderListPairs: MAX_HEADERS_COUNT,
+    settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: H2_MAX_HEADER_LIST_BYTES },
+    ...(pem ? { cert: pem.certPem, key: pem.keyPem } : {}),
+  });
+  // HTTP/1.1 connections are served by Node's HTTP/1.1 server code, which reads these from the server
+  // (the http2 server ignores them as options; the checking interval is read when it starts listening).
+  const h1 = server as Http2SecureServer & { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; maxHeadersCount: number; connectionsCheckingInterval: number };
+  h1.headersTimeout = l.headersTimeoutMs;
+  h1.requestTimeout = l.requestTimeoutMs;
+  h1.keepAliveTimeout = l.keepAliveTimeoutMs;
+  h1.maxHeadersCount = MAX_HEADERS_COUNT;
+  h1.connectionsCheckingInterval = l.timeoutCheckIntervalMs;
+  server.maxConnections = l.maxConnections;
+  server.on('session', (session) => {
+    // No stream activity for this long: the connection is idle (HTTP/1.1's keep-alive timeout).
+    session.setTimeout(l.keepAliveTimeoutMs, () => session.close());
+  });
+  server.on('request', (req: AnyRequest, res: AnyResponse) => {
+    if (req.httpVersionMajor !== 2) return;
+    // A stream that has not been answered in time (a body trickling in, or never finished) is reset.
+    const deadline = setTimeout(() => abortRequest(req), l.requestTimeoutMs);
+    res.once('close', () => clearTimeout(deadline));
+  });
+  server.on('request', listener);
   return server;
 }

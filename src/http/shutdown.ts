@@ -10,7 +10,9 @@
  * is sent (an admission review cut off mid-way costs the pod its injection, or its creation with
  * failurePolicy Fail), and whatever is left is cut at the drain deadline.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import { SHUTDOWN_CLOSE_NOTICE_MS } from '../config/limits.js';
 
 /** `serving` → `grace` (not ready, still accepting) → `closing` (listener closed, draining). */
@@ -44,7 +46,38 @@ export interface Drainer {
   close(drainMs: number): Promise<void>;
 }
 
-export function trackRequests(server: Server): Drainer {
+/**
+ * What draining needs of a server, for HTTP/1.1 servers and for the webhook port's HTTP/2 server alike.
+ * HTTP/2 connections are sessions: told to go with GOAWAY (`session.close()`: no new streams, the open
+ * ones finish), and cut by destroying their sockets.
+ */
+function connectionsOf(server: Server | Http2SecureServer): { closeIdle(): void; closeAll(): void } {
+  if ('closeAllConnections' in server) {
+    return { closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() };
+  }
+  const h2 = server as Http2SecureServer & { closeIdleConnections?: () => void };
+  const sessions = new Set<ServerHttp2Session>();
+  const sockets = new Set<Socket>();
+  h2.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  h2.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return {
+    closeIdle() {
+      h2.closeIdleConnections?.(); // HTTP/1.1 connections
+      for (const session of sessions) if (!session.closed) session.close();
+    },
+    closeAll() {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+export function trackRequests(server: Server | Http2SecureServer): Drainer {
   let inFlight = 0;
   let phase: ServingPhase = 'serving';
   /** Answers carry `Connection: close` (end of the grace period, and while draining). */
@@ -53,14 +86,19 @@ export function trackRequests(server: Server): Drainer {
   let shutdownDone: Promise<void> | undefined;
   let endGrace: (() => void) | undefined;
 
+  const connections = connectionsOf(server);
   // Prepended, so it runs before the request handler and can still set headers.
-  server.prependListener('request', (_req, res) => {
+  server.prependListener('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     inFlight++;
-    if (hangUp) res.setHeader('Connection', 'close');
+    if (hangUp) {
+      // HTTP/2 has no Connection header: GOAWAY says the same (this stream is still answered).
+      if (req.httpVersionMajor === 2) (req as Http2ServerRequest).stream.session?.close();
+      else res.setHeader('Connection', 'close');
+    }
     res.once('close', () => {
       inFlight--;
       // The connection becomes idle only after this tick.
-      if (phase === 'closing') setImmediate(() => server.closeIdleConnections());
+      if (phase === 'closing') setImmediate(() => connections.closeIdle());
     });
   });
 
@@ -72,14 +110,14 @@ export function trackRequests(server: Server): Drainer {
       server.close(() => resolve());
       // Node's close() does this too (since 19); explicit, since it is the point: idle keep-alive
       // connections must not keep the process (or the API server's connection pool) hanging on.
-      server.closeIdleConnections();
+      connections.closeIdle();
     });
     if (drainMs <= 0) {
-      server.closeAllConnections();
+      connections.closeAll();
       return closed;
     }
     // Each call may shorten the deadline (a second signal: stop waiting now).
-    const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
+    const deadline = setTimeout(() => connections.closeAll(), drainMs);
     deadline.unref();
     return closed.finally(() => clearTimeout(deadline));
   };

@@ -22,8 +22,8 @@ import {
   type ConfigKey,
   type TetherConfig,
 } from '../config/index.js';
+import { OWNER_KINDS } from './ownerKinds.js';
 import { WATCHED_RESOURCES, WATCH_VERBS } from './watchedResources.js';
-import { OWNER_KINDS } from './facts.js';
 
 export type ApiVerb = 'get' | 'list' | 'watch' | 'create' | 'update';
 

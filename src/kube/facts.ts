@@ -3,8 +3,8 @@
  * the tags webhook (SPEC §5: for a ReplicaSet, its Deployment's), and a namespace's labels for the library
  * webhook's Pod Security default. Implements `FactResolver` behind TTL caches with single flight.
  *
- * Three layers, so that each can be tested on its own: the owner-kind table and the wording of failures
- * (pure), `lookUpOwner` (the RS → Deployment / Job → CronJob walk over an injected reader), and the
+ * Three layers, so that each can be tested on its own: the owner-kind table (`ownerKinds.ts`) and the
+ * wording of failures (pure), `lookUpOwner` (the RS → Deployment / Job → CronJob walk over an injected reader), and the
  * readers over client-node with the caches around them (`createApiFactResolver`).
  */
 import { performance } from 'node:perf_hooks';
@@ -27,55 +27,17 @@ import { silentLogger } from '../logging/logger.js';
 import { abortableCall } from './abortable.js';
 import { createReadBreaker } from './breaker.js';
 import { apiStatus, describeApiError } from './errors.js';
+import { OWNER_KINDS, ownerKindOf, unsupportedOwnerReason, type OwnerKind, type OwnerKindKey } from './ownerKinds.js';
 import { LoadTimeout, TtlCache, type TtlCacheStats } from './ttlCache.js';
 
+// The owner-kind table is its own module (no client-node), re-exported for the readers' users.
+export * from './ownerKinds.js';
+
 // ---------------------------------------------------------------------------------------------------
-// The owner kinds (pure)
-
-export interface OwnerKind {
-  /** API group; the version read is always v1, which every supported Kubernetes serves. */
-  readonly group: string;
-  readonly kind: string;
-  /** Plural resource name, as RBAC rules spell it. */
-  readonly resource: string;
-  /** The controller kind whose labels are used instead, when the object is controlled by one. */
-  readonly follow?: OwnerKindKey;
-}
-
-/**
- * The kinds a pod's owner may be that Tether can read (deploy/rbac.yaml grants `get` on exactly these).
- * A ReplicaSet is normally a Deployment's, and a Job may be a CronJob's: their labels are the user's,
- * the intermediate object's are generated.
- */
-export type OwnerKindKey = 'apps/ReplicaSet' | 'apps/Deployment' | 'apps/StatefulSet' | 'apps/DaemonSet' | 'batch/Job' | 'batch/CronJob';
-
-export const OWNER_KINDS: Readonly<Record<OwnerKindKey, OwnerKind>> = {
-  'apps/ReplicaSet': { group: 'apps', kind: 'ReplicaSet', resource: 'replicasets', follow: 'apps/Deployment' },
-  'apps/Deployment': { group: 'apps', kind: 'Deployment', resource: 'deployments' },
-  'apps/StatefulSet': { group: 'apps', kind: 'StatefulSet', resource: 'statefulsets' },
-  'apps/DaemonSet': { group: 'apps', kind: 'DaemonSet', resource: 'daemonsets' },
-  'batch/Job': { group: 'batch', kind: 'Job', resource: 'jobs', follow: 'batch/CronJob' },
-  'batch/CronJob': { group: 'batch', kind: 'CronJob', resource: 'cronjobs' },
-};
+// Reading failures (pure)
 
 /** What the RBAC message names for a namespace read. */
 const NAMESPACES = { group: '', kind: 'Namespace', resource: 'namespaces' } as const;
-
-const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '');
-
-/**
- * The supported kind an owner reference names, by API group and kind: the version in the reference is
- * whichever the owner was written with (`apps/v1beta2` in old objects), and v1 reads the same object.
- */
-export function ownerKindOf(ref: { readonly apiVersion: string; readonly kind: string }): OwnerKindKey | undefined {
-  const key = `${groupOf(ref.apiVersion)}/${ref.kind}`;
-  return Object.hasOwn(OWNER_KINDS, key) ? (key as OwnerKindKey) : undefined;
-}
-
-export function unsupportedOwnerReason(ref: { readonly apiVersion: string; readonly kind: string }): string {
-  const supported = Object.values(OWNER_KINDS).map((k) => k.kind);
-  return `owner kind ${ref.kind} (${ref.apiVersion}) is not one Tether reads (${supported.join(', ')})`;
-}
 
 /** After "reason: " in node-fetch's network errors: the cause, without the URL. */
 function networkCause(e: Error): string {

@@ -11,12 +11,13 @@ import {
   InvalidObject,
   isPodCreate,
   MalformedReview,
-  mutatePod,
-  neededFacts,
+  mutateInOrder,
+  neededFactsOf,
   type AdmissionRequest,
   type Decision,
+  type WebhookEntry,
 } from '../admission/index.js';
-import { DEFAULT_NAMESPACE, type TetherConfig, type WebhookKind } from '../config/index.js';
+import { DEFAULT_NAMESPACE, type TetherConfig } from '../config/index.js';
 import { logDecisions } from '../logging/decisions.js';
 import type { Logger } from '../logging/logger.js';
 import { factsBudgetMs, resolveFacts, waitsForFacts, type FactResolver, type ResolvedFacts } from './facts.js';
@@ -75,8 +76,10 @@ function describeRequest(req: AdmissionRequest): string {
   return `${req.operation} of ${kind}${sub} (resource ${req.resource.resource})`;
 }
 
-export async function handleAdmission(rawBody: Buffer, kind: WebhookKind, deps: AdmissionDeps): Promise<AdmissionReply> {
+/** One review for one entry: its webhooks run in order on the pod, and their patches go back as one. */
+export async function handleAdmission(rawBody: Buffer, entry: WebhookEntry, deps: AdmissionDeps): Promise<AdmissionReply> {
   const log = deps.logger;
+  const kind = entry.id;
   let parsed: unknown;
   try {
     parsed = JSON.parse(rawBody.toString('utf8'));
@@ -115,15 +118,20 @@ export async function handleAdmission(rawBody: Buffer, kind: WebhookKind, deps: 
     const namespace = request.namespace || pod.metadata?.namespace || DEFAULT_NAMESPACE;
     const base = { config: deps.config, namespace, tetherNamespace: deps.tetherNamespace };
     const budget = deps.factsBudgetMs ?? factsBudgetMs(deps.config['admission_controller.timeout_seconds']);
-    const needed = neededFacts(kind, pod, base);
+    const needed = neededFactsOf(entry.kinds, pod, base);
     const facts = waitsForFacts(needed, deps.facts) ? await resolveFacts(needed, namespace, deps.facts, budget, deps.clientGone?.()) : NO_FACTS;
     if (facts.problems.length > 0) log.warn({ ...meta, namespace, problems: facts.problems.map((p) => p.message) }, 'could not resolve every fact the webhook needs');
 
-    const result = mutatePod(kind, pod, {
-      ...base,
-      ...(facts.owner ? { owner: facts.owner } : {}),
-      ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}),
-    });
+    const result = mutateInOrder(
+      entry.kinds,
+      pod,
+      {
+        ...base,
+        ...(facts.owner ? { owner: facts.owner } : {}),
+        ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}),
+      },
+      false,
+    );
     const podName = describePod(pod, namespace);
     logDecisions(log, podName, result.decisions);
 

@@ -1,14 +1,16 @@
 /**
  * HTTP side of the webhook server (SPEC §6): routing, method/content-type/size checks, health, readiness
- * and metrics endpoints, and the HTTPS server with its limits. The admission work itself is
- * `handleAdmission`; this module only decides whether a request gets that far and writes the answer.
+ * and metrics endpoints, over HTTP/1.1 or HTTP/2 (the servers themselves are `http/httpsServer.ts`). The
+ * admission work itself is `handleAdmission`; this module only decides whether a request gets that far
+ * and writes the answer.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { TetherConfig, WebhookKind } from '../config/index.js';
+import type { WebhookEntry } from '../admission/index.js';
+import type { TetherConfig } from '../config/index.js';
 import { MAX_REVIEW_BODY_BYTES } from '../config/limits.js';
 import type { Logger } from '../logging/logger.js';
 import { handleAdmission } from './admissionHandler.js';
-import { BodyAborted, BodyTooLarge, declaredLength, drainBody, readBody, worthDiscarding } from '../http/body.js';
+import { abortRequest, BodyAborted, BodyTooLarge, closeAfterAnswer, declaredLength, drainBody, readBody, worthDiscarding, type AnyRequest } from '../http/body.js';
+import type { AnyRequestListener, AnyResponse } from '../http/httpsServer.js';
 import { isJsonContentType } from '../http/request.js';
 import type { FactResolver } from './facts.js';
 import type { AdmissionOutcome, ServerMetrics } from './metrics.js';
@@ -18,8 +20,8 @@ export interface RequestListenerDeps {
   readonly tetherNamespace: string;
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
-  /** Endpoint path → webhook, for the enabled webhooks. */
-  readonly routes: ReadonlyMap<string, WebhookKind>;
+  /** Endpoint path → the entry served there. */
+  readonly routes: ReadonlyMap<string, WebhookEntry>;
   /** Whether a certificate is loaded (`/readyz`). */
   readonly isReady: () => boolean;
   /** A shutdown has begun: `/readyz` fails, whatever `isReady` says (the Service must drop this pod). */
@@ -44,12 +46,12 @@ interface Answer {
  * enough, so the client reads our answer rather than a reset; a larger one gets the answer at once and
  * the connection is closed after it, so one client cannot make us read without end.
  */
-async function send(req: IncomingMessage, res: ServerResponse, a: Answer, bodyBytesRead = 0): Promise<void> {
+async function send(req: AnyRequest, res: AnyResponse, a: Answer, bodyBytesRead = 0): Promise<void> {
   if (!req.complete) {
-    if (!worthDiscarding(req, bodyBytesRead)) res.setHeader('Connection', 'close');
+    if (!worthDiscarding(req, bodyBytesRead)) closeAfterAnswer(req, res);
     else if (!(await drainBody(req, bodyBytesRead))) return;
   }
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent || gone(res)) return;
   res.writeHead(a.status, {
     'Content-Type': a.contentType ?? TEXT,
     'Content-Length': Buffer.byteLength(a.body),
@@ -60,8 +62,11 @@ async function send(req: IncomingMessage, res: ServerResponse, a: Answer, bodyBy
   res.end(a.body);
 }
 
+/** The response can no longer be written (the connection, or the HTTP/2 stream, is gone). */
+const gone = (res: AnyResponse): boolean => ('stream' in res ? res.stream.destroyed : res.destroyed);
+
 /** Aborts when the client hangs up before the answer is written (e.g. while facts are being resolved). */
-function clientGone(res: ServerResponse): AbortSignal {
+function clientGone(res: AnyResponse): AbortSignal {
   const gone = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) gone.abort();
@@ -71,11 +76,12 @@ function clientGone(res: ServerResponse): AbortSignal {
 
 const text = (status: number, message: string, headers?: Record<string, string>): Answer => ({ status, body: message + '\n', ...(headers ? { headers } : {}) });
 
-export function createRequestListener(deps: RequestListenerDeps): RequestListener {
+export function createRequestListener(deps: RequestListenerDeps): AnyRequestListener {
   const log = deps.logger;
   const limit = deps.bodyLimit ?? MAX_REVIEW_BODY_BYTES;
 
-  async function webhook(kind: WebhookKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function webhook(entry: WebhookEntry, req: AnyRequest, res: AnyResponse): Promise<void> {
+    const kind = entry.id;
     const started = process.hrtime.bigint();
     const done = (outcome: AdmissionOutcome, injections = 0) => {
       deps.metrics.observeRequest(kind, outcome, Number(process.hrtime.bigint() - started) / 1e9);
@@ -102,14 +108,14 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
       if (e instanceof BodyTooLarge) return reject(text(413, `request body is over the limit of ${limit} bytes`), limit);
       if (e instanceof BodyAborted) {
         log.info({ webhook: kind, problem: e.message }, 'admission request abandoned by the client');
-        res.destroy();
+        abortRequest(req);
         done('rejected');
         return;
       }
       throw e;
     }
 
-    const reply = await handleAdmission(body, kind, {
+    const reply = await handleAdmission(body, entry, {
       config: deps.config,
       tetherNamespace: deps.tetherNamespace,
       logger: log,
@@ -121,7 +127,7 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
     done(reply.outcome, reply.injections);
   }
 
-  async function other(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function other(path: string, req: AnyRequest, res: AnyResponse): Promise<void> {
     const handlers: Record<string, () => Promise<Answer> | Answer> = {
       '/healthz': () => text(200, 'ok'),
       '/readyz': () =>
@@ -141,8 +147,8 @@ export function createRequestListener(deps: RequestListenerDeps): RequestListene
   return (req, res) => {
     // The API server adds `?timeout=10s` to webhook URLs: route on the path alone.
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const kind = deps.routes.get(path);
-    (kind ? webhook(kind, req, res) : other(path, req, res)).catch((e: unknown) => {
+    const entry = deps.routes.get(path);
+    (entry ? webhook(entry, req, res) : other(path, req, res)).catch((e: unknown) => {
       // Only a bug gets here; the admission path itself fails open. Answer, never crash.
       log.error({ err: e, path }, 'unexpected error while answering a request');
       if (res.headersSent) res.destroy();

@@ -4,7 +4,7 @@
  * collide on metric names.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WebhookKind } from '../config/index.js';
+import type { EntryId } from '../admission/index.js';
 
 /**
  * What happened to one admission request:
@@ -21,13 +21,15 @@ const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 export interface ServerMetrics {
   readonly registry: Registry;
-  observeRequest(webhook: WebhookKind, outcome: AdmissionOutcome, seconds: number): void;
+  observeRequest(webhook: EntryId, outcome: AdmissionOutcome, seconds: number): void;
   /** Counts things injected (an env var, a volume, an init container...), from the core's decisions. */
-  addMutations(webhook: WebhookKind, count: number): void;
+  addMutations(webhook: EntryId, count: number): void;
   setCertificateExpiry(notAfter: Date): void;
+  /** Counts a TLS connection by the protocol its client chose (ALPN `h2`, else `http/1.1`). */
+  countConnection(protocol: string): void;
 }
 
-export function createServerMetrics(webhooks: readonly WebhookKind[]): ServerMetrics {
+export function createServerMetrics(webhooks: readonly EntryId[]): ServerMetrics {
   const registry = new Registry();
   const requests = new Counter({
     name: 'tether_admission_requests_total',
@@ -53,6 +55,12 @@ export function createServerMetrics(webhooks: readonly WebhookKind[]): ServerMet
     help: 'Expiry (notAfter) of the certificate the webhook server presents, as a Unix timestamp.',
     registers: [registry],
   });
+  const connections = new Counter({
+    name: 'tether_webhook_connections_total',
+    help: 'TLS connections accepted on the webhook port, per protocol the client chose (h2: the API server multiplexes its calls on it; http/1.1).',
+    labelNames: ['protocol'] as const,
+    registers: [registry],
+  });
   // Series exist from the start, so dashboards and alerts see 0 rather than "no data".
   for (const webhook of webhooks) {
     for (const outcome of ADMISSION_OUTCOMES) requests.inc({ webhook, outcome }, 0);
@@ -66,6 +74,9 @@ export function createServerMetrics(webhooks: readonly WebhookKind[]): ServerMet
     },
     addMutations(webhook, count) {
       if (count > 0) mutations.inc({ webhook }, count);
+    },
+    countConnection(protocol) {
+      connections.inc({ protocol });
     },
     setCertificateExpiry(notAfter) {
       expiry.set(notAfter.getTime() / 1000);

@@ -1,16 +1,16 @@
 /**
- * The webhook server (SPEC §6), assembled: HTTPS with Tether's limits, the certificate (from files,
- * reloaded when they change, or set directly by the cluster agent from its Secret), routes for the enabled
- * webhooks, a metrics registry of its own, and graceful shutdown.
+ * The webhook server (SPEC §6), assembled: HTTPS (HTTP/2, and HTTP/1.1) with Tether's limits, the
+ * certificate (from files, reloaded when they change, or set directly by the cluster agent from its
+ * Secret), routes for the configured webhook entries, a metrics registry of its own, and graceful shutdown.
  */
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import { checkKeyPair, InvalidCertificate, type CertificateInfo } from '../certs/index.js';
-import { ConfigError, type TetherConfig, type WebhookKind } from '../config/index.js';
+import { ConfigError, type TetherConfig } from '../config/index.js';
 import { SHUTDOWN_DRAIN_MS, TLS_MIN_VERSION } from '../config/limits.js';
-import { enabledWebhooks, webhookEndpoint, WEBHOOKS } from '../admission/index.js';
+import { entryEndpoint, entryEndpointKey, webhookEntries, type WebhookEntry } from '../admission/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { FactResolver } from './facts.js';
-import { createHttpsServer, type ServerLimits } from '../http/httpsServer.js';
+import { createHttpsServer, createWebhookTlsServer, type ServerLimits } from '../http/httpsServer.js';
 import { createRequestListener } from './httpServer.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { IPV6_ANY, listenOn, listenUrl, type Bind } from '../http/listen.js';
@@ -41,6 +41,8 @@ export interface WebhookServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** How the port is bound (tests inject failures); default `bindPort`. */
   readonly bind?: Bind;
+  /** false: HTTP/1.1 only, no `h2` in ALPN (how the server was before issue 22; the pod-create bench compares). Default true. */
+  readonly http2?: boolean;
 }
 
 export interface WebhookServer {
@@ -48,8 +50,8 @@ export interface WebhookServer {
   readonly url: string;
   /** The port actually listened on. */
   readonly port: number;
-  /** Endpoint path → webhook served there. */
-  readonly routes: ReadonlyMap<string, WebhookKind>;
+  /** Endpoint path → the entry served there. */
+  readonly routes: ReadonlyMap<string, WebhookEntry>;
   readonly metrics: ServerMetrics;
   /**
    * Validates the pair and serves it to new connections (existing ones keep theirs); throws
@@ -82,17 +84,17 @@ export const DEFAULT_LISTEN_HOST = IPV6_ANY;
 
 const isFiles = (t: CertificateFiles | PemPair): t is CertificateFiles => 'certFile' in t;
 
-/** Endpoint → webhook for the enabled webhooks; two webhooks on one path is a `ConfigError`. */
-export function webhookRoutes(config: TetherConfig): Map<string, WebhookKind> {
-  const routes = new Map<string, WebhookKind>();
-  for (const { kind } of enabledWebhooks(config)) {
-    const path = webhookEndpoint(kind, config);
+/** Endpoint → entry for the configuration's entries; two entries on one path is a `ConfigError`. */
+export function webhookRoutes(config: TetherConfig): Map<string, WebhookEntry> {
+  const routes = new Map<string, WebhookEntry>();
+  for (const entry of webhookEntries(config)) {
+    const path = entryEndpoint(entry, config);
     const other = routes.get(path);
     if (other) {
-      const key = WEBHOOKS[kind].endpointKey;
-      throw new ConfigError([{ key, source: 'configuration', message: `${path} is already the endpoint of the ${other} webhook; give each webhook its own` }]);
+      const key = entryEndpointKey(entry);
+      throw new ConfigError([{ key, source: 'configuration', message: `${path} is already the endpoint of the ${other.id} webhook; give each webhook its own` }]);
     }
-    routes.set(path, kind);
+    routes.set(path, entry);
   }
   return routes;
 }
@@ -111,7 +113,7 @@ function validatePair(pair: PemPair): CertificateInfo {
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const log = opts.logger;
   const routes = webhookRoutes(opts.config);
-  const metrics = createServerMetrics([...routes.values()]);
+  const metrics = createServerMetrics([...routes.values()].map((e) => e.id));
 
   const initial = opts.tls ? (isFiles(opts.tls) ? await readCertificateFiles(opts.tls) : opts.tls) : undefined;
   let current = initial ? validatePair(initial) : undefined;
@@ -128,10 +130,11 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     ...(opts.facts ? { facts: opts.facts } : {}),
     ...(opts.factsBudgetMs !== undefined ? { factsBudgetMs: opts.factsBudgetMs } : {}),
   });
-  const server = createHttpsServer(listener, initial, opts.limits);
+  const server = opts.http2 === false ? createHttpsServer(listener, initial, opts.limits) : createWebhookTlsServer(listener, initial, opts.limits);
   const drainer = trackRequests(server);
   if (current) metrics.setCertificateExpiry(current.notAfter);
 
+  server.on('secureConnection', (socket: TLSSocket) => metrics.countConnection(socket.alpnProtocol || 'http/1.1'));
   // Failed handshakes (an old TLS version, a client that does not trust us) are the client's problem.
   server.on('tlsClientError', (e: Error) => log.debug({ problem: e.message }, 'TLS handshake failed'));
 

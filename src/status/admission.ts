@@ -5,7 +5,8 @@
  * built from what was read.
  */
 import { caBundleDigest, certificateBlocks, inspectCertificate } from '../certs/index.js';
-import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY, CLUSTER_AGENT_CA_CONFIGMAP_KEY, SECRET_CA_KEY } from '../config/index.js';
+import { entryIdOfName } from '../admission/webhooks.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_CERT_KEY, CLUSTER_AGENT_CA_CONFIGMAP_KEY, SECRET_CA_KEY, SECRET_CERT_KEY, SINGLE_ENTRY_ID } from '../config/index.js';
 import { formatDuration } from '../format/duration.js';
 import type { ConfigMap, MutatingWebhook, MutatingWebhookConfiguration, ObjectMeta, Read } from './objects.js';
 import { formatLabelSelector } from './selector.js';
@@ -25,7 +26,7 @@ export interface AdmissionInput {
 
 const decode = (b64: string | undefined): Buffer => Buffer.from(b64 ?? '', 'base64');
 
-function entryStatus(w: MutatingWebhook): WebhookEntryStatus {
+function entryStatus(w: MutatingWebhook, webhookName: string): WebhookEntryStatus {
   const cc = w.clientConfig ?? {};
   const svc = cc.service;
   return {
@@ -43,6 +44,7 @@ function entryStatus(w: MutatingWebhook): WebhookEntryStatus {
     // The API server defaults an unset service port to 443.
     ...(svc ? { service: { namespace: svc.namespace ?? '', name: svc.name ?? '', port: svc.port ?? 443, path: svc.path ?? '' } } : {}),
     ...(cc.url !== undefined ? { url: cc.url } : {}),
+    ...(entryIdOfName(w.name, webhookName) === SINGLE_ENTRY_ID ? { single: true as const } : {}),
   };
 }
 
@@ -50,7 +52,7 @@ export function webhookStatus(name: string, read: Read<MutatingWebhookConfigurat
   if (!read.ok) return { name, found: false, error: read.error };
   if (!read.value) return { name, found: false, error: `MutatingWebhookConfiguration ${name} not found` };
   // Sorted by name, as the seed's output is (the agent ranges over a Go map).
-  const entries = [...(read.value.webhooks ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(entryStatus);
+  const entries = [...(read.value.webhooks ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((w) => entryStatus(w, name));
   return { name, found: true, createdAt: read.value.metadata?.creationTimestamp ?? '', entries };
 }
 

@@ -21,6 +21,8 @@ function entryLines(e: WebhookEntryStatus): string[] {
   );
   if (e.service) lines.push(`${pad}Service: ${e.service.namespace}/${e.service.name} - Port: ${e.service.port} - Path: ${e.service.path}`);
   if (e.url !== undefined) lines.push(`${pad}URL: ${e.url}`);
+  // Not in the seed's output (it has no such entry): says why config, tags and auto.instrumentation are absent.
+  if (e.single) lines.push(`${pad}Webhooks: every enabled one (config, tags, auto.instrumentation) in one call per pod`);
   return lines;
 }
 

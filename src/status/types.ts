@@ -21,6 +21,8 @@ export interface WebhookEntryStatus {
   readonly service?: { readonly namespace: string; readonly name: string; readonly port: number; readonly path: string };
   /** Set instead of `service` when the entry calls a URL (Tether outside the cluster). */
   readonly url?: string;
+  /** Tether's single entry (webhook_entries single) runs every enabled webhook in one call; unset for the others. */
+  readonly single?: true;
 }
 
 export type WebhookStatus =

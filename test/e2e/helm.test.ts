@@ -56,6 +56,7 @@ const PRESETS: Record<string, { values: Record<string, unknown>; extra?: string[
   'cilium-policy': { values: { datadog: { networkPolicy: { create: true, flavor: 'cilium', controlPlaneCIDRs: ['10.0.0.0/8'] } }, agents: { otlp: { tracesEndpoint: 'http://jaeger-collector.tracing:4318/v1/traces' } } } },
   'kubelet-ca': { values: { datadog: { kubelet: { tlsVerify: true, hostCAPath: '/etc/kubernetes/pki/ca.crt' }, clusterName: 'prod', tags: ['team:a', 'env:prod'] } } },
   diagnose: { values: { diagnose: { rbac: { create: true } } } },
+  'single-entry': { values: { clusterAgent: { admissionController: { webhookEntries: 'single' } } } },
   // configMode socket asked for without any socket value: the node agent still needs both sockets.
   'socket-mode': { values: { clusterAgent: { admissionController: { configMode: 'socket' } } } },
   'dogstatsd-host-port': { values: { datadog: { dogstatsd: { useHostPort: true } } } },
@@ -74,6 +75,7 @@ const PRESETS: Record<string, { values: Record<string, unknown>; extra?: string[
  */
 const INTAKE: Record<keyof typeof PRESETS & string, { mode: 'hostip' | 'service' | 'socket'; hostPorts: number[]; sockets: boolean }> = {
   default: { mode: 'service', hostPorts: [], sockets: false },
+  'single-entry': { mode: 'service', hostPorts: [], sockets: false },
   'gke-autopilot': { mode: 'hostip', hostPorts: [8125, 8126], sockets: false },
   aks: { mode: 'service', hostPorts: [], sockets: false },
   openshift: { mode: 'hostip', hostPorts: [8125, 8126], sockets: false },
@@ -277,6 +279,13 @@ describe('helm template: provider presets', () => {
     // Even with the APM port off: Autopilot alone means hostip.
     const bare = await helmTemplate({ providers: { gke: { autopilot: true } } });
     assert.equal(clusterAgentConfig(bare)['admission_controller.inject_config.mode'], 'hostip');
+  });
+
+  test('webhookEntries: separate by default, single when asked for (DD_ADMISSION_CONTROLLER_WEBHOOK_ENTRIES)', async () => {
+    assert.equal(clusterAgentConfig(await render('default'))['admission_controller.webhook_entries'], 'separate');
+    const docs = await render('single-entry');
+    assert.deepEqual(podOf(clusterAgent(docs)).containers[0]!.env.find((e) => e.name === envVarFor('admission_controller.webhook_entries')), { name: 'DD_ADMISSION_CONTROLLER_WEBHOOK_ENTRIES', value: 'single' });
+    assert.equal(clusterAgentConfig(docs)['admission_controller.webhook_entries'], 'single');
   });
 
   test('AKS: DD_ADMISSION_CONTROLLER_ADD_AKS_SELECTORS=true', async () => {

@@ -55,7 +55,7 @@ const podsOf = async (namespace: string, labelSelector: string): Promise<k8s.V1P
 const isReady = (p: k8s.V1Pod): boolean => p.metadata?.deletionTimestamp === undefined && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 /** The node agent pod's own status (its status port, on the pod's address). */
-async function nodeAgentStatus(): Promise<{ upstreams: { kubelet: { state: string; code?: string; status?: number; summary?: string } } }> {
+async function nodeAgentStatus(): Promise<{ upstreams: { kubelet: { state: string; problem: { code?: string; status?: number; summary?: string } | null } } }> {
   const [pod] = (await podsOf(NS, NODE_AGENT_SELECTOR)).filter(isReady);
   assert.ok(pod?.status?.podIP, 'a Ready node agent pod');
   // The status port answers the cluster agent token only (the chart's Secret, as the probes' and tether status' callers hold it).
@@ -185,7 +185,12 @@ describe('a. helm install with the image built here', () => {
 
   test('`agent status` in a cluster agent pod (the seed\'s kubectl exec) prints every section, nothing refused', async () => {
     const [pod] = (await podsOf(NS, CLUSTER_AGENT_SELECTOR)).filter(isReady);
-    const r = await execInPod(kc, NS, pod!.metadata!.name!, 'cluster-agent', ['agent', 'status']);
+    // The node agent reports to the cluster agent API every few seconds after it starts.
+    const r = await eventually('agent status to show the node agent\'s report', async () => {
+      const out = await execInPod(kc, NS, pod!.metadata!.name!, 'cluster-agent', ['agent', 'status']);
+      assert.match(out.stdout, /Kubelet: ok/, out.stdout);
+      return out;
+    }, 60_000, 2000);
     assert.equal(r.code, 0, r.stderr);
     for (const section of ['Admission Controller', 'Leader Election', 'Cluster Agent API', 'Node Agents']) assert.match(r.stdout, new RegExp(section), r.stdout);
     assert.doesNotMatch(r.stdout, /forbidden|HTTP 40[13]/i, r.stdout);
@@ -227,7 +232,8 @@ describe('b. an injected app in each mode, its telemetry exported with its pod\'
       }
       const spans = await eventually(`spans of ${name} in the collector`, async () => {
         const r = await receivedFrom(name, 'traces');
-        assert.ok(r.some((x) => x.names.includes('checkout.request')), JSON.stringify(r.slice(0, 3)));
+        // The app's root span (operation checkout.request) is exported under its resource's name.
+        assert.ok(r.some((x) => x.names.includes('POST /buy')), JSON.stringify(r.slice(0, 3)));
         return r;
       }, 120_000, 500);
       t.diagnostic(`${mode}: Deployment created → first exported span of its pod: ${((performance.now() - created) / 1000).toFixed(1)} s`);
@@ -235,7 +241,7 @@ describe('b. an injected app in each mode, its telemetry exported with its pod\'
       assert.equal(resource['k8s.namespace.name'], APPS);
       assert.equal(resource['k8s.deployment.name'], `checkout-${mode}`);
       assert.equal(resource['service.name'], 'checkout');
-      assert.equal(resource['deployment.environment'] ?? resource['env'], 'real-node', JSON.stringify(resource));
+      assert.equal(resource['deployment.environment.name'], 'real-node', JSON.stringify(resource));
       await eventually(`DogStatsD metrics of ${name} in the collector`, async () => {
         const r = await receivedFrom(name, 'metrics');
         assert.ok(r.some((x) => x.names.includes('checkout.orders')), JSON.stringify(r.slice(0, 3)));
@@ -253,10 +259,11 @@ describe('c. the first seed on a real kubelet', () => {
     try {
       const kubelet = await eventually('the node agent to see the 403', async () => {
         const k = (await nodeAgentStatus()).upstreams.kubelet;
-        assert.equal(k.code, 'forbidden', JSON.stringify(k));
-        return k;
+        assert.equal(k.problem?.code, 'forbidden', JSON.stringify(k));
+        return k.problem;
       }, 90_000, 1000);
       assert.equal(kubelet.status, 403);
+      assert.match(kubelet.summary ?? '', /403/);
       const found = await eventually('diagnose to name the 403', async () => {
         const results = await diagnose();
         const check = results.find((r) => r.name === 'node-agent-kubelet-rbac');
@@ -276,7 +283,8 @@ describe('c. the first seed on a real kubelet', () => {
     try {
       await eventually('the node agent to see the 401', async () => {
         const k = (await nodeAgentStatus()).upstreams.kubelet;
-        assert.equal(k.code, 'unauthorized', JSON.stringify(k));
+        assert.equal(k.problem?.code, 'unauthorized', JSON.stringify(k));
+        assert.equal(k.problem.status, 401);
       }, 90_000, 1000);
       const check = await eventually('diagnose to name the 401', async () => {
         const c = (await diagnose()).find((r) => r.name === 'node-agent-kubelet-rbac');

@@ -130,6 +130,7 @@ export function Webhook() {
                 <tr key={e.name} data-entry={e.name} data-ca-match={String(e.caBundleMatches)}>
                   <td>
                     <code>{e.name}</code>
+                    {e.runs === 'inject' ? <span class="muted"> (config, tags and libraries in one call)</span> : null}
                   </td>
                   <td>
                     <code>{e.caBundleDigest}</code>

@@ -83,6 +83,14 @@ export function cniNetworkList(dirs: NodeDirs): string {
 }
 
 /**
+ * How long the kubelet trusts the API server's answer about a token or a permission. Not 0s: the kubelet
+ * reads 0 as "unset" and caches allowed answers for 5 minutes (tokens for 2), so a ClusterRoleBinding
+ * removed or restored would show on /pods only minutes later (as on real clusters: worth knowing when a
+ * fix "does not work" at once).
+ */
+const WEBHOOK_CACHE_TTL = '1s';
+
+/**
  * The kubelet as a cluster's: webhook token authentication and webhook authorization against the API
  * server (so a node agent's token gets the real 401/403), its serving certificate signed by the
  * cluster's CA (node agents verify it), cgroupfs on cgroup v1 (kubelet 1.35 refuses v1 unless told).
@@ -102,10 +110,10 @@ export function kubeletConfig(dirs: NodeDirs, opts: { readonly clientCaFile: str
     authentication: {
       anonymous: { enabled: false },
       // Off only for the test of the seed's 401 (a kubelet that does not check tokens with the API server).
-      webhook: { enabled: opts.tokenWebhook ?? true, cacheTTL: '0s' },
+      webhook: { enabled: opts.tokenWebhook ?? true, cacheTTL: WEBHOOK_CACHE_TTL },
       x509: { clientCAFile: opts.clientCaFile },
     },
-    authorization: { mode: 'Webhook', webhook: { cacheAuthorizedTTL: '0s', cacheUnauthorizedTTL: '0s' } },
+    authorization: { mode: 'Webhook', webhook: { cacheAuthorizedTTL: WEBHOOK_CACHE_TTL, cacheUnauthorizedTTL: WEBHOOK_CACHE_TTL } },
     tlsCertFile: opts.tlsCertFile,
     tlsPrivateKeyFile: opts.tlsKeyFile,
     clusterDNS: [NODE_IP],

@@ -12,7 +12,7 @@
  * annotation `failed-open.mutation.webhook.admission.k8s.io/…` record it. Hence the marks, and, with
  * failurePolicy Fail, the refusal's own message as evidence.
  */
-import { webhookEntryName } from '../../admission/webhooks.js';
+import { entryName, knownEntries, type EntryId } from '../../admission/webhooks.js';
 import {
   ANNOTATION_PREFIX,
   DEFAULT_PORT,
@@ -20,7 +20,6 @@ import {
   ENV_ENTITY_ID,
   NEVER_MUTATED_NAMESPACES,
   UNIFIED_SERVICE_TAGS,
-  WEBHOOK_KINDS,
   type TetherConfig,
   type WebhookKind,
   CLUSTER_AGENT_DEPLOYMENT,
@@ -98,6 +97,26 @@ export function probeCarries(kind: WebhookKind, pod: ListedPod): boolean {
     case 'lib':
       return (pod.spec?.initContainers ?? []).some((c) => c.name === `datadog-lib-${PROBE_LIB_LANGUAGE}-init`);
   }
+}
+
+/** An entry of Tether's found in the configuration, with the webhooks it runs. */
+export interface FoundEntry {
+  readonly id: EntryId;
+  readonly kinds: readonly WebhookKind[];
+  readonly entry: WebhookEntry;
+}
+
+/** Pure: Tether's entries among `webhooks`, in either shape (the three entries, or the single one). */
+export function tetherEntriesIn(webhooks: readonly WebhookEntry[], config: TetherConfig): FoundEntry[] {
+  return knownEntries(config).flatMap(({ id, kinds }) => {
+    const entry = webhooks.find((w) => w.name === entryName({ id, kinds }, config));
+    return entry ? [{ id, kinds, entry }] : [];
+  });
+}
+
+/** Pure: the entries whose marks the returned probe lacks; the single entry's mark is that of every webhook it runs. */
+export function entriesWithoutMark(entries: readonly FoundEntry[], pod: ListedPod): FoundEntry[] {
+  return entries.filter(({ kinds }) => !kinds.every((kind) => probeCarries(kind, pod)));
 }
 
 /**
@@ -181,10 +200,7 @@ export const webhookReachable: Check = {
     const name = ctx.config['admission_controller.webhook_name'];
     const mwc = await ctx.kube.get<MutatingWebhookConfiguration>(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`, ctx.signal);
     if (!mwc) return skipped(`no MutatingWebhookConfiguration ${name}, so there is nothing to probe (see the webhook configuration check)`);
-    const entries = WEBHOOK_KINDS.flatMap((kind) => {
-      const entry = mwc.webhooks?.find((w) => w.name === webhookEntryName(kind, ctx.config));
-      return entry ? [{ kind, entry }] : [];
-    });
+    const entries = tetherEntriesIn(mwc.webhooks ?? [], ctx.config);
     if (!entries.length) return skipped(`MutatingWebhookConfiguration ${name} has none of Tether's entries (see the webhook configuration check)`);
 
     const namespaces = await ctx.kube.list<NamespaceObject>('/api/v1/namespaces', ctx.signal);
@@ -232,8 +248,8 @@ export const webhookReachable: Check = {
       );
     }
 
-    const missing = entries.filter(({ kind }) => !probeCarries(kind, returned));
-    evidence.push(`probe pod dry-run in namespace ${where.namespace}: ${entries.map(({ kind, entry }) => `${entry.name} ${missing.some((m) => m.kind === kind) ? 'did not mutate it' : 'mutated it'}`).join('; ')}`);
+    const missing = entriesWithoutMark(entries, returned);
+    evidence.push(`probe pod dry-run in namespace ${where.namespace}: ${entries.map(({ id, entry }) => `${entry.name} ${missing.some((m) => m.id === id) ? 'did not mutate it' : 'mutated it'}`).join('; ')}`);
     if (!missing.length) return ok(`the API server called every webhook entry for a dry-run probe pod in namespace ${where.namespace}`, evidence);
 
     const platform = await platformOf(ctx);

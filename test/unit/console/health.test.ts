@@ -6,7 +6,7 @@ import { testConfig } from '../../helpers/config.js';
 
 const HOUR = 3_600_000;
 
-function reads(certificateLeftMs: number): HealthReads {
+function reads(certificateLeftMs: number, entryNames: readonly string[] = ['datadog.webhook.config']): HealthReads {
   const digest = '0123456789abcdef';
   return {
     at: new Date('2026-11-30T00:00:00Z'),
@@ -15,7 +15,7 @@ function reads(certificateLeftMs: number): HealthReads {
         name: 'datadog-webhook',
         found: true,
         createdAt: '2026-11-29T00:00:00Z',
-        entries: [{ name: 'datadog.webhook.config', caBundleDigest: digest, objectSelector: 'admission.datadoghq.com/enabled=true', rules: [] }],
+        entries: entryNames.map((name) => ({ name, caBundleDigest: digest, objectSelector: 'admission.datadoghq.com/enabled=true', rules: [] })),
       },
       secret: {
         name: 'webhook-certificate',
@@ -46,5 +46,25 @@ describe('console webhook health: the serving certificate', () => {
     const h = webhookHealthOf(reads(renewBefore - HOUR), { servingRenewBeforeMs: renewBefore });
     assert.equal(h.state, 'warning');
     assert.match(h.problems.join('\n'), /within its renewal window/);
+  });
+});
+
+describe('console webhook health: either shape of entries', () => {
+  const renewBefore = servingRenewBeforeMs({ caValidityHours: testConfig()['admission_controller.certificate.validity_bound'] });
+  const separate = ['datadog.webhook.config', 'datadog.webhook.tags', 'datadog.webhook.auto.instrumentation'];
+
+  test('the three entries or the single one are healthy, each entry saying what it runs', () => {
+    const three = webhookHealthOf(reads(167 * HOUR, separate), { servingRenewBeforeMs: renewBefore });
+    assert.equal(three.state, 'ok');
+    assert.deepEqual(three.configuration.entries.map((e) => e.runs), ['config', 'tags', 'lib']);
+    const one = webhookHealthOf(reads(167 * HOUR, ['datadog.webhook.inject', 'someone.else']), { servingRenewBeforeMs: renewBefore });
+    assert.equal(one.state, 'ok');
+    assert.deepEqual(one.configuration.entries.map((e) => e.runs), ['inject', 'other']);
+  });
+
+  test('both shapes at once: a warning that each pod is sent to Tether four times', () => {
+    const both = webhookHealthOf(reads(167 * HOUR, [...separate, 'datadog.webhook.inject']), { servingRenewBeforeMs: renewBefore });
+    assert.equal(both.state, 'warning');
+    assert.match(both.problems.join('\n'), /has the single entry and datadog\.webhook\.config, datadog\.webhook\.tags, datadog\.webhook\.auto\.instrumentation too: each pod is sent to Tether 4 times/);
   });
 });

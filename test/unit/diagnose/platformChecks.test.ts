@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { enforcerTraces, optedOut } from '../../../src/diagnose/checks/aksSelectors.js';
 import { labelledOutsideTemplate, moveLabelCommand } from '../../../src/diagnose/checks/labelOnWorkload.js';
 import { hostPathRefusal } from '../../../src/diagnose/checks/socketModePlatform.js';
-import { chooseProbeNamespace, probeCarries, probePod, reachabilityFix, type WebhookEntry } from '../../../src/diagnose/checks/webhookReachable.js';
+import { chooseProbeNamespace, entriesWithoutMark, probeCarries, probePod, reachabilityFix, tetherEntriesIn, type WebhookEntry } from '../../../src/diagnose/checks/webhookReachable.js';
 import { localServiceManifest } from '../../../src/diagnose/checks/serviceModeLocalService.js';
 import type { Platform } from '../../../src/diagnose/check.js';
 import { workloadOf } from '../../../src/diagnose/workloads.js';
-import { mutatePod } from '../../../src/admission/webhooks.js';
+import { mutateInOrder, mutatePod } from '../../../src/admission/webhooks.js';
+import { desiredWebhookConfiguration } from '../../../src/controllers/webhookConfiguration.js';
 import { applyPatch } from '../../../src/admission/jsonpatch.js';
 import type { Pod } from '../../../src/admission/pod.js';
 import { testConfig } from '../../helpers/config.js';
@@ -25,6 +26,23 @@ test("the probe pod carries each webhook's mark only after that webhook mutated 
     assert.equal(probeCarries(kind, probe), false, `${kind} before`);
     const { patch } = mutatePod(kind, probe, { config, namespace: 'default', tetherNamespace: 'datadog', namespaceLabels: {} });
     assert.equal(probeCarries(kind, applyPatch(probe, patch) as Pod), true, `${kind} after`);
+  }
+});
+
+test('the reachability probe finds either shape of entries; the single entry counts as reached only with every webhook\'s mark', () => {
+  for (const shape of ['separate', 'single'] as const) {
+    const config = testConfig({ 'admission_controller.webhook_entries': shape });
+    const webhooks = desiredWebhookConfiguration({ config, namespace: 'datadog', caBundlePem: 'PEM' }).webhooks as WebhookEntry[];
+    const found = tetherEntriesIn([...webhooks, entry({ name: 'someone.else' })], config);
+    assert.deepEqual(found.map((f) => f.entry.name), shape === 'single' ? ['datadog.webhook.inject'] : ['datadog.webhook.config', 'datadog.webhook.tags', 'datadog.webhook.auto.instrumentation']);
+    const probe = probePod() as unknown as Pod;
+    const facts = { config, namespace: 'default', tetherNamespace: 'datadog', namespaceLabels: {} };
+    assert.equal(entriesWithoutMark(found, probe).length, found.length, 'nothing reached');
+    const all = mutateInOrder(['config', 'tags', 'lib'], probe, facts).pod;
+    assert.deepEqual(entriesWithoutMark(found, all), [], 'every entry reached');
+    // Only the config webhook's work on the pod: the single entry (or the other two) did not reach it.
+    const configOnly = applyPatch(probe, mutatePod('config', probe, facts).patch) as Pod;
+    assert.deepEqual(entriesWithoutMark(found, configOnly).map((f) => f.id), shape === 'single' ? ['inject'] : ['tags', 'lib']);
   }
 });
 

@@ -136,6 +136,12 @@ describe('webhookUrlOf', () => {
     assert.equal(webhookUrlOf(url.webhooks!, config), 'https://127.0.0.1:8443');
     assert.equal(webhookUrlOf(desiredWebhookConfiguration({ config, namespace: NS, caBundlePem: ca.certPem }).webhooks!, config), undefined);
   });
+  test('the single entry\'s URL too (its own path, /inject)', () => {
+    const single = parseConfig({ env: { DD_ADMISSION_CONTROLLER_WEBHOOK_ENTRIES: 'single' } });
+    const url = desiredWebhookConfiguration({ config: single, namespace: NS, caBundlePem: ca.certPem, webhookUrl: 'https://127.0.0.1:8443/base/' });
+    assert.deepEqual(url.webhooks?.map((w) => w.clientConfig.url), ['https://127.0.0.1:8443/base/inject']);
+    assert.equal(webhookUrlOf(url.webhooks!, single), 'https://127.0.0.1:8443/base');
+  });
 });
 
 describe('the check over an in-memory API', () => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { handleAdmission, renderWarning, type AdmissionDeps, type FactResolver } from '../../../src/server/index.js';
-import { RESTRICTED_SECURITY_CONTEXT } from '../../../src/admission/index.js';
+import { RESTRICTED_SECURITY_CONTEXT, type WebhookEntry } from '../../../src/admission/index.js';
 import { WEBHOOK_KINDS, type WebhookKind } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/logging/logger.js';
 import { testConfig } from '../../helpers/config.js';
@@ -10,10 +10,13 @@ import { applyWithOracle } from '../../helpers/patch.js';
 import { assertSamplePodMutated } from '../../helpers/expectations.js';
 import { admissionReview, patchOf, responseOf, reviewBody, samplePod, untaggedPod, type ReviewOptions } from '../../helpers/reviews.js';
 
+/** A webhook's own entry (the separate shape). */
+const one = (kind: WebhookKind): WebhookEntry => ({ id: kind, kinds: [kind] });
+
 const deps = (over: Partial<AdmissionDeps> = {}): AdmissionDeps => ({ config: testConfig(), tetherNamespace: 'datadog', logger: silentLogger(), ...over });
 
 async function review(kind: WebhookKind, o: ReviewOptions, d = deps()) {
-  const reply = await handleAdmission(reviewBody(o), kind, d);
+  const reply = await handleAdmission(reviewBody(o), one(kind), d);
   return { reply, response: reply.status === 200 ? responseOf(reply.body, o.version) : undefined };
 }
 
@@ -47,8 +50,8 @@ describe('handleAdmission: pods that are mutated', () => {
   });
 
   test('dryRun requests are answered exactly like the others', async () => {
-    const wet = await handleAdmission(reviewBody({ object: samplePod() }), 'lib', deps());
-    const dry = await handleAdmission(reviewBody({ object: samplePod(), dryRun: true }), 'lib', deps());
+    const wet = await handleAdmission(reviewBody({ object: samplePod() }), one('lib'), deps());
+    const dry = await handleAdmission(reviewBody({ object: samplePod(), dryRun: true }), one('lib'), deps());
     assert.deepEqual(dry, wet);
   });
 
@@ -228,7 +231,7 @@ describe('handleAdmission: outside facts', () => {
 });
 
 describe('handleAdmission: malformed reviews are 400s with a clear message', () => {
-  const bad = async (body: string | object) => handleAdmission(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), 'config', deps());
+  const bad = async (body: string | object) => handleAdmission(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), one('config'), deps());
 
   test('invalid JSON', async () => {
     const r = await bad('{"apiVersion": ');
@@ -255,8 +258,8 @@ describe('handleAdmission: logs', () => {
     const rec = recordingLogger('debug');
     const pod = samplePod();
     (pod.spec as { containers: { env: unknown[] }[] }).containers[0]!.env.push({ name: 'DB_PASSWORD', value: 'hunter2-secret' });
-    await handleAdmission(reviewBody({ object: pod }), 'config', deps({ logger: rec.logger }));
-    await handleAdmission(Buffer.from('{"password":"hunter2-secret"'), 'config', deps({ logger: rec.logger }));
+    await handleAdmission(reviewBody({ object: pod }), one('config'), deps({ logger: rec.logger }));
+    await handleAdmission(Buffer.from('{"password":"hunter2-secret"'), one('config'), deps({ logger: rec.logger }));
     assert.ok(rec.lines().some((l) => /^Injecting env var DD_AGENT_HOST into container web of pod web-7d4b9c-x2x9z in namespace apps/.test(String(l.msg))));
     assert.doesNotMatch(rec.text(), /hunter2/);
   });

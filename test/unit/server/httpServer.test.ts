@@ -37,7 +37,7 @@ const json = { 'Content-Type': 'application/json' };
 async function listen(values: Partial<Record<ConfigKey, unknown>> = {}, bodyLimit = 4096, facts?: FactResolver) {
   const config = testConfig(values);
   const routes = webhookRoutes(config);
-  const metrics = createServerMetrics([...routes.values()]);
+  const metrics = createServerMetrics([...routes.values()].map((e) => e.id));
   let ready = false;
   const server = http.createServer(
     createRequestListener({ config, tetherNamespace: 'datadog', logger: silentLogger(), metrics, routes, isReady: () => ready, bodyLimit, ...(facts ? { facts } : {}) }),

@@ -167,6 +167,26 @@ describe('Admission Controller section', () => {
     ]);
   });
 
+  test('the single entry (webhook_entries single) says it runs every webhook; the three separate entries print as the seed\'s', () => {
+    const entry = (name: string) => ({ name, clientConfig: { caBundle: b64('x'), service: { namespace: 'datadog', name: 'datadog-admission-controller', path: '/inject' } } });
+    const status = (names: string[]) =>
+      admissionStatus({
+        webhookName: 'datadog-webhook',
+        secretName: 'webhook-certificate',
+        namespace: 'datadog',
+        webhook: { ok: true, value: { metadata: { creationTimestamp: '2024-01-01T00:00:00Z' }, webhooks: names.map(entry) } },
+        secret: { ok: true, value: undefined },
+        certificates: { ok: true, value: undefined },
+        now: new Date(),
+      });
+    const single = renderAdmission(status(['datadog.webhook.inject'])).join('\n');
+    assert.match(single, /Name: datadog\.webhook\.inject\n(.*\n){2}.*Service: datadog\/datadog-admission-controller - Port: 443 - Path: \/inject\n\s+Webhooks: every enabled one \(config, tags, auto\.instrumentation\) in one call per pod/);
+    const separate = renderAdmission(status(['datadog.webhook.config', 'datadog.webhook.tags', 'datadog.webhook.auto.instrumentation', 'other.inject'])).join('\n');
+    assert.doesNotMatch(separate, /Webhooks:/);
+    const w = status(['datadog.webhook.inject']).webhook;
+    assert.equal(w.found && w.entries[0]?.single, true);
+  });
+
   test('missing or unreadable configuration; certificates not published yet; an unreadable certificate', async () => {
     const pair = await makeCertificate();
     const now = new Date();
