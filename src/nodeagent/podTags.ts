@@ -5,7 +5,7 @@
  * and says so, rather than none.
  */
 import type { ServicesByNamespace } from '../agentapi/types.js';
-import { podTags } from '../tagging/podTags.js';
+import { OWNER_KIND_TAGS, podTags } from '../tagging/podTags.js';
 import type { KubeletPod } from './kubeletSource.js';
 
 /** Where a pod's tags came from. */
@@ -38,12 +38,31 @@ export type ClusterTags =
 
 /**
  * What the kubelet alone tells about a pod, by the shared tagger: namespace, name, phase, node, its first
- * owner (not resolved through the API: `kube_replica_set` without `kube_deployment`) and its own
- * `tags.datadoghq.com/*` labels. Sorted.
+ * owner, its own `tags.datadoghq.com/*` labels, and the Deployment behind a ReplicaSet owner when the
+ * pod's labels prove it (deploymentOf). Sorted. A new pod's first spans and metrics are tagged with
+ * these until the cluster agent's tags arrive (seconds later, on a real node): without the Deployment
+ * they would land apart from the rest of its service's telemetry.
  */
 export function kubeletTags(pod: KubeletPod): string[] {
   const owner = pod.ownerReferences[0];
-  return podTags({ namespace: pod.namespace, name: pod.name, phase: pod.phase, node: pod.nodeName, labels: pod.labels, ...(owner ? { owner } : {}) });
+  const tags = podTags({ namespace: pod.namespace, name: pod.name, phase: pod.phase, node: pod.nodeName, labels: pod.labels, ...(owner ? { owner } : {}) });
+  const deployment = owner?.kind === 'ReplicaSet' ? deploymentOf(owner.name, pod.labels) : undefined;
+  if (deployment !== undefined) tags.push(`${OWNER_KIND_TAGS['Deployment']}:${deployment}`);
+  return tags;
+}
+
+/** The label the Deployment controller puts on its ReplicaSets' pods: the hash that ends the ReplicaSet's name. */
+const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+
+/**
+ * A Deployment names its ReplicaSets `<deployment>-<pod-template-hash>` and labels their pods with that
+ * hash: when the pod's label ends its ReplicaSet's name, the rest is the Deployment's, with no API call.
+ * A ReplicaSet made by hand (no such label, or another value) has no Deployment: undefined.
+ */
+export function deploymentOf(replicaSet: string, labels: Readonly<Record<string, string>> | undefined): string | undefined {
+  const hash = labels?.[POD_TEMPLATE_HASH_LABEL];
+  if (!hash || !replicaSet.endsWith(`-${hash}`) || replicaSet.length === hash.length + 1) return undefined;
+  return replicaSet.slice(0, -(hash.length + 1));
 }
 
 export function joinPodTags(pods: readonly KubeletPod[], tags: ClusterTags | undefined): PodWithTags[] {
