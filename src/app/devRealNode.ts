@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLUSTER_AGENT_DEPLOYMENT, type TetherConfig } from '../config/index.js';
+import { CLUSTER_AGENT_DEPLOYMENT, ENABLED_LABEL, type TetherConfig } from '../config/index.js';
 import { CONSOLE_PAGE_PATH } from '../console/types.js';
 import { startRealCluster } from '../devcluster/realCluster.js';
 import { INTAKE_APP_IMAGE_REF } from '../devcluster/images/catalogue.js';
@@ -47,8 +47,8 @@ export async function runRealNodeDev(o: RealNodeDevOptions): Promise<RunningDev>
     `  export KUBECONFIG=${cp.kubeconfigPath}`,
     `  kubectl -n ${ns} get pods -o wide        # 2 cluster agent replicas, the node agent DaemonSet pod`,
     `  kubectl -n ${ns} exec deploy/${CLUSTER_AGENT_DEPLOYMENT} -- agent status`,
-    '  kubectl apply -f examples/deployment.yaml   # pods run here; images come from the node, not a registry',
-    `  (the test app image ${INTAKE_APP_IMAGE_REF} is loaded: an injected pod of it sends traces and DogStatsD to the node agent)`,
+    '  kubectl apply -f examples/deployment.yaml   # created and mutated; its image is not on the node (no registry here)',
+    `  the test app image ${INTAKE_APP_IMAGE_REF} is loaded: a pod of it labelled ${ENABLED_LABEL}=true runs, is injected and sends traces and DogStatsD to the node agent`,
     `  tether status -n ${ns}; tether diagnose -n ${ns}`,
     ...(o.generatedToken ? [`The cluster agent token (node agents', curl's) is in ${tokenFile}.`] : []),
     ...(config['cluster_agent.console.enabled']
