@@ -34,6 +34,7 @@ import { parseAllDocuments } from 'yaml';
 import { CLUSTER_AGENT_CA_CONFIGMAP, ENV_EXTERNAL_ENV } from '../../src/config/index.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
+import { fileCollectorConfig, startCollectorProcess } from '../helpers/otlpFileCollector.js';
 import { startKubeletDouble, type KubeletDouble } from '../helpers/kubeletDouble.js';
 import { resolveContainerEnv, type PodEnvVar } from '../helpers/podEnv.js';
 import { applyTetherRbac, tetherKubeconfigFile, NODE_AGENT_MANIFEST, NODE_AGENT_SERVICE_ACCOUNT } from '../helpers/rbac.js';
@@ -176,19 +177,7 @@ async function stopChild(c: ChildProcess | undefined): Promise<void> {
 }
 
 /** A collector build (Jaeger v2 is one too) started on `config`, resolved once it logs that it is ready. */
-async function startBackend(bin: string, config: string, what: string): Promise<ChildProcess> {
-  const child = spawn(bin, ['--config', `file:${config}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString('utf8');
-      if (err.includes('Everything is ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready: ${err.slice(-3000)}`)));
-  });
-  return child;
-}
+const startBackend = (bin: string, config: string, what: string): Promise<ChildProcess> => startCollectorProcess(bin, config, what, (c) => children.push(c));
 
 const startCollector = (): Promise<ChildProcess> => startBackend(bins.otelcol, collectorConfig, 'the OpenTelemetry Collector');
 async function startJaeger(): Promise<ChildProcess> {
@@ -419,31 +408,7 @@ before(
       const [collectorOtlp, jaegerOtlp, jaegerHttp, jaegerGrpc] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
       metricsFile = join(dir, 'metrics.jsonl');
       collectorConfig = join(dir, 'otelcol.yaml');
-      await writeFile(
-        collectorConfig,
-        `receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:${collectorOtlp}
-exporters:
-  file:
-    path: ${metricsFile}
-    append: true
-    flush_interval: 100ms
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    metrics:
-      receivers: [otlp]
-      exporters: [file]
-    logs:
-      receivers: [otlp]
-      exporters: [file]
-`,
-      );
+      await writeFile(collectorConfig, fileCollectorConfig(`127.0.0.1:${collectorOtlp}`, metricsFile, ['metrics', 'logs']));
       jaegerConfig = join(dir, 'jaeger.yaml');
       await writeFile(
         jaegerConfig,

@@ -41,19 +41,13 @@ interface Line {
 const str = (v: AnyValue): string => String(v.stringValue ?? v.intValue ?? v.boolValue ?? v.doubleValue ?? '');
 const attrs = (a: { key: string; value: AnyValue }[] | undefined): Record<string, string> => Object.fromEntries((a ?? []).map((kv) => [kv.key, str(kv.value)]));
 
-export async function startOtlpFileCollector(host: string, port: number): Promise<OtlpFileCollector> {
-  const { stdout } = await promisify(execFile)(join(REPO_ROOT, 'scripts/go-tools'), ['ensure', 'otelcol'], { maxBuffer: 1 << 20, timeout: 30 * 60_000 });
-  const bin = stdout.trim().split('\n').pop()!;
-  const dir = await mkdtemp(join(tmpdir(), 'tether-otelcol-'));
-  const file = join(dir, 'received.jsonl');
-  const config = join(dir, 'otelcol.yaml');
-  await writeFile(
-    config,
-    `receivers:
+/** The Collector's config: OTLP/HTTP in on `endpoint`, every signal of `pipelines` appended to `file` as OTLP JSON lines. */
+export function fileCollectorConfig(endpoint: string, file: string, pipelines: readonly ('traces' | 'metrics' | 'logs')[]): string {
+  return `receivers:
   otlp:
     protocols:
       http:
-        endpoint: ${host}:${port}
+        endpoint: ${endpoint}
 exporters:
   file:
     path: ${file}
@@ -64,23 +58,35 @@ service:
     metrics:
       level: none
   pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [file]
-    metrics:
-      receivers: [otlp]
-      exporters: [file]
-`,
-  );
-  const child: ChildProcess = spawn(bin, ['--config', `file:${config}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+${pipelines.map((p) => `    ${p}:\n      receivers: [otlp]\n      exporters: [file]\n`).join('')}`;
+}
+
+/**
+ * A collector build (Jaeger v2 is one too) started on `config`, resolved once it logs that it is ready;
+ * `onSpawn` sees the process at once (to stop it even when it never gets ready).
+ */
+export async function startCollectorProcess(bin: string, config: string, what: string, onSpawn?: (child: ChildProcess) => void): Promise<ChildProcess> {
+  const child = spawn(bin, ['--config', `file:${config}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  onSpawn?.(child);
   let err = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString('utf8');
       if (err.includes('Everything is ready')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`the OpenTelemetry Collector exited (${code}) before it was ready: ${err.slice(-3000)}`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready: ${err.slice(-3000)}`)));
   });
+  return child;
+}
+
+export async function startOtlpFileCollector(host: string, port: number): Promise<OtlpFileCollector> {
+  const { stdout } = await promisify(execFile)(join(REPO_ROOT, 'scripts/go-tools'), ['ensure', 'otelcol'], { maxBuffer: 1 << 20, timeout: 30 * 60_000 });
+  const bin = stdout.trim().split('\n').pop()!;
+  const dir = await mkdtemp(join(tmpdir(), 'tether-otelcol-'));
+  const file = join(dir, 'received.jsonl');
+  const config = join(dir, 'otelcol.yaml');
+  await writeFile(config, fileCollectorConfig(`${host}:${port}`, file, ['traces', 'metrics']));
+  const child = await startCollectorProcess(bin, config, 'the OpenTelemetry Collector');
   return {
     endpoint: `http://${host}:${port}`,
     async received() {

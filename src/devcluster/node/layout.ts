@@ -6,6 +6,7 @@
  * (see network.ts).
  */
 import { join } from 'node:path';
+import { PAUSE_IMAGE_REF } from '../images/catalogue.js';
 
 export const NODE_NAME = 'tether-node';
 /** The bridge the CNI bridge plugin attaches pods to; created before the kubelet starts, with NODE_IP. */
@@ -20,7 +21,7 @@ export const EGRESS_CHAIN = 'TETHER-NODE-EGRESS';
 export const KUBELET_PORT = 10250;
 export const CLUSTER_DOMAIN = 'cluster.local';
 /** The images the node needs before any pod: its sandbox ("pause") image. */
-export const SANDBOX_IMAGE = 'tether.local/pause:1';
+export const SANDBOX_IMAGE = PAUSE_IMAGE_REF;
 /** One real node per machine: its ports, bridge, iptables chains and /var/run/datadog are the host's. */
 export const NODE_LOCK_FILE = '/run/tether-real-node.lock';
 

@@ -27,7 +27,7 @@ export interface NodeNetwork {
 }
 
 export async function setUpNodeNetwork(serviceCidr: string): Promise<NodeNetwork> {
-  await sweepNodeNetwork(serviceCidr);
+  await sweepNodeNetwork();
   const previous: Record<string, string> = {};
   for (const [key, value] of Object.entries(SYSCTLS)) {
     const file = `/proc/sys/${key}`;
@@ -44,14 +44,14 @@ export async function setUpNodeNetwork(serviceCidr: string): Promise<NodeNetwork
   await sh('iptables', ['-w', '-I', 'FORWARD', '1', '-s', POD_CIDR, '-j', EGRESS_CHAIN]);
   return {
     async down() {
-      await sweepNodeNetwork(serviceCidr);
+      await sweepNodeNetwork();
       for (const [key, value] of Object.entries(previous)) await writeFile(`/proc/sys/${key}`, value).catch(() => undefined);
     },
   };
 }
 
 /** Removes everything a node (this run's or a killed one's) left in the host's network. */
-export async function sweepNodeNetwork(serviceCidr: string): Promise<void> {
+export async function sweepNodeNetwork(): Promise<void> {
   // The Service route goes with the bridge.
   await shQuiet('ip', ['link', 'del', NODE_BRIDGE]);
   while (await shQuiet('iptables', ['-w', '-D', 'FORWARD', '-s', POD_CIDR, '-j', EGRESS_CHAIN]));
