@@ -7,22 +7,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLUSTER_AGENT_DEPLOYMENT, ENABLED_LABEL, type TetherConfig } from '../config/index.js';
+import { CLUSTER_AGENT_DEPLOYMENT, ENABLED_LABEL } from '../config/index.js';
 import { CONSOLE_PAGE_PATH } from '../console/types.js';
 import { startRealCluster } from '../devcluster/realCluster.js';
 import { INTAKE_APP_IMAGE_REF } from '../devcluster/images/catalogue.js';
-import type { Logger } from '../logging/logger.js';
-import type { RunningDev } from './dev.js';
+import type { DevOptions, RunningDev } from './dev.js';
 
-export interface RealNodeDevOptions {
-  readonly config: TetherConfig;
-  readonly generatedToken: string | undefined;
-  readonly generatedAdminToken: string | undefined;
-  readonly namespace: string;
-  readonly logger: Logger;
-}
-
-export async function runRealNodeDev(o: RealNodeDevOptions): Promise<RunningDev> {
+export async function runRealNodeDev(o: DevOptions): Promise<RunningDev> {
   const { config, logger: log } = o;
   const token = config['cluster_agent.auth_token'];
   const adminToken = config['cluster_agent.console.admin_token'];

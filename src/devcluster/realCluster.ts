@@ -33,7 +33,10 @@ export interface RealCluster {
   readonly namespace: string;
   readonly release: string;
   readonly images: { readonly tether: BuiltImage; readonly intakeApp: BuiltImage };
-  /** Figures of the start: seconds from `helm install` to every Tether pod Ready, and so on. */
+  /**
+   * Figures of the start, in seconds: the images built while the control plane starts (the longer of the
+   * two), the node's start, `helm install` to every Tether pod Ready.
+   */
   readonly timings: { readonly imagesSeconds: number; readonly nodeSeconds: number; readonly installSeconds: number };
   /** `helm upgrade` of the release with these values (merged over the install's), then waits for the rollout. */
   upgrade(values: Record<string, unknown>): Promise<number>;
