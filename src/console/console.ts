@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { ClusterChanges, ClusterView } from '../clusterview/types.js';
 import { defaultTagsOf, type TagsOf } from '../clusterview/tags.js';
 import { packageVersion } from '../agentapi/version.js';
+import { sameReport, type NodeAgentRecord } from '../agentapi/nodeAgentReport.js';
 import type { TetherConfig } from '../config/index.js';
 import { servingRenewBeforeMs } from '../certs/policy.js';
 import { CONSOLE_HEALTH_MAX_AGE_MS } from '../config/limits.js';
@@ -118,8 +119,23 @@ export function startConsole(o: ConsoleOptions): Console {
   };
 
   let lastFingerprint: string | undefined;
+  let lastReports: ReadonlyMap<string, NodeAgentRecord> | undefined;
+  /**
+   * Each node whose agent report appeared, went or changed state since the last read gets its row sent
+   * again to the streams (not for a newer `lastSeen` alone: every report moves it each refresh period).
+   */
+  const reportsRead = (reports: ReadonlyMap<string, NodeAgentRecord>): void => {
+    if (reports === lastReports) return;
+    const before = lastReports ?? new Map<string, NodeAgentRecord>();
+    lastReports = reports;
+    for (const node of new Set([...before.keys(), ...reports.keys()])) {
+      const [was, is] = [before.get(node), reports.get(node)];
+      if (!was || !is || !sameReport(was, is)) hub.nodeChanged(node);
+    }
+  };
   const health = async (): Promise<WebhookHealth> => {
     const reads = await source.get();
+    reportsRead(reads.nodeAgents);
     setContext(contextOf(reads));
     const h = webhookHealthOf(reads, {
       ...(o.identity !== undefined ? { identity: o.identity } : {}),
@@ -186,6 +202,11 @@ export function startConsole(o: ConsoleOptions): Console {
     staticFiles: createStaticServer(o.staticDir !== undefined ? { dir: o.staticDir } : {}),
     health,
     overview,
+    refreshNodeAgents: () =>
+      health().then(
+        () => undefined,
+        (e: unknown) => log.warn({ err: e }, 'could not read the node agent reports for the console'),
+      ),
     tagsOf: o.tagsOf ?? defaultTagsOf,
     served: o.served,
     namespace: o.namespace,

@@ -37,6 +37,12 @@ export interface ConsoleHandlerDeps {
   readonly health: () => Promise<WebhookHealth>;
   /** The overview (counts, leader, summaries). */
   readonly overview: () => Promise<OverviewAnswer>;
+  /**
+   * Brings the node agent reports up to date (a read at most as old as the health cache allows) before
+   * an answer that shows them: without it a node's agent column is whatever was read last, which is the
+   * start-up read when nobody has opened the overview since.
+   */
+  readonly refreshNodeAgents: () => Promise<void>;
   readonly tagsOf: (view: ClusterView, pod: PodView) => string[];
   readonly served: 'cluster' | 'local';
   readonly namespace: string;
@@ -249,8 +255,10 @@ export function createConsoleHandler(deps: ConsoleHandlerDeps): ConsoleHandler {
         if (!deps.diagnose.answer().latest && !deps.diagnose.answer().running) deps.diagnose.start(true);
         return send(req, res, 200, await deps.overview());
       case 'nodes':
+        await deps.refreshNodeAgents();
         return send(req, res, 200, nodesPage(deps.data, params));
       case 'node':
+        await deps.refreshNodeAgents();
         if (!nodeExists(route.node, deps.data)) return fail(req, res, 404, 'not-found', `no node ${route.node}: no Node object and no pod bound to it${deps.data.view.isSynced() ? '' : " (the cluster agent's state is not synced yet)"}`);
         return send(req, res, 200, nodeRow(route.node, deps.data));
       case 'nodePods':

@@ -5,9 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONSOLE_SESSION_TTL_MS } from '../../../src/config/limits.js';
+import { encodeNodeAgentRecord, type NodeAgentRecord } from '../../../src/agentapi/nodeAgentReport.js';
+import { NODE_AGENTS_CONFIGMAP } from '../../../src/config/conventions.js';
+import { CONSOLE_HEALTH_MAX_AGE_MS, CONSOLE_SESSION_TTL_MS } from '../../../src/config/limits.js';
 import type { ConsoleError, NodeRow, NodesPage, OverviewAnswer, PodDetail, PodsPage, SessionAnswer, WebhookHealth, DiagnoseAnswer } from '../../../src/console/types.js';
-import { ADMIN, ENABLED, podObject, startConsoleUnderTest, stored, VIEWER, type ConsoleUnderTest } from './harness.js';
+import { ADMIN, ENABLED, NS, podObject, startConsoleUnderTest, stored, VIEWER, type ConsoleUnderTest } from './harness.js';
 
 let t: ConsoleUnderTest;
 /** node → the pods put on it (namespace/name). */
@@ -206,6 +208,26 @@ describe('nodes and pods', () => {
     const inj = await json<PodDetail>(await t.fetch('/api/v1/console/pods/apps/web-0', { token: ADMIN }));
     assert.equal(inj.injection.config, true);
     assert.equal((await t.fetch('/api/v1/console/pods/apps/nope', { token: ADMIN })).status, 404);
+  });
+});
+
+describe('node agent reports', () => {
+  test("a node agent's report written after the console started shows on its node (the kubelet's 403 with the fix), not the start-up read", async () => {
+    // The start-up read found no report; nobody opens the overview, which used to be the only re-read.
+    const before = await json<NodeRow>(await t.fetch('/api/v1/console/nodes/node-005', { token: ADMIN }));
+    assert.equal(before.agent, undefined);
+    const record: NodeAgentRecord = {
+      lastSeen: new Date(t.timers.now()).toISOString(),
+      kubelet: { state: 'failing', code: 'forbidden', status: 403, summary: 'GET /pods: 403 Forbidden' },
+      clusterAgent: { state: 'ok' },
+    };
+    t.objects[`/api/v1/namespaces/${NS}/configmaps/${NODE_AGENTS_CONFIGMAP}`] = { data: { 'node-005': encodeNodeAgentRecord(record) } };
+    t.timers.advance(CONSOLE_HEALTH_MAX_AGE_MS + 1);
+    const row = await json<NodeRow>(await t.fetch('/api/v1/console/nodes/node-005', { token: ADMIN }));
+    assert.equal(row.agent?.kubelet.code, 'forbidden');
+    assert.match(row.agent?.kubelet.fix ?? '', /ClusterRole/);
+    const page = await json<NodesPage>(await t.fetch('/api/v1/console/nodes?agent=failing', { token: ADMIN }));
+    assert.deepEqual(page.rows.map((r) => r.name), ['node-005']);
   });
 });
 
