@@ -12,12 +12,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import https from 'node:https';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { CLUSTER_AGENT_DEPLOYMENT, CLUSTER_AGENT_TOKEN_SECRET, CLUSTER_AGENT_TOKEN_SECRET_KEY, CONFIG_MODE_LABEL, ENABLED_LABEL, NODE_AGENT_NAME, type InjectionMode } from '../../src/config/index.js';
+import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_KEY, CLUSTER_AGENT_DEPLOYMENT, CLUSTER_AGENT_TOKEN_SECRET, CLUSTER_AGENT_TOKEN_SECRET_KEY, CONFIG_MODE_LABEL, ENABLED_LABEL, NODE_AGENT_NAME, type InjectionMode } from '../../src/config/index.js';
+import type { NodesPage } from '../../src/console/types.js';
 import { NODE_IP } from '../../src/devcluster/node/layout.js';
 import { startRealCluster, type RealCluster } from '../../src/devcluster/realCluster.js';
 import { impersonatingKubeConfig } from '../harness/controlPlane.js';
@@ -42,6 +44,7 @@ const VALUES = {
 const NODE_AGENT_SELECTOR = 'app.kubernetes.io/name=datadog-agent';
 const CLUSTER_AGENT_SELECTOR = 'app=datadog-cluster-agent';
 const NODE_AGENT_STATUS_PORT = 5001;
+const CLUSTER_AGENT_API_SERVICE = 'datadog-cluster-agent';
 
 let cluster: RealCluster;
 let collector: OtlpFileCollector | undefined;
@@ -70,6 +73,35 @@ async function kubeconfigFor(name: string, user: string): Promise<string> {
   const file = join(cluster.cp.dir, `${name}.kubeconfig`);
   await writeFile(file, impersonatingKubeConfig(cluster.cp, user).exportConfig(), { mode: 0o600 });
   return file;
+}
+
+/**
+ * The web console's node list, as a browser on this machine gets it: the cluster agent API Service's
+ * ClusterIP (kube-proxy's rules), its certificate checked against the CA ConfigMap, the admin login from
+ * the chart's console Secret.
+ */
+async function consoleNodes(): Promise<NodesPage> {
+  const svc = await core.readNamespacedService({ name: CLUSTER_AGENT_API_SERVICE, namespace: NS });
+  const base = `https://${svc.spec!.clusterIP}:${svc.spec!.ports![0]!.port}`;
+  const ca = (await core.readNamespacedConfigMap({ name: CLUSTER_AGENT_CA_CONFIGMAP, namespace: NS })).data![CLUSTER_AGENT_CA_CONFIGMAP_KEY]!;
+  const secret = await core.readNamespacedSecret({ name: 'datadog-cluster-agent-console', namespace: NS });
+  const admin = Buffer.from(secret.data!['admin-token']!, 'base64').toString();
+  const call = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; cookie?: string; body: string }>((resolve, reject) => {
+      const req = https.request(`${base}${path}`, { method, ca, servername: `${CLUSTER_AGENT_API_SERVICE}.${NS}.svc`, headers, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, ...(res.headers['set-cookie'] ? { cookie: res.headers['set-cookie'][0]!.split(';')[0]! } : {}) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const login = await call('POST', '/api/v1/console/login', { 'content-type': 'application/json' }, JSON.stringify({ token: admin }));
+  assert.equal(login.status, 200, login.body);
+  const nodes = await call('GET', '/api/v1/console/nodes', { cookie: login.cookie! });
+  assert.equal(nodes.status, 200, nodes.body);
+  return JSON.parse(nodes.body) as NodesPage;
 }
 
 interface CheckResult {
@@ -251,7 +283,7 @@ describe('b. an injected app in each mode, its telemetry exported with its pod\'
 });
 
 describe('c. the first seed on a real kubelet', () => {
-  test('the node agent reads /pods with its own token; without its ClusterRoleBinding the kubelet\'s real 403 shows in /status and diagnose, with the fix', async () => {
+  test('the node agent reads /pods with its own token; without its ClusterRoleBinding the kubelet\'s real 403 shows in /status, diagnose and the console, with the fix', async () => {
     assert.equal((await nodeAgentStatus()).upstreams.kubelet.state, 'ok');
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     const binding = await rbac.readClusterRoleBinding({ name: NODE_AGENT_NAME });
@@ -271,6 +303,12 @@ describe('c. the first seed on a real kubelet', () => {
         return check!;
       }, 60_000, 2000);
       assert.match(`${found.summary} ${found.fix ?? ''}`, /nodes\/pods/);
+      const row = await eventually('the console to show the 403', async () => {
+        const r = (await consoleNodes()).rows.find((n) => n.name === cluster.node.name);
+        assert.equal(r?.agent?.kubelet.code, 'forbidden', JSON.stringify(r));
+        return r!;
+      }, 60_000, 2000);
+      assert.match(row.agent!.kubelet.fix ?? '', /nodes\/pods/);
     } finally {
       const { metadata, ...rest } = binding;
       await rbac.createClusterRoleBinding({ body: { ...rest, metadata: { name: metadata!.name!, labels: metadata!.labels ?? {} } } });
