@@ -57,17 +57,20 @@ const appPods = new Map<InjectionMode, string>();
 const podsOf = async (namespace: string, labelSelector: string): Promise<k8s.V1Pod[]> => (await core.listNamespacedPod({ namespace, labelSelector })).items;
 const isReady = (p: k8s.V1Pod): boolean => p.metadata?.deletionTimestamp === undefined && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
-/** The node agent pod's own status (its status port, on the pod's address). */
-async function nodeAgentStatus(): Promise<{ upstreams: { kubelet: { state: string; problem: { code?: string; status?: number; summary?: string } | null } } }> {
+/** A path of the node agent pod's status port (on the pod's address), as JSON. */
+async function fromNodeAgent<T>(path: '/status' | '/pods' | '/intake'): Promise<T> {
   const [pod] = (await podsOf(NS, NODE_AGENT_SELECTOR)).filter(isReady);
   assert.ok(pod?.status?.podIP, 'a Ready node agent pod');
   // The status port answers the cluster agent token only (the chart's Secret, as the probes' and tether status' callers hold it).
   const secret = await core.readNamespacedSecret({ name: CLUSTER_AGENT_TOKEN_SECRET, namespace: NS });
   const token = Buffer.from(secret.data?.[CLUSTER_AGENT_TOKEN_SECRET_KEY] ?? '', 'base64').toString();
-  const res = await fetch(`http://${pod.status.podIP}:${NODE_AGENT_STATUS_PORT}/status`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+  const res = await fetch(`http://${pod.status.podIP}:${NODE_AGENT_STATUS_PORT}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
   assert.equal(res.status, 200);
-  return (await res.json()) as Awaited<ReturnType<typeof nodeAgentStatus>>;
+  return (await res.json()) as T;
 }
+
+/** The node agent pod's own status. */
+const nodeAgentStatus = () => fromNodeAgent<{ upstreams: { kubelet: { state: string; problem: { code?: string; status?: number; summary?: string } | null } } }>('/status');
 
 async function kubeconfigFor(name: string, user: string): Promise<string> {
   const file = join(cluster.cp.dir, `${name}.kubeconfig`);
@@ -278,6 +281,22 @@ describe('b. an injected app in each mode, its telemetry exported with its pod\'
         const r = await receivedFrom(name, 'metrics');
         assert.ok(r.some((x) => x.names.includes('checkout.orders')), JSON.stringify(r.slice(0, 3)));
       }, 60_000, 500);
+      // Once the node agent knows the pod's IP, the address is checked against the claim: its data must
+      // still carry the pod's tags. (In hostip mode the host port's masquerade hides that IP: on CI, the
+      // spans went out without the pod's tags as soon as the kubelet had reported it.)
+      await eventually(`the node agent to list ${name} with its IP`, async () => {
+        const listed = await fromNodeAgent<{ pods: { name: string; podIps?: string[] }[] }>('/pods');
+        assert.ok(listed.pods.some((p) => p.name === name && (p.podIps?.length ?? 0) > 0));
+      }, 30_000, 500);
+      const [spansBefore, metricsBefore] = [(await receivedFrom(name, 'traces')).length, (await receivedFrom(name, 'metrics')).length];
+      await eventually(`more spans and metrics of ${name}, still with its pod's tags`, async () => {
+        assert.ok((await receivedFrom(name, 'traces')).length > spansBefore);
+        assert.ok((await receivedFrom(name, 'metrics')).length > metricsBefore);
+      }, 30_000, 500);
+      if (mode === 'hostip') {
+        const { attestation } = await fromNodeAgent<{ attestation: { verdicts: Record<string, Record<string, number>> } }>('/intake');
+        assert.ok((attestation.verdicts['traces-tcp']?.unattested ?? 0) > 0, `through the host port, the claim taken unattested: ${JSON.stringify(attestation.verdicts)}`);
+      }
     });
   }
 });

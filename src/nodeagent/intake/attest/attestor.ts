@@ -49,7 +49,7 @@ export function createAttestor(opts: AttestorOptions): Attestor {
   if (opts.registry) {
     new Counter({
       name: 'tether_node_agent_intake_attestation_total',
-      help: "Origins checked against what the kernel (Unix socket peer credentials) or the network (source address) says, by transport and outcome: attested, claim (taken, nothing to check against), host (a process of the node), unattested (pid not visible: hostPID off), overridden and untrusted (a claim of a pod the sender is not: mis-attributions).",
+      help: "Origins checked against what the kernel (Unix socket peer credentials) or the network (source address) says, by transport and outcome: attested, claim (taken, nothing to check against), host (a process of the node), unattested (pid not visible: hostPID off; or sent through a host port, masqueraded to the node\'s address), overridden and untrusted (a claim of a pod the sender is not: mis-attributions).",
       labelNames: ['transport', 'outcome'] as const,
       registers: [opts.registry],
       collect() {

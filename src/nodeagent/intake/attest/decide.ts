@@ -18,8 +18,12 @@
  *   `overridden`); a sender may so be tagged without claiming anything;
  * - else a claimed pod is taken only if it could have sent from there: a host-network pod from the node's
  *   own addresses (loopback, the node's IPs), another pod only while the kubelet has not given its IP yet
- *   (a pod just started). Otherwise the claim is not trusted (`untrusted`) and the data goes out with no
- *   pod's tags.
+ *   (a pod just started), or from the node's own addresses (`unattested`): a pod's traffic to the node
+ *   agent's host ports (hostip mode) reaches it masqueraded to the node's address by the CNI's portmap
+ *   plugin (`snat`, its default, seen on the real node), so there the network no longer says which pod
+ *   sent it and the claim is all there is, as in the stack's agent. Socket mode (peer credentials) and
+ *   service mode (the source address kept) stay attested. Otherwise the claim is not trusted
+ *   (`untrusted`) and the data goes out with no pod's tags.
  */
 import type { Origin, ResolvedOrigin } from '../types.js';
 import type { PodLookup } from '../origin.js';
@@ -36,7 +40,7 @@ export type Outcome =
   | 'untrusted'
   /** A process of the node (no container): its claim taken. */
   | 'host'
-  /** The sender's pid could not be read: its claim taken, unverified. */
+  /** The sender's pid could not be read, or it came through a host port (the node's address): its claim taken, unverified. */
   | 'unattested';
 
 export const OUTCOMES: readonly Outcome[] = ['claim', 'attested', 'overridden', 'untrusted', 'host', 'unattested'];
@@ -84,6 +88,8 @@ export function decideByAddress(claim: Origin, ip: string, pods: PodLookup): Ver
     return { origin: podOrigin(claim, attested), outcome: 'attested' };
   }
   if (!claimed) return { origin: claim, outcome: 'claim' };
-  const trusted = claimed.hostNetwork ? pods.isNodeAddress(ip) : (claimed.ips?.length ?? 0) === 0;
-  return trusted ? { origin: claim, outcome: 'claim' } : { origin: NO_ORIGIN, outcome: 'untrusted', claimed };
+  const fromNode = pods.isNodeAddress(ip);
+  if (claimed.hostNetwork) return fromNode ? { origin: claim, outcome: 'claim' } : { origin: NO_ORIGIN, outcome: 'untrusted', claimed };
+  if ((claimed.ips?.length ?? 0) === 0) return { origin: claim, outcome: 'claim' };
+  return fromNode ? { origin: claim, outcome: 'unattested' } : { origin: NO_ORIGIN, outcome: 'untrusted', claimed };
 }

@@ -65,9 +65,10 @@ describe('TCP/UDP: a claimed pod whose IP is not the sender\'s is not trusted', 
     assert.deepEqual(v.origin, {});
     assert.equal(v.outcome, 'untrusted');
   });
-  test('from the node (its IP, loopback), claiming pod a: not trusted; claiming a host-network pod: taken', () => {
-    assert.equal(decideByAddress({ entityId: 'uid-a' }, '10.0.0.1', pods).outcome, 'untrusted');
-    assert.equal(decideByAddress({ entityId: 'uid-a' }, '127.0.0.1', pods).outcome, 'untrusted');
+  test("from the node (its IP, loopback), claiming pod a: taken, unattested (a host port's masquerade hides the pod); claiming a host-network pod: taken", () => {
+    assert.deepEqual(decideByAddress({ entityId: 'uid-a' }, '10.0.0.1', pods), { origin: { entityId: 'uid-a' }, outcome: 'unattested' });
+    assert.equal(decideByAddress({ entityId: 'uid-a' }, '127.0.0.1', pods).outcome, 'unattested');
+    assert.equal(decideByAddress({ entityId: 'uid-a' }, '::ffff:10.0.0.1', pods).outcome, 'unattested');
     assert.equal(decideByAddress({ entityId: 'uid-hostnet' }, '10.0.0.1', pods).outcome, 'claim');
     assert.equal(decideByAddress({ entityId: 'uid-hostnet' }, '::1', pods).outcome, 'claim');
     assert.equal(decideByAddress({ entityId: 'uid-hostnet' }, '10.1.0.99', pods).outcome, 'untrusted');
