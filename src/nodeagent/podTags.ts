@@ -5,7 +5,7 @@
  * and says so, rather than none.
  */
 import type { ServicesByNamespace } from '../agentapi/types.js';
-import { OWNER_KIND_TAGS, podTags } from '../tagging/podTags.js';
+import { OWNER_KIND_TAGS, phaseTag, podTags, TAG } from '../tagging/podTags.js';
 import type { KubeletPod } from './kubeletSource.js';
 
 /** Where a pod's tags came from. */
@@ -65,6 +65,22 @@ export function deploymentOf(replicaSet: string, labels: Readonly<Record<string,
   return replicaSet.slice(0, -(hash.length + 1));
 }
 
+const PHASE_PREFIX = `${TAG.podPhase}:`;
+
+/**
+ * The cluster agent's tags with the kubelet's phase: the cluster agent's answer holds the phase of when
+ * it was asked, so a pod first listed while starting stayed `pod_phase:pending` on everything it sent
+ * (seen on the real node). The kubelet is the authority on what runs now. The same array when they agree.
+ */
+export function withKubeletPhase(tags: readonly string[], phase: string | undefined): readonly string[] {
+  const current = phase ? phaseTag(phase) : undefined;
+  const i = tags.findIndex((t) => t.startsWith(PHASE_PREFIX));
+  if (i === -1 ? current === undefined : tags[i] === current) return tags;
+  const out = tags.filter((t) => !t.startsWith(PHASE_PREFIX));
+  if (current) out.push(current);
+  return out.sort();
+}
+
 export function joinPodTags(pods: readonly KubeletPod[], tags: ClusterTags | undefined): PodWithTags[] {
   return pods
     .map((pod): PodWithTags => {
@@ -80,7 +96,7 @@ export function joinPodTags(pods: readonly KubeletPod[], tags: ClusterTags | und
       };
       if (tags?.kind === 'pods') {
         const found = tags.byUid.get(pod.uid);
-        if (found) return { ...base, tags: found, tagsFrom: 'cluster-agent' };
+        if (found) return { ...base, tags: withKubeletPhase(found, pod.phase), tagsFrom: 'cluster-agent' };
       } else if (tags?.kind === 'services') {
         const services = Object.keys(tags.services[pod.namespace]?.[pod.name] ?? {}).sort();
         return { ...base, tags: [...kubeletTags(pod), ...services.map((s) => `kube_service:${s}`)].sort(), tagsFrom: 'cluster-agent-services' };

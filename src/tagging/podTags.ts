@@ -33,6 +33,9 @@ export const TAG = {
   service: 'kube_service',
 } as const;
 
+/** `pod_phase:<phase>` (lower-case, as the stack tags it). */
+export const phaseTag = (phase: string): string => `${TAG.podPhase}:${phase.toLowerCase()}`;
+
 export interface OwnerRef {
   readonly kind: string;
   readonly name: string;
@@ -119,7 +122,7 @@ export function podTags(input: PodTagsInput): string[] {
   const out: string[] = [];
   if (input.namespace) out.push(`${TAG.namespace}:${input.namespace}`);
   if (input.name) out.push(`${TAG.podName}:${input.name}`);
-  if (input.phase) out.push(`${TAG.podPhase}:${input.phase.toLowerCase()}`);
+  if (input.phase) out.push(phaseTag(input.phase));
   if (input.node) out.push(`${TAG.node}:${input.node}`);
   const owner = input.owner;
   if (owner) {

@@ -34,3 +34,15 @@ test('a pod the cluster agent has not tagged yet carries its Deployment from the
   assert.ok(joined?.tags.includes('kube_deployment:checkout'));
   assert.deepEqual(joined?.tags, [...joined!.tags].sort(), 'sorted');
 });
+
+test("the cluster agent's tags carry the kubelet's phase: a pod first tagged while Pending is running once it runs", () => {
+  const caTags = ['kube_deployment:checkout', 'kube_namespace:shop', 'pod_name:checkout-7d9c5b6f4-x2x8q', 'pod_phase:pending'];
+  const [running] = joinPodTags([pod()], { kind: 'pods', byUid: new Map([['u1', caTags]]) });
+  assert.equal(running?.tagsFrom, 'cluster-agent');
+  assert.deepEqual(running?.tags, ['kube_deployment:checkout', 'kube_namespace:shop', 'pod_name:checkout-7d9c5b6f4-x2x8q', 'pod_phase:running']);
+  const agreeing = [...caTags.slice(0, 3), 'pod_phase:running'];
+  const [same] = joinPodTags([pod()], { kind: 'pods', byUid: new Map([['u1', agreeing]]) });
+  assert.equal(same?.tags, agreeing, 'the same array when they agree');
+  const [noPhase] = joinPodTags([pod({ phase: '' })], { kind: 'pods', byUid: new Map([['u1', caTags]]) });
+  assert.ok(!noPhase?.tags.some((t) => t.startsWith('pod_phase:')), 'the kubelet says no phase: none');
+});
