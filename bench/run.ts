@@ -28,6 +28,7 @@ import type { LoadResult } from './loadgen.js';
 import { admissionReview, makePod } from './pods.js';
 import { createTimeBudget } from './run/budget.js';
 import { parseFlags } from './run/flags.js';
+import { chartNodeOptions } from './run/shippedFlags.js';
 import { BASELINE_MAIN, bucketP99, CLUSTER_MAIN, durationBuckets, log, NOISY_CPU, RETRIES, runLoad, startServer, stopServer, TETHER_MAIN, waitQuiet, type LoadRun, type Server } from './run/load.js';
 import { checkScenario, CONTAINERS, WEBHOOKS, type Scenario, type ScenarioFigures, type Servers } from './run/scenarios.js';
 import { mib, report, round } from './run/report.js';
@@ -56,11 +57,15 @@ async function main(): Promise<void> {
     }
   }
 
-  // The real `tether serve`; with --workers N, the same server in N cluster workers (clusterServe.ts).
-  const tetherArgs =
-    opts.workers === undefined
+  // The real `tether serve`, with the Node flags the chart gives the cluster agent (unless --node-defaults);
+  // with --workers N, the same server in N cluster workers (clusterServe.ts), which inherit the flags.
+  const nodeOptions = opts.nodeDefaults ? [] : chartNodeOptions();
+  const tetherArgs = [
+    ...nodeOptions,
+    ...(opts.workers === undefined
       ? [TETHER_MAIN, 'serve', '--tls-cert', certFile, '--tls-key', keyFile, '--port', '0', '--host', '127.0.0.1', '-n', 'tether']
-      : [CLUSTER_MAIN, String(opts.workers), certFile, keyFile];
+      : [CLUSTER_MAIN, String(opts.workers), certFile, keyFile]),
+  ];
   const baselineArgs = (mode: string) => [BASELINE_MAIN, mode, certFile, keyFile, String(opts.workers ?? 1)];
   const started: Server[] = [];
   const exit = async () => {
@@ -170,7 +175,7 @@ async function main(): Promise<void> {
     const sweepScenario = scenarios.find((s) => s.kind === 'config' && s.containers === 10) as Scenario;
     for (const c of opts.sweep) results.push(await measure(sweepScenario, c, `sweep-${sweepScenario.name}-c${c}`, false));
 
-    report(results, opts, { elapsed_sec: round(performance.now() / 1000 - startedSec), waited_sec: round(waitedSec), repeats });
+    report(results, opts, { elapsed_sec: round(performance.now() / 1000 - startedSec), waited_sec: round(waitedSec), repeats, tether_node_options: nodeOptions.join(' ') });
   } finally {
     await exit();
   }

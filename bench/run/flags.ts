@@ -14,11 +14,13 @@ export interface Options {
   quietWaitSec: number;
   /** Seconds the whole measurement should take: waits for quiet and repeats stop once they would overrun it. */
   budgetSec: number;
+  /** Run Tether with Node's default flags instead of the chart's `clusterAgent.nodeOptions`. */
+  nodeDefaults: boolean;
   json: boolean;
 }
 
 export function parseFlags(argv: readonly string[]): Options {
-  const o: Options = { durationSec: 5, warmupSec: 1, connections: 32, sweep: [1, 4, 16, 64, 128], workers: undefined, quietWaitSec: 60, budgetSec: 600, json: false };
+  const o: Options = { durationSec: 5, warmupSec: 1, connections: 32, sweep: [1, 4, 16, 64, 128], workers: undefined, quietWaitSec: 60, budgetSec: 600, nodeDefaults: false, json: false };
   let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -54,6 +56,9 @@ export function parseFlags(argv: readonly string[]): Options {
       case '--budget':
         o.budgetSec = num();
         break;
+      case '--node-defaults':
+        o.nodeDefaults = true;
+        break;
       case '--quick':
         quick = true;
         break;
@@ -61,7 +66,7 @@ export function parseFlags(argv: readonly string[]): Options {
         o.json = true;
         break;
       case '--help':
-        process.stdout.write('usage: node dist/bench/run.js [--duration S] [--warmup S] [--connections N] [--sweep 1,4,16,64] [--workers N] [--quiet-wait S] [--budget S] [--quick] [--json]\n');
+        process.stdout.write('usage: node dist/bench/run.js [--duration S] [--warmup S] [--connections N] [--sweep 1,4,16,64] [--workers N] [--quiet-wait S] [--budget S] [--node-defaults] [--quick] [--json]\n');
         process.exit(0);
       // eslint-disable-next-line no-fallthrough
       default:

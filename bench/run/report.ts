@@ -81,6 +81,8 @@ export interface RunTime {
   readonly elapsed_sec: number;
   readonly waited_sec: number;
   readonly repeats: number;
+  /** The Node flags Tether ran with (the chart's `clusterAgent.nodeOptions`; empty with --node-defaults). */
+  readonly tether_node_options: string;
 }
 
 export function report(rows: ScenarioFigures[], opts: Options, time: RunTime): void {
@@ -93,6 +95,7 @@ export function report(rows: ScenarioFigures[], opts: Options, time: RunTime): v
   out.push('');
   out.push(table(rows));
   out.push('');
+  out.push(`Tether's Node flags: ${time.tether_node_options || "Node's defaults"}`);
   out.push(`${time.elapsed_sec} s in all (budget ${opts.budgetSec} s), ${time.waited_sec} s of it waiting for quiet, ${time.repeats} run(s) measured again`);
   for (const t of targets(rows)) out.push(`${t.met === undefined ? 'INFO   ' : t.met ? 'MET    ' : 'MISSED '} ${t.what}: ${t.detail}`);
   process.stdout.write(out.join('\n') + '\n');

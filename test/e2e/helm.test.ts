@@ -193,8 +193,9 @@ describe('the chart as a whole', () => {
     await run(process.execPath, [RENDER_DEPLOY_SCRIPT, '--check'], { env }).catch((e: { stderr?: string }) => assert.fail(`deploy/ drifted from the chart: ${e.stderr}`));
   });
 
-  test('every environment variable the agents get is a Tether key (envVarFor) or one the agent stack reads', async () => {
-    const known = new Set([...CONFIG_KEYS.map(envVarFor), ...AGENT_STACK_ENV_VARS]);
+  test('every environment variable the agents get is a Tether key (envVarFor), one the agent stack reads, or Node\'s NODE_OPTIONS', async () => {
+    // NODE_OPTIONS is read by Node itself (clusterAgent.nodeOptions).
+    const known = new Set([...CONFIG_KEYS.map(envVarFor), ...AGENT_STACK_ENV_VARS, 'NODE_OPTIONS']);
     for (const preset of Object.keys(PRESETS)) {
       const docs = await render(preset);
       for (const w of [clusterAgent(docs), nodeAgent(docs)]) {
@@ -220,6 +221,14 @@ describe('helm template: the default values', () => {
     assert.ok(c.resources.requests);
     assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     assert.equal(pod.hostNetwork, undefined);
+  });
+
+  test("the cluster agent runs with the chart's Node flags (the young generation kept small: issue 22's memory), the node agent with Node's own; \"\" removes them", async () => {
+    const envOf = (w: Workload) => new Map((podOf(w).containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+    const docs = await render('default');
+    assert.equal(envOf(clusterAgent(docs)).get('NODE_OPTIONS'), '--max-semi-space-size=4');
+    assert.equal(envOf(nodeAgent(docs)).has('NODE_OPTIONS'), false);
+    assert.equal(envOf(clusterAgent(await helmTemplate({ clusterAgent: { nodeOptions: '' } }))).has('NODE_OPTIONS'), false);
   });
 
   test('the configuration the cluster agent reads is valid and what the values say: mode service, Ignore, port 8000', async () => {
