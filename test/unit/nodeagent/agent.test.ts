@@ -92,7 +92,8 @@ describe('node agent loop', () => {
     assert.deepEqual(
       agent.pods().map((p) => [p.name, p.tagsFrom, p.tags]),
       [
-        ['api-1', 'cluster-agent', ['kube_deployment:api', 'kube_namespace:shop', 'pod_name:api-1']],
+        // The cluster agent's tags, with the phase the kubelet reports now (withKubeletPhase).
+        ['api-1', 'cluster-agent', ['kube_deployment:api', 'kube_namespace:shop', 'pod_name:api-1', 'pod_phase:running']],
         ['new-1', 'kubelet', ['kube_namespace:shop', 'kube_node:node-a', 'pod_name:new-1', 'pod_phase:running']],
       ],
     );
@@ -132,7 +133,7 @@ describe('node agent loop', () => {
     clock.advance(15_000);
     await agent.syncClusterAgent();
     await agent.syncClusterAgent();
-    assert.deepEqual(agent.pods()[0]?.tags, ['kube_service:api'], 'the last tags are still served');
+    assert.deepEqual(agent.pods()[0]?.tags, ['kube_service:api', 'pod_phase:running'], 'the last tags are still served, with the kubelet’s phase');
     const s = agent.status();
     assert.deepEqual(s.tags, { source: 'cluster-agent', asOf: '2025-01-01T00:00:00.000Z', ageSeconds: 45, stale: true });
     const up = s.upstreams['cluster-agent'];
@@ -269,10 +270,16 @@ describe('node agent with the real client: the cluster agent goes away', () => {
     const fake = await startFakeClusterAgent({ token: TOKEN, serving });
     fake.answers.set(API_PATHS.nodePods(NODE), [200, { node: NODE, pods: [{ namespace: 'shop', name: 'api-1', uid: 'uid-api-1', tags: ['kube_service:api'] }] }]);
     fakeUrl = fake.url;
-    stopFake = () => fake.close();
+    // Once, from the test or from after(): a fake left listening when an assertion fails first would keep
+    // this file's process alive, and the whole suite waiting on it.
+    let closing: Promise<void> | undefined;
+    stopFake = () => (closing ??= fake.close());
     cleanup = () => dir.remove();
   });
-  after(() => cleanup());
+  after(async () => {
+    await stopFake();
+    await cleanup();
+  });
 
   test('unreachable → the tags of its last answer are kept, stale, with their age', async () => {
     const clock = manualClock(Date.now());
@@ -283,7 +290,7 @@ describe('node agent with the real client: the cluster agent goes away', () => {
     try {
       await agent.syncKubelet();
       await agent.syncClusterAgent();
-      assert.deepEqual(agent.pods()[0]?.tags, ['kube_service:api']);
+      assert.deepEqual(agent.pods()[0]?.tags, ['kube_service:api', 'pod_phase:running']);
       client.close();
       await stopFake();
       clock.advance(90_000);
@@ -292,7 +299,7 @@ describe('node agent with the real client: the cluster agent goes away', () => {
       assert.equal(s.upstreams['cluster-agent'].problem?.code, 'unreachable');
       assert.equal(s.tags.stale, true);
       assert.equal(s.tags.ageSeconds, 90);
-      assert.deepEqual(agent.pods()[0]?.tags, ['kube_service:api']);
+      assert.deepEqual(agent.pods()[0]?.tags, ['kube_service:api', 'pod_phase:running']);
     } finally {
       client.close();
       await agent.stop();
