@@ -42,6 +42,8 @@ export const DOGSTATSD_SOCKET_VOLUME = 'datadog-dogstatsd';
 export const LIB_VOLUME = 'datadog-auto-instrumentation';
 export const LIB_MOUNT_PATH = '/datadog-lib';
 export const LIB_INIT_COMMAND = ['sh', 'copy-lib.sh', LIB_MOUNT_PATH] as const;
+/** A language's init image under a registry: `<registry>/dd-lib-<lang>-init` (its tag is the library version). */
+export const libInitImageRepository = (registry: string, lang: string): string => `${registry.replace(/\/+$/, '')}/dd-lib-${lang}-init`;
 
 /** Pod Security admission label whose `restricted` value changes the init containers' default context. */
 export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';

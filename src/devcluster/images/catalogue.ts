@@ -2,15 +2,16 @@
  * The images Tether builds without a Docker daemon: their references, layers (layers.ts) and config.
  * `tether` is the image the chart installs (the Dockerfile's, made here from the host's Node);
  * `pause` is a node's pod sandbox; `intake-app` is the instrumented app of the intake tests, for
- * injected pods on a real node.
+ * injected pods on a real node; `node-app` is a Node HTTP server with no tracer at all, which only
+ * library injection traces. The library init images are made by libInit.ts, one per library version.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TETHER_IMAGE_REPOSITORY } from '../../config/index.js';
 import type { LayerPlan } from './layerPlan.js';
-import { APP_DIR, baseLayer, intakeAppLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, tetherAppLayer } from './layers.js';
+import { APP_DIR, baseLayer, intakeAppLayer, nodeAppLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, tetherAppLayer } from './layers.js';
 
-export const IMAGE_NAMES = ['tether', 'pause', 'intake-app'] as const;
+export const IMAGE_NAMES = ['tether', 'pause', 'intake-app', 'node-app'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
 export function isImageName(s: string): s is ImageName {
@@ -30,7 +31,8 @@ export interface ImageConfig {
 }
 
 export interface ImageSpec {
-  readonly name: ImageName;
+  /** The catalogue's name, or another image's (`dd-lib-js-init-5.132.0`): its directory in the cache. */
+  readonly name: string;
   /** The reference the archive names the image by (what the chart, the kubelet and `ctr` use). */
   readonly ref: string;
   readonly config: ImageConfig;
@@ -39,7 +41,7 @@ export interface ImageSpec {
 }
 
 /** distroless's PATH: where `agent` and `tether` are found by `kubectl exec`. */
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const NONROOT_USER = `${NONROOT_UID}:${NONROOT_UID}`;
 /** The kubelet runs its pause image as 65535 (registry.k8s.io/pause's user). */
 const PAUSE_USER = '65535:65535';
@@ -58,6 +60,9 @@ export function tetherImageRef(root: string): string {
 
 export const PAUSE_IMAGE_REF = 'tether.local/pause:1';
 export const INTAKE_APP_IMAGE_REF = 'tether.local/intake-app:1';
+export const NODE_APP_IMAGE_REF = 'tether.local/node-app:1';
+/** The port the uninstrumented Node app serves HTTP on. */
+export const NODE_APP_PORT = 8080;
 
 /** The catalogue, for the package at `root` (its build, lockfile and node_modules). */
 export function imageSpec(name: ImageName, root: string): ImageSpec {
@@ -120,6 +125,21 @@ export function imageSpec(name: ImageName, root: string): ImageSpec {
           }),
           intakeAppLayer(root),
         ],
+      };
+    case 'node-app':
+      return {
+        name,
+        ref: NODE_APP_IMAGE_REF,
+        config: {
+          entrypoint: [NODE_PATH, `${APP_DIR}/server.cjs`],
+          user: NONROOT_USER,
+          workdir: APP_DIR,
+          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(NODE_APP_PORT) },
+          labels: { 'org.opencontainers.image.title': 'node-app' },
+          exposedPorts: [`${NODE_APP_PORT}/tcp`],
+        },
+        // The runtime and the app: no node_modules, no tracer.
+        layers: async () => [baseLayer(), await nodeRuntimeLayer(), nodeAppLayer(root)],
       };
   }
 }

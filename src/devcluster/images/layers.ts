@@ -139,3 +139,10 @@ export const INTAKE_APP_SOURCE = 'test/fixtures/intake/app.cjs';
 export function intakeAppLayer(root: string): LayerPlan {
   return { name: 'intake-app', entries: [{ kind: 'file', path: `${APP_DIR}/app.cjs`, source: join(root, INTAKE_APP_SOURCE) }] };
 }
+
+/** The uninstrumented Node app of the library injection tests: an HTTP server on the runtime alone. */
+export const NODE_APP_SOURCE = 'test/fixtures/lib-injection/server.cjs';
+
+export function nodeAppLayer(root: string): LayerPlan {
+  return { name: 'node-app', entries: [{ kind: 'file', path: `${APP_DIR}/server.cjs`, source: join(root, NODE_APP_SOURCE) }] };
+}
