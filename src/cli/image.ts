@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { IMAGE_NAMES as NAMES, isImageName, type ImageName } from '../devcluster/images/catalogue.js';
-import { BUILDABLE_LIB_LANGUAGES as LIB_LANGS, isBuildableLibLanguage } from '../devcluster/images/libraries.js';
+import { BUILDABLE_LIB_LANGUAGES as LIB_LANGS, isBuildableLibLanguage } from '../config/index.js';
 import { CliError } from './errors.js';
 
 interface BuildFlags {

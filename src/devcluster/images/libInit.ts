@@ -6,13 +6,13 @@
  * shell and `cp` (the host's dash and coreutils' cp with the libraries they load), and runs as a
  * numeric non-root user, so that it starts under the `restricted` Pod Security level.
  */
-import { LIB_INIT_COMMAND, libInitImageRepository, SCHEMA } from '../../config/index.js';
+import { LIB_INIT_COMMAND, libInitImageRepository, SCHEMA, type BuildableLibLanguage } from '../../config/index.js';
 import { buildImage, type BuildImageOptions, type BuiltImage } from './build.js';
 import { PATH_ENV, type ImageSpec } from './catalogue.js';
 import { EXEC_MODE, type LayerEntry, type LayerPlan } from './layerPlan.js';
 import { baseLayer, NONROOT_UID } from './layers.js';
 import { sharedLibraries } from './ldd.js';
-import { fetchLibrary, LIB_PACKAGES, resolveLibraryVersion, type BuildableLibLanguage, type FetchedLibrary } from './libraries.js';
+import { fetchLibrary, LIB_PACKAGES, resolveLibraryVersion, type FetchedLibrary } from './libraries.js';
 
 /** The init images' working directory, where `copy-lib.sh` and the library are (the stack's). */
 export const LIB_INIT_WORKDIR = '/operator-build';

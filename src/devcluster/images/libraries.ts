@@ -12,16 +12,10 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { BuildableLibLanguage } from '../../config/index.js';
 
 const run = promisify(execFile);
 
-/** The languages Tether builds init images for (the webhook knows more: their images come from elsewhere). */
-export const BUILDABLE_LIB_LANGUAGES = ['js'] as const;
-export type BuildableLibLanguage = (typeof BUILDABLE_LIB_LANGUAGES)[number];
-
-export function isBuildableLibLanguage(s: string): s is BuildableLibLanguage {
-  return (BUILDABLE_LIB_LANGUAGES as readonly string[]).includes(s);
-}
 
 /** Each language's package, by the name its registry knows it. */
 export const LIB_PACKAGES: Record<BuildableLibLanguage, string> = { js: 'dd-trace' };
@@ -29,7 +23,7 @@ export const LIB_PACKAGES: Record<BuildableLibLanguage, string> = { js: 'dd-trac
 /** A released version: `5.132.0` (no pre-release, no build metadata). */
 const RELEASE = /^\d+\.\d+\.\d+$/;
 /** What a version argument may look like: a version, or a range npm understands (`5.x`, `^5.1`, `>=5 <6`). */
-const VERSION_ARGUMENT = /^[0-9A-Za-z.^~<>=*|\s-]{1,64}$/;
+const VERSION_ARGUMENT = /^[0-9^~<>=*xX][0-9A-Za-z.^~<>=*|\s-]{0,63}$/;
 
 export class LibraryError extends Error {
   override name = 'LibraryError';

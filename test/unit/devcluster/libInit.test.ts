@@ -1,0 +1,65 @@
+/** The pure parts of the library init images: version choice, the copy script, the image's reference and layout. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { injectLibraries } from '../../../src/admission/libInjection.js';
+import type { Pod } from '../../../src/admission/pod.js';
+import { applyPatch } from '../../../src/admission/jsonpatch.js';
+import { expandPlan } from '../../../src/devcluster/images/layerPlan.js';
+import { copyLibScript, LIB_INIT_WORKDIR, libInitImageRef, libInitImageSpec } from '../../../src/devcluster/images/libInit.js';
+import { checkVersionArgument, compareReleases, LibraryError, newestFromNpmView } from '../../../src/devcluster/images/libraries.js';
+import { testConfig } from '../../helpers/config.js';
+
+test('a range resolves to the newest release npm view lists, whatever order it prints them in; nothing listed is no version', () => {
+  assert.equal(newestFromNpmView('"5.132.0"\n'), '5.132.0');
+  assert.equal(newestFromNpmView(JSON.stringify(['5.9.0', '5.10.0', '5.132.0', '5.99.1'])), '5.132.0');
+  assert.equal(newestFromNpmView(JSON.stringify(['5.10.0', '5.9.0'])), '5.10.0', 'numeric, not text, order');
+  assert.equal(newestFromNpmView(JSON.stringify(['6.0.0-pre', '5.1.0'])), '5.1.0', 'pre-releases are never picked');
+  assert.equal(newestFromNpmView(''), undefined);
+  assert.ok(compareReleases('5.10.0', '5.9.9') > 0);
+});
+
+test('version arguments: a version, a v-prefixed version or a range pass; anything that could be a flag or a command does not', () => {
+  assert.equal(checkVersionArgument('js', 'v5.132.0'), '5.132.0');
+  assert.equal(checkVersionArgument('js', '5.x'), '5.x');
+  assert.equal(checkVersionArgument('js', '^5.1'), '^5.1');
+  for (const bad of ['--registry=evil', 'latest; rm -rf /', '5.x$(id)', '', 'file:../x']) assert.throws(() => checkVersionArgument('js', bad), LibraryError, bad);
+});
+
+test("the image is named as the webhook names it for <lang>-lib.version: v<version> under the configured registry", () => {
+  const ref = libInitImageRef('js', '5.132.0', 'localhost/tether');
+  const pod = { metadata: { name: 'p', annotations: { 'admission.datadoghq.com/js-lib.version': 'v5.132.0' } }, spec: { containers: [{ name: 'app', image: 'app' }] } } as unknown as Pod;
+  const config = testConfig({ 'admission_controller.auto_instrumentation.container_registry': 'localhost/tether' });
+  const mutated = applyPatch(pod, injectLibraries(pod, { config, namespace: 'default', tetherNamespace: 'datadog', namespaceLabels: {} }).patch) as Pod;
+  assert.equal(mutated.spec.initContainers?.[0]?.image, ref);
+  assert.equal(libInitImageRef('js', '5.132.0'), 'gcr.io/datadoghq/dd-lib-js-init:v5.132.0', 'the webhook\'s default registry');
+});
+
+test('copy-lib.sh, run as the webhook runs it, puts the library where NODE_OPTIONS requires it; the image holds it in its working directory', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'libinit-'));
+  try {
+    const lib = join(dir, 'lib');
+    await mkdir(join(lib, 'node_modules', 'dd-trace'), { recursive: true });
+    await writeFile(join(lib, 'node_modules', 'dd-trace', 'init.js'), 'module.exports = 1;\n');
+    await writeFile(join(lib, 'copy-lib.sh'), copyLibScript('js'));
+    await mkdir(join(dir, 'volume'));
+    // The webhook's command: sh copy-lib.sh /datadog-lib, in the image's working directory.
+    await promisify(execFile)('sh', ['copy-lib.sh', join(dir, 'volume')], { cwd: lib });
+    assert.equal(await readFile(join(dir, 'volume', 'node_modules', 'dd-trace', 'init.js'), 'utf8'), 'module.exports = 1;\n');
+    // Twice (an init container restarted) is fine too.
+    await promisify(execFile)('sh', ['copy-lib.sh', join(dir, 'volume')], { cwd: lib });
+
+    const spec = libInitImageSpec({ lang: 'js', version: '5.132.0', dir: lib, cached: true }, 'localhost/tether');
+    assert.equal(spec.config.workdir, LIB_INIT_WORKDIR);
+    assert.match(spec.config.user, /^[1-9]\d*:\d+$/, 'a numeric non-root user: runAsNonRoot can check it');
+    const layers = await spec.layers(dir);
+    const paths = new Set((await Promise.all(layers.map(expandPlan))).flat().map((e) => `/${e.path}`));
+    for (const p of ['/bin/sh', '/bin/cp', `${LIB_INIT_WORKDIR}/copy-lib.sh`, `${LIB_INIT_WORKDIR}/node_modules/dd-trace/init.js`]) assert.ok(paths.has(p), p);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
