@@ -1,0 +1,248 @@
+/**
+ * Library injection for real (issue 18): on the real node (src/devcluster/realCluster.ts), an app image
+ * built with no tracer (node-app: Node and a tiny HTTP server) is traced by the dd-trace an init
+ * container copies in. The init image is `tether image lib js`'s, built here from dd-trace's npm package
+ * and loaded into the node as the webhook names it under the chart's containerRegistry; its spans and
+ * runtime metrics go through the node agent pod to an OpenTelemetry Collector, with the pod's tags and
+ * the unified service tags from the pod's labels. A version that does not exist leaves the pod waiting
+ * with a clear event and a `tether diagnose` finding; an opted-out pod gets nothing; a namespace that
+ * enforces the restricted Pod Security level admits and runs the injected pod.
+ *
+ * Needs root, as realNode.test.ts; one real cluster for the file (the machine holds one node).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import * as k8s from '@kubernetes/client-node';
+import { ENABLED_LABEL, LIB_MOUNT_PATH, POD_SECURITY_ENFORCE_LABEL } from '../../src/config/index.js';
+import { buildImage, type BuiltImage } from '../../src/devcluster/images/build.js';
+import { NODE_APP_IMAGE_REF, NODE_APP_PORT } from '../../src/devcluster/images/catalogue.js';
+import { buildLibInitImage, libInitImageRef, libInitTag } from '../../src/devcluster/images/libInit.js';
+import { NODE_IP } from '../../src/devcluster/node/layout.js';
+import { startRealCluster, type RealCluster } from '../../src/devcluster/realCluster.js';
+import { RESTRICTED_SECURITY_CONTEXT } from '../../src/admission/libInjection.js';
+import { eventually } from '../helpers/eventually.js';
+import { startOtlpFileCollector, type OtlpFileCollector, type ReceivedResource } from '../helpers/otlpFileCollector.js';
+import { diagnoseAs, isReady, podsOf } from '../helpers/realClusterChecks.js';
+
+const NS = 'datadog';
+const APPS = 'lib-apps';
+const RESTRICTED = 'lib-restricted';
+/** The dd-trace release the test injects (pinned: a warm run fetches nothing); `tether image lib js 5.x` resolves ranges. */
+const JS_VERSION = '5.132.0';
+/** A version dd-trace never had. */
+const MISSING_VERSION = '9.9.9';
+/**
+ * Where the webhook names the init images. `localhost`: a pull of an image that is not loaded (the missing
+ * version) goes to the loopback, refused at once, never off the machine.
+ */
+const REGISTRY = 'localhost/tether';
+const OTLP_PORT = 4318;
+const VALUES = {
+  datadog: { apm: { portEnabled: true }, dogstatsd: { useHostPort: true } },
+  clusterAgent: { admissionController: { configMode: 'service', containerRegistry: REGISTRY } },
+  agents: { otlp: { endpoint: `http://${NODE_IP}:${OTLP_PORT}` } },
+  diagnose: { rbac: { create: true } },
+};
+const SERVICE_TAGS = { service: 'orders', env: 'lib-injection', version: '2.0.0' };
+const JS_ANNOTATION = 'admission.datadoghq.com/js-lib.version';
+
+let cluster: RealCluster;
+let collector: OtlpFileCollector | undefined;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+let libImage: BuiltImage;
+let appImage: BuiltImage;
+
+/** The node-app Deployment: labelled for injection (or opted out), the JS library asked for, restricted-ready. */
+function appDeployment(name: string, namespace: string, o: { enabled: boolean; version: string }): k8s.V1Deployment {
+  return {
+    metadata: { name, namespace },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: {
+          labels: {
+            app: name,
+            [ENABLED_LABEL]: String(o.enabled),
+            'tags.datadoghq.com/service': SERVICE_TAGS.service,
+            'tags.datadoghq.com/env': SERVICE_TAGS.env,
+            'tags.datadoghq.com/version': SERVICE_TAGS.version,
+          },
+          annotations: { [JS_ANNOTATION]: libInitTag(o.version) },
+        },
+        spec: {
+          // What the restricted Pod Security level asks of the app's own containers.
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'app',
+              image: NODE_APP_IMAGE_REF,
+              imagePullPolicy: 'Never',
+              // The user's choice, not the image's: dd-trace's runtime metrics over DogStatsD.
+              env: [{ name: 'DD_RUNTIME_METRICS_ENABLED', value: 'true' }],
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              readinessProbe: { httpGet: { path: '/ready', port: NODE_APP_PORT }, periodSeconds: 1 },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+const readyPod = (namespace: string, app: string, timeoutMs = 120_000): Promise<k8s.V1Pod> =>
+  eventually(`a Ready pod of ${app}`, async () => {
+    const pods = await podsOf(core, namespace, `app=${app}`);
+    const p = pods.find(isReady);
+    assert.ok(p, JSON.stringify(pods.map((x) => x.status?.initContainerStatuses ?? x.status?.conditions)));
+    return p;
+  }, timeoutMs, 250);
+
+async function receivedFrom(pod: string, signal: ReceivedResource['signal']): Promise<ReceivedResource[]> {
+  return (await collector!.received()).filter((r) => r.signal === signal && r.attributes['k8s.pod.name'] === pod);
+}
+
+/** Waits for the first span of `pod` in the collector; returns its resource and when it was seen. */
+async function firstSpans(pod: string): Promise<{ resource: ReceivedResource; at: number }> {
+  const resource = await eventually(`spans of ${pod} in the collector`, async () => {
+    const [r] = await receivedFrom(pod, 'traces');
+    assert.ok(r, 'no span yet');
+    return r;
+  }, 120_000, 250);
+  return { resource, at: performance.now() };
+}
+
+/** The app's one startup line (server.cjs): how long the process took to listen, and whether a tracer was loaded. */
+async function startupOf(namespace: string, pod: string): Promise<{ startupMs: number; traced: boolean }> {
+  return eventually(`the startup line of ${pod}`, async () => {
+    const log = await core.readNamespacedPodLog({ name: pod, namespace, container: 'app' });
+    const line = log.split('\n').find((l) => l.startsWith('{"listening"'));
+    assert.ok(line, log.slice(-2000));
+    return JSON.parse(line) as { startupMs: number; traced: boolean };
+  }, 30_000, 500);
+}
+
+function assertServiceTags(resource: ReceivedResource, namespace: string, deployment: string): void {
+  const a = resource.attributes;
+  assert.equal(a['k8s.namespace.name'], namespace, JSON.stringify(a));
+  assert.equal(a['k8s.deployment.name'], deployment, JSON.stringify(a));
+  assert.equal(a['service.name'], SERVICE_TAGS.service, JSON.stringify(a));
+  assert.equal(a['deployment.environment.name'], SERVICE_TAGS.env, JSON.stringify(a));
+  assert.equal(a['service.version'], SERVICE_TAGS.version, JSON.stringify(a));
+}
+
+before(
+  async () => {
+    const t0 = performance.now();
+    const log = (l: string) => process.stderr.write(`# ${l}\n`);
+    // The init image and the app image are built while the cluster starts (their caches make it instant when warm).
+    const imagesP = Promise.all([buildLibInitImage('js', JS_VERSION, { registry: REGISTRY, log }), buildImage('node-app', { log })]);
+    const [clusterR, imagesR] = await Promise.allSettled([startRealCluster({ namespace: NS, values: VALUES, log }), imagesP]);
+    if (clusterR.status === 'rejected') throw clusterR.reason;
+    cluster = clusterR.value;
+    if (imagesR.status === 'rejected') throw imagesR.reason;
+    [libImage, appImage] = imagesR.value;
+    assert.equal(libImage.ref, libInitImageRef('js', JS_VERSION, REGISTRY));
+    for (const image of [libImage, appImage]) await cluster.node.importImage(image.archivePath);
+    const kc = cluster.cp.kubeConfig();
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    apps = kc.makeApiClient(k8s.AppsV1Api);
+    collector = await startOtlpFileCollector(NODE_IP, OTLP_PORT);
+    await core.createNamespace({ body: { metadata: { name: APPS } } });
+    await core.createNamespace({ body: { metadata: { name: RESTRICTED, labels: { [POD_SECURITY_ENFORCE_LABEL]: 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } } });
+    process.stderr.write(
+      `# real cluster up in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${libImage.ref}: ${(libImage.size / 1e6).toFixed(1)} MB compressed, ${(libImage.uncompressedSize / 1e6).toFixed(1)} MB uncompressed; ${appImage.ref}: ${(appImage.size / 1e6).toFixed(1)} MB compressed\n`,
+    );
+  },
+  { timeout: 25 * 60_000 },
+);
+
+after(async () => {
+  await collector?.stop();
+  await cluster?.stop();
+});
+
+describe('js: dd-trace from its npm package, injected into an app built without it', () => {
+  test('the labelled Deployment is traced through its init container; the opted-out one, started beside it, gets nothing', async (t) => {
+    const created = performance.now();
+    await Promise.all([
+      apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment('orders-js', APPS, { enabled: true, version: JS_VERSION }) }),
+      apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment('orders-plain', APPS, { enabled: false, version: JS_VERSION }) }),
+    ]);
+    const [injected, plain] = await Promise.all([readyPod(APPS, 'orders-js'), readyPod(APPS, 'orders-plain')]);
+    const name = injected.metadata!.name!;
+
+    // The init container ran the image built here and copied the library; the app's env points at it.
+    const init = injected.spec!.initContainers?.find((c) => c.name === 'datadog-lib-js-init');
+    assert.equal(init?.image, libImage.ref);
+    const initStatus = injected.status!.initContainerStatuses?.find((s) => s.name === 'datadog-lib-js-init');
+    assert.equal(initStatus?.state?.terminated?.exitCode, 0, JSON.stringify(initStatus));
+    const app = injected.spec!.containers[0]!;
+    assert.equal(app.image, NODE_APP_IMAGE_REF, 'the app image is unchanged');
+    assert.equal(app.command, undefined, 'and so is its command');
+    assert.match(app.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '', new RegExp(`--require=${LIB_MOUNT_PATH}/node_modules/dd-trace/init`));
+
+    // The opted-out pod: no init container, no volume, no env.
+    assert.equal(plain.spec!.initContainers, undefined);
+    assert.deepEqual(plain.spec!.containers[0]!.env?.map((e) => e.name), ['DD_RUNTIME_METRICS_ENABLED']);
+    assert.ok(!plain.spec!.volumes?.some((v) => v.name.startsWith('datadog')), JSON.stringify(plain.spec!.volumes));
+
+    const { resource, at } = await firstSpans(name);
+    t.diagnostic(`js: Deployment created → first exported span of its pod: ${((at - created) / 1000).toFixed(1)} s`);
+    assertServiceTags(resource, APPS, 'orders-js');
+    t.diagnostic(`js: span names under the pod: ${[...new Set((await receivedFrom(name, 'traces')).flatMap((r) => r.names))].slice(0, 8).join(', ')}`);
+
+    const [withLib, without] = await Promise.all([startupOf(APPS, name), startupOf(APPS, plain.metadata!.name!)]);
+    assert.equal(withLib.traced, true, 'dd-trace was loaded by NODE_OPTIONS');
+    assert.equal(without.traced, false);
+    t.diagnostic(`js: app start to listening: ${withLib.startupMs} ms with the injected library, ${without.startupMs} ms without (×${(withLib.startupMs / without.startupMs).toFixed(2)})`);
+
+    // dd-trace's runtime metrics over DogStatsD, with the pod's tags.
+    await eventually(`runtime metrics of ${name}`, async () => {
+      const r = await receivedFrom(name, 'metrics');
+      assert.ok(r.some((x) => x.names.some((n) => n.startsWith('runtime.node.'))), JSON.stringify(r.map((x) => x.names).slice(0, 3)));
+    }, 90_000, 1000);
+    // Nothing ever came from the opted-out pod (it was up as long as the injected one).
+    assert.deepEqual(await receivedFrom(plain.metadata!.name!, 'traces'), []);
+  });
+
+  test('a version that does not exist: the pod waits with an image pull event on its init container, and diagnose names the image and the fix', async () => {
+    await apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment('orders-missing', APPS, { enabled: true, version: MISSING_VERSION }) });
+    const image = libInitImageRef('js', MISSING_VERSION, REGISTRY);
+    try {
+      const pod = await eventually('the pod to wait for its init image', async () => {
+        const [p] = await podsOf(core, APPS, 'app=orders-missing');
+        const waiting = p?.status?.initContainerStatuses?.find((s) => s.name === 'datadog-lib-js-init')?.state?.waiting;
+        assert.match(waiting?.reason ?? '', /ErrImagePull|ImagePullBackOff|ErrImageNeverPull/, JSON.stringify(p?.status));
+        return p!;
+      }, 120_000, 500);
+      const events = await eventually('a pull event naming the image', async () => {
+        const list = (await core.listNamespacedEvent({ namespace: APPS, fieldSelector: `involvedObject.name=${pod.metadata!.name}` })).items;
+        const pull = list.filter((e) => e.type === 'Warning' && (e.message ?? '').includes(image));
+        assert.ok(pull.length > 0, JSON.stringify(list.map((e) => `${e.reason}: ${e.message}`)));
+        return pull;
+      }, 60_000, 1000);
+      assert.ok(events.some((e) => /Failed|BackOff|ErrImageNeverPull/.test(e.reason ?? '')), JSON.stringify(events.map((e) => e.reason)));
+      const check = await eventually('diagnose to name the missing init image', async () => {
+        const c = (await diagnoseAs(cluster, NS)).find((r) => r.name === 'lib-init-images');
+        assert.equal(c?.status, 'error', JSON.stringify(c));
+        return c!;
+      }, 60_000, 2000);
+      assert.match(check.summary, new RegExp(image.replaceAll('.', '\\.')));
+      assert.match(check.fix ?? '', new RegExp(`tether image lib js ${MISSING_VERSION.replaceAll('.', '\\.')} --registry ${REGISTRY}`));
+    } finally {
+      await apps.deleteNamespacedDeployment({ name: 'orders-missing', namespace: APPS });
+    }
+  });
+
+  test('a namespace enforcing the restricted Pod Security level admits the injected pod, whose init container runs restricted', async () => {
+    await apps.createNamespacedDeployment({ namespace: RESTRICTED, body: appDeployment('orders-restricted', RESTRICTED, { enabled: true, version: JS_VERSION }) });
+    const pod = await readyPod(RESTRICTED, 'orders-restricted');
+    const init = pod.spec!.initContainers?.find((c) => c.name === 'datadog-lib-js-init');
+    assert.deepEqual(init?.securityContext, RESTRICTED_SECURITY_CONTEXT);
+    const { resource } = await firstSpans(pod.metadata!.name!);
+    assertServiceTags(resource, RESTRICTED, 'orders-restricted');
+  });
+});
