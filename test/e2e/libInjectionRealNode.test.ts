@@ -14,9 +14,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
-import { ENABLED_LABEL, LIB_MOUNT_PATH, POD_SECURITY_ENFORCE_LABEL } from '../../src/config/index.js';
+import { ENABLED_LABEL, LIB_MOUNT_PATH, POD_SECURITY_ENFORCE_LABEL, type BuildableLibLanguage } from '../../src/config/index.js';
 import { buildImage, type BuiltImage } from '../../src/devcluster/images/build.js';
-import { NODE_APP_IMAGE_REF, NODE_APP_PORT } from '../../src/devcluster/images/catalogue.js';
+import { LIB_APP_PORT, NODE_APP_IMAGE_REF, PYTHON_APP_IMAGE_REF, type ImageName } from '../../src/devcluster/images/catalogue.js';
 import { buildLibInitImage, libInitImageRef, libInitTag } from '../../src/devcluster/images/libInit.js';
 import { NODE_IP } from '../../src/devcluster/node/layout.js';
 import { startRealCluster, type RealCluster } from '../../src/devcluster/realCluster.js';
@@ -28,8 +28,41 @@ import { diagnoseAs, isReady, podsOf } from '../helpers/realClusterChecks.js';
 const NS = 'datadog';
 const APPS = 'lib-apps';
 const RESTRICTED = 'lib-restricted';
-/** The dd-trace release the test injects (pinned: a warm run fetches nothing); `tether image lib js 5.x` resolves ranges. */
-const JS_VERSION = '5.132.0';
+/** Each language: the library release injected (pinned: a warm run fetches nothing; `tether image lib js 5.x` resolves ranges), its app image with no tracer, the env the injection must set, the user's settings. */
+interface Language {
+  readonly lang: BuildableLibLanguage;
+  readonly version: string;
+  readonly appImage: ImageName;
+  readonly appRef: string;
+  /** The injected variable that loads the library, and what it must hold. */
+  readonly loads: { readonly name: string; readonly value: RegExp };
+  /** The user's settings on the Deployment (not the image): runtime metrics on, and for python its http.client integration. */
+  readonly env: readonly k8s.V1EnvVar[];
+  readonly runtimeMetricPrefix: string;
+}
+const RUNTIME_METRICS = { name: 'DD_RUNTIME_METRICS_ENABLED', value: 'true' };
+const LANGUAGES: readonly Language[] = [
+  {
+    lang: 'js',
+    version: '5.132.0',
+    appImage: 'node-app',
+    appRef: NODE_APP_IMAGE_REF,
+    loads: { name: 'NODE_OPTIONS', value: new RegExp(`--require=${LIB_MOUNT_PATH}/node_modules/dd-trace/init`) },
+    env: [RUNTIME_METRICS],
+    runtimeMetricPrefix: 'runtime.node.',
+  },
+  {
+    lang: 'python',
+    version: '4.16.0',
+    appImage: 'python-app',
+    appRef: PYTHON_APP_IMAGE_REF,
+    loads: { name: 'PYTHONPATH', value: new RegExp(`^${LIB_MOUNT_PATH}/$`) },
+    // ddtrace leaves http.client (the app's own requests) untraced unless asked; its http.server has no integration.
+    env: [RUNTIME_METRICS, { name: 'DD_TRACE_HTTPLIB_ENABLED', value: 'true' }],
+    runtimeMetricPrefix: 'runtime.python.',
+  },
+];
+const JS = LANGUAGES[0]!;
 /** A version dd-trace never had. */
 const MISSING_VERSION = '9.9.9';
 /**
@@ -45,17 +78,15 @@ const VALUES = {
   diagnose: { rbac: { create: true } },
 };
 const SERVICE_TAGS = { service: 'orders', env: 'lib-injection', version: '2.0.0' };
-const JS_ANNOTATION = 'admission.datadoghq.com/js-lib.version';
 
 let cluster: RealCluster;
 let collector: OtlpFileCollector | undefined;
 let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
-let libImage: BuiltImage;
-let appImage: BuiltImage;
+const libImages = new Map<BuildableLibLanguage, BuiltImage>();
 
 /** The node-app Deployment: labelled for injection (or opted out), the JS library asked for, restricted-ready. */
-function appDeployment(name: string, namespace: string, o: { enabled: boolean; version: string }): k8s.V1Deployment {
+function appDeployment(l: Language, name: string, namespace: string, o: { enabled: boolean; version: string }): k8s.V1Deployment {
   return {
     metadata: { name, namespace },
     spec: {
@@ -70,7 +101,7 @@ function appDeployment(name: string, namespace: string, o: { enabled: boolean; v
             'tags.datadoghq.com/env': SERVICE_TAGS.env,
             'tags.datadoghq.com/version': SERVICE_TAGS.version,
           },
-          annotations: { [JS_ANNOTATION]: libInitTag(o.version) },
+          annotations: { [`admission.datadoghq.com/${l.lang}-lib.version`]: libInitTag(o.version) },
         },
         spec: {
           // What the restricted Pod Security level asks of the app's own containers.
@@ -78,12 +109,11 @@ function appDeployment(name: string, namespace: string, o: { enabled: boolean; v
           containers: [
             {
               name: 'app',
-              image: NODE_APP_IMAGE_REF,
+              image: l.appRef,
               imagePullPolicy: 'Never',
-              // The user's choice, not the image's: dd-trace's runtime metrics over DogStatsD.
-              env: [{ name: 'DD_RUNTIME_METRICS_ENABLED', value: 'true' }],
+              env: [...l.env],
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-              readinessProbe: { httpGet: { path: '/ready', port: NODE_APP_PORT }, periodSeconds: 1 },
+              readinessProbe: { httpGet: { path: '/ready', port: LIB_APP_PORT }, periodSeconds: 1 },
             },
           ],
         },
@@ -137,24 +167,26 @@ before(
   async () => {
     const t0 = performance.now();
     const log = (l: string) => process.stderr.write(`# ${l}\n`);
-    // The init image and the app image are built while the cluster starts (their caches make it instant when warm).
-    const imagesP = Promise.all([buildLibInitImage('js', JS_VERSION, { registry: REGISTRY, log }), buildImage('node-app', { log })]);
+    // The init images and the app images are built while the cluster starts (their caches make it instant when warm).
+    const imagesP = Promise.all(LANGUAGES.map(async (l) => [await buildLibInitImage(l.lang, l.version, { registry: REGISTRY, log }), await buildImage(l.appImage, { log })] as const));
     const [clusterR, imagesR] = await Promise.allSettled([startRealCluster({ namespace: NS, values: VALUES, log }), imagesP]);
     if (clusterR.status === 'rejected') throw clusterR.reason;
     cluster = clusterR.value;
     if (imagesR.status === 'rejected') throw imagesR.reason;
-    [libImage, appImage] = imagesR.value;
-    assert.equal(libImage.ref, libInitImageRef('js', JS_VERSION, REGISTRY));
-    for (const image of [libImage, appImage]) await cluster.node.importImage(image.archivePath);
+    for (const [i, l] of LANGUAGES.entries()) {
+      const [lib, app]: readonly [BuiltImage, BuiltImage] = imagesR.value[i]!;
+      assert.equal(lib.ref, libInitImageRef(l.lang, l.version, REGISTRY));
+      libImages.set(l.lang, lib);
+      for (const image of [lib, app]) await cluster.node.importImage(image.archivePath);
+      log(`${lib.ref}: ${(lib.size / 1e6).toFixed(1)} MB compressed, ${(lib.uncompressedSize / 1e6).toFixed(1)} MB uncompressed; ${app.ref}: ${(app.size / 1e6).toFixed(1)} MB compressed`);
+    }
     const kc = cluster.cp.kubeConfig();
     core = kc.makeApiClient(k8s.CoreV1Api);
     apps = kc.makeApiClient(k8s.AppsV1Api);
     collector = await startOtlpFileCollector(NODE_IP, OTLP_PORT);
     await core.createNamespace({ body: { metadata: { name: APPS } } });
     await core.createNamespace({ body: { metadata: { name: RESTRICTED, labels: { [POD_SECURITY_ENFORCE_LABEL]: 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } } });
-    process.stderr.write(
-      `# real cluster up in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${libImage.ref}: ${(libImage.size / 1e6).toFixed(1)} MB compressed, ${(libImage.uncompressedSize / 1e6).toFixed(1)} MB uncompressed; ${appImage.ref}: ${(appImage.size / 1e6).toFixed(1)} MB compressed\n`,
-    );
+    log(`real cluster up, images loaded, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   },
   { timeout: 25 * 60_000 },
 );
@@ -164,52 +196,68 @@ after(async () => {
   await cluster?.stop();
 });
 
-describe('js: dd-trace from its npm package, injected into an app built without it', () => {
-  test('the labelled Deployment is traced through its init container; the opted-out one, started beside it, gets nothing', async (t) => {
-    const created = performance.now();
-    await Promise.all([
-      apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment('orders-js', APPS, { enabled: true, version: JS_VERSION }) }),
-      apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment('orders-plain', APPS, { enabled: false, version: JS_VERSION }) }),
-    ]);
-    const [injected, plain] = await Promise.all([readyPod(APPS, 'orders-js'), readyPod(APPS, 'orders-plain')]);
-    const name = injected.metadata!.name!;
+for (const l of LANGUAGES) {
+  describe(`${l.lang}: the library from its registry, injected into an app built without it`, () => {
+    test('the labelled Deployment is traced through its init container; the opted-out one, started beside it, gets nothing', async (t) => {
+      const [on, off] = [`orders-${l.lang}`, `orders-${l.lang}-plain`];
+      const created = performance.now();
+      await Promise.all([
+        apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment(l, on, APPS, { enabled: true, version: l.version }) }),
+        apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment(l, off, APPS, { enabled: false, version: l.version }) }),
+      ]);
+      const [injected, plain] = await Promise.all([readyPod(APPS, on), readyPod(APPS, off)]);
+      const name = injected.metadata!.name!;
 
-    // The init container ran the image built here and copied the library; the app's env points at it.
-    const init = injected.spec!.initContainers?.find((c) => c.name === 'datadog-lib-js-init');
-    assert.equal(init?.image, libImage.ref);
-    const initStatus = injected.status!.initContainerStatuses?.find((s) => s.name === 'datadog-lib-js-init');
-    assert.equal(initStatus?.state?.terminated?.exitCode, 0, JSON.stringify(initStatus));
-    const app = injected.spec!.containers[0]!;
-    assert.equal(app.image, NODE_APP_IMAGE_REF, 'the app image is unchanged');
-    assert.equal(app.command, undefined, 'and so is its command');
-    assert.match(app.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '', new RegExp(`--require=${LIB_MOUNT_PATH}/node_modules/dd-trace/init`));
+      // The init container ran the image built here and copied the library; the app's env points at it.
+      const initName = `datadog-lib-${l.lang}-init`;
+      assert.equal(injected.spec!.initContainers?.find((c) => c.name === initName)?.image, libImages.get(l.lang)!.ref);
+      const initStatus = injected.status!.initContainerStatuses?.find((s) => s.name === initName);
+      assert.equal(initStatus?.state?.terminated?.exitCode, 0, JSON.stringify(initStatus));
+      const app = injected.spec!.containers[0]!;
+      assert.equal(app.image, l.appRef, 'the app image is unchanged');
+      assert.equal(app.command, undefined, 'and so is its command');
+      assert.match(app.env?.find((e) => e.name === l.loads.name)?.value ?? '', l.loads.value);
 
-    // The opted-out pod: no init container, no volume, no env.
-    assert.equal(plain.spec!.initContainers, undefined);
-    assert.deepEqual(plain.spec!.containers[0]!.env?.map((e) => e.name), ['DD_RUNTIME_METRICS_ENABLED']);
-    assert.ok(!plain.spec!.volumes?.some((v) => v.name.startsWith('datadog')), JSON.stringify(plain.spec!.volumes));
+      // The opted-out pod: no init container, no volume, no env.
+      assert.equal(plain.spec!.initContainers, undefined);
+      assert.deepEqual(plain.spec!.containers[0]!.env?.map((e) => e.name), l.env.map((e) => e.name));
+      assert.ok(!plain.spec!.volumes?.some((v) => v.name.startsWith('datadog')), JSON.stringify(plain.spec!.volumes));
 
-    const { resource, at } = await firstSpans(name);
-    t.diagnostic(`js: Deployment created → first exported span of its pod: ${((at - created) / 1000).toFixed(1)} s`);
-    assertServiceTags(resource, APPS, 'orders-js');
-    t.diagnostic(`js: span names under the pod: ${[...new Set((await receivedFrom(name, 'traces')).flatMap((r) => r.names))].slice(0, 8).join(', ')}`);
+      const { resource, at } = await firstSpans(name);
+      t.diagnostic(`${l.lang}: Deployment created → first exported span of its pod: ${((at - created) / 1000).toFixed(1)} s`);
+      assertServiceTags(resource, APPS, on);
+      t.diagnostic(`${l.lang}: span names under the pod: ${[...new Set((await receivedFrom(name, 'traces')).flatMap((r) => r.names))].slice(0, 8).join(', ')}`);
 
-    const [withLib, without] = await Promise.all([startupOf(APPS, name), startupOf(APPS, plain.metadata!.name!)]);
-    assert.equal(withLib.traced, true, 'dd-trace was loaded by NODE_OPTIONS');
-    assert.equal(without.traced, false);
-    t.diagnostic(`js: app start to listening: ${withLib.startupMs} ms with the injected library, ${without.startupMs} ms without (×${(withLib.startupMs / without.startupMs).toFixed(2)})`);
+      const [withLib, without] = await Promise.all([startupOf(APPS, name), startupOf(APPS, plain.metadata!.name!)]);
+      assert.equal(withLib.traced, true, `the library was loaded by ${l.loads.name}`);
+      assert.equal(without.traced, false);
+      t.diagnostic(`${l.lang}: app start to listening: ${withLib.startupMs} ms with the injected library, ${without.startupMs} ms without (×${(withLib.startupMs / without.startupMs).toFixed(2)})`);
 
-    // dd-trace's runtime metrics over DogStatsD, with the pod's tags.
-    await eventually(`runtime metrics of ${name}`, async () => {
-      const r = await receivedFrom(name, 'metrics');
-      assert.ok(r.some((x) => x.names.some((n) => n.startsWith('runtime.node.'))), JSON.stringify(r.map((x) => x.names).slice(0, 3)));
-    }, 90_000, 1000);
-    // Nothing ever came from the opted-out pod (it was up as long as the injected one).
-    assert.deepEqual(await receivedFrom(plain.metadata!.name!, 'traces'), []);
+      // The library's runtime metrics over DogStatsD, with the pod's tags.
+      await eventually(`runtime metrics of ${name}`, async () => {
+        const r = await receivedFrom(name, 'metrics');
+        assert.ok(r.some((x) => x.names.some((n) => n.startsWith(l.runtimeMetricPrefix))), JSON.stringify(r.map((x) => x.names).slice(0, 3)));
+      }, 90_000, 1000);
+      // Nothing ever came from the opted-out pod (it was up as long as the injected one).
+      assert.deepEqual(await receivedFrom(plain.metadata!.name!, 'traces'), []);
+    });
+
+    test('a namespace enforcing the restricted Pod Security level admits the injected pod, whose init container runs restricted', async () => {
+      const deployment = `orders-${l.lang}-restricted`;
+      await apps.createNamespacedDeployment({ namespace: RESTRICTED, body: appDeployment(l, deployment, RESTRICTED, { enabled: true, version: l.version }) });
+      const pod = await readyPod(RESTRICTED, deployment);
+      const init = pod.spec!.initContainers?.find((c) => c.name === `datadog-lib-${l.lang}-init`);
+      // (as plain data: the client returns its own classes)
+      assert.deepEqual(JSON.parse(JSON.stringify(init?.securityContext ?? null)), RESTRICTED_SECURITY_CONTEXT);
+      const { resource } = await firstSpans(pod.metadata!.name!);
+      assertServiceTags(resource, RESTRICTED, deployment);
+    });
   });
+}
 
-  test('a version that does not exist: the pod waits with an image pull event on its init container, and diagnose names the image and the fix', async () => {
-    await apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment('orders-missing', APPS, { enabled: true, version: MISSING_VERSION }) });
+describe('a library version that does not exist', () => {
+  test('js v9.9.9: the pod waits with an image pull event on its init container, and diagnose names the image and the fix', async () => {
+    await apps.createNamespacedDeployment({ namespace: APPS, body: appDeployment(JS, 'orders-missing', APPS, { enabled: true, version: MISSING_VERSION }) });
     const image = libInitImageRef('js', MISSING_VERSION, REGISTRY);
     try {
       const pod = await eventually('the pod to wait for its init image', async () => {
@@ -235,15 +283,5 @@ describe('js: dd-trace from its npm package, injected into an app built without 
     } finally {
       await apps.deleteNamespacedDeployment({ name: 'orders-missing', namespace: APPS });
     }
-  });
-
-  test('a namespace enforcing the restricted Pod Security level admits the injected pod, whose init container runs restricted', async () => {
-    await apps.createNamespacedDeployment({ namespace: RESTRICTED, body: appDeployment('orders-restricted', RESTRICTED, { enabled: true, version: JS_VERSION }) });
-    const pod = await readyPod(RESTRICTED, 'orders-restricted');
-    const init = pod.spec!.initContainers?.find((c) => c.name === 'datadog-lib-js-init');
-    // (as plain data: the client returns its own classes)
-    assert.deepEqual(JSON.parse(JSON.stringify(init?.securityContext ?? null)), RESTRICTED_SECURITY_CONTEXT);
-    const { resource } = await firstSpans(pod.metadata!.name!);
-    assertServiceTags(resource, RESTRICTED, 'orders-restricted');
   });
 });

@@ -2,16 +2,16 @@
  * The images Tether builds without a Docker daemon: their references, layers (layers.ts) and config.
  * `tether` is the image the chart installs (the Dockerfile's, made here from the host's Node);
  * `pause` is a node's pod sandbox; `intake-app` is the instrumented app of the intake tests, for
- * injected pods on a real node; `node-app` is a Node HTTP server with no tracer at all, which only
- * library injection traces. The library init images are made by libInit.ts, one per library version.
+ * injected pods on a real node; `node-app` and `python-app` are HTTP servers on their runtime alone, with
+ * no tracer, which only library injection traces. The library init images are made by libInit.ts, one per library version.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TETHER_IMAGE_REPOSITORY } from '../../config/index.js';
 import type { LayerPlan } from './layerPlan.js';
-import { APP_DIR, baseLayer, intakeAppLayer, nodeAppLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, tetherAppLayer } from './layers.js';
+import { APP_DIR, baseLayer, intakeAppLayer, nodeAppLayer, PYTHON_PATH, pythonAppLayer, pythonRuntimeLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, tetherAppLayer } from './layers.js';
 
-export const IMAGE_NAMES = ['tether', 'pause', 'intake-app', 'node-app'] as const;
+export const IMAGE_NAMES = ['tether', 'pause', 'intake-app', 'node-app', 'python-app'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
 export function isImageName(s: string): s is ImageName {
@@ -61,8 +61,9 @@ export function tetherImageRef(root: string): string {
 export const PAUSE_IMAGE_REF = 'tether.local/pause:1';
 export const INTAKE_APP_IMAGE_REF = 'tether.local/intake-app:1';
 export const NODE_APP_IMAGE_REF = 'tether.local/node-app:1';
-/** The port the uninstrumented Node app serves HTTP on. */
-export const NODE_APP_PORT = 8080;
+export const PYTHON_APP_IMAGE_REF = 'tether.local/python-app:1';
+/** The port the uninstrumented apps of the library injection tests (node-app, python-app) serve HTTP on. */
+export const LIB_APP_PORT = 8080;
 
 /** The catalogue, for the package at `root` (its build, lockfile and node_modules). */
 export function imageSpec(name: ImageName, root: string): ImageSpec {
@@ -134,12 +135,27 @@ export function imageSpec(name: ImageName, root: string): ImageSpec {
           entrypoint: [NODE_PATH, `${APP_DIR}/server.cjs`],
           user: NONROOT_USER,
           workdir: APP_DIR,
-          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(NODE_APP_PORT) },
+          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(LIB_APP_PORT) },
           labels: { 'org.opencontainers.image.title': 'node-app' },
-          exposedPorts: [`${NODE_APP_PORT}/tcp`],
+          exposedPorts: [`${LIB_APP_PORT}/tcp`],
         },
         // The runtime and the app: no node_modules, no tracer.
         layers: async () => [baseLayer(), await nodeRuntimeLayer(), nodeAppLayer(root)],
+      };
+    case 'python-app':
+      return {
+        name,
+        ref: PYTHON_APP_IMAGE_REF,
+        config: {
+          // -u: its startup line reaches the log at once.
+          entrypoint: [PYTHON_PATH, '-u', `${APP_DIR}/server.py`],
+          user: NONROOT_USER,
+          workdir: APP_DIR,
+          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(LIB_APP_PORT) },
+          labels: { 'org.opencontainers.image.title': 'python-app' },
+          exposedPorts: [`${LIB_APP_PORT}/tcp`],
+        },
+        layers: async () => [baseLayer(), await pythonRuntimeLayer(), pythonAppLayer(root)],
       };
   }
 }

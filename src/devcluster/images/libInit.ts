@@ -20,9 +20,14 @@ export const LIB_INIT_WORKDIR = '/operator-build';
 export const DEFAULT_LIB_REGISTRY = SCHEMA['admission_controller.auto_instrumentation.container_registry'].default as string;
 
 /** What each language's copy-lib.sh copies, relative to the working directory: what its injected env points to. */
-const COPIED: Record<BuildableLibLanguage, string> = {
+const COPIED: Record<BuildableLibLanguage, readonly { readonly name: string; readonly kind: 'file' | 'tree' }[]> = {
   // NODE_OPTIONS=--require=/datadog-lib/node_modules/dd-trace/init
-  js: 'node_modules',
+  js: [{ name: 'node_modules', kind: 'tree' }],
+  // PYTHONPATH=/datadog-lib/: sitecustomize.py runs at start and finds ddtrace_pkgs beside it.
+  python: [
+    { name: 'sitecustomize.py', kind: 'file' },
+    { name: 'ddtrace_pkgs', kind: 'tree' },
+  ],
 };
 
 /** Pure: the script the webhook's command runs in the init container; `$1` is the shared volume. */
@@ -31,7 +36,7 @@ export function copyLibScript(lang: BuildableLibLanguage): string {
 # Copies ${LIB_PACKAGES[lang]} into the volume the application containers mount ($1), where the env the
 # admission webhook injected looks for it.
 set -eu
-cp -R ${COPIED[lang]} "$1/"
+cp -R ${COPIED[lang].map((c) => c.name).join(' ')} "$1/"
 `;
 }
 
@@ -61,11 +66,10 @@ export async function shellLayer(): Promise<LayerPlan> {
 
 /** The library as fetched (libraries.ts) and the copy script, in the working directory. */
 export function libraryLayer(lib: FetchedLibrary): LayerPlan {
-  const copied = COPIED[lib.lang];
   return {
     name: `${LIB_PACKAGES[lib.lang]}-${lib.version}`,
     entries: [
-      { kind: 'tree', path: `${LIB_INIT_WORKDIR}/${copied}`, source: `${lib.dir}/${copied}`, skip: (rel) => rel === '.package-lock.json' },
+      ...COPIED[lib.lang].map((c): LayerEntry => ({ kind: c.kind, path: `${LIB_INIT_WORKDIR}/${c.name}`, source: `${lib.dir}/${c.name}` })),
       { kind: 'content', path: `${LIB_INIT_WORKDIR}/copy-lib.sh`, content: copyLibScript(lib.lang), mode: EXEC_MODE },
     ],
   };

@@ -11,16 +11,25 @@ import type { Pod } from '../../../src/admission/pod.js';
 import { applyPatch } from '../../../src/admission/jsonpatch.js';
 import { expandPlan } from '../../../src/devcluster/images/layerPlan.js';
 import { copyLibScript, LIB_INIT_WORKDIR, libInitImageRef, libInitImageSpec } from '../../../src/devcluster/images/libInit.js';
-import { checkVersionArgument, compareReleases, LibraryError, newestFromNpmView } from '../../../src/devcluster/images/libraries.js';
+import { checkVersionArgument, compareReleases, LibraryError, matchesRange, newestRelease, npmViewVersions, pipIndexVersions } from '../../../src/devcluster/images/libraries.js';
 import { testConfig } from '../../helpers/config.js';
 
 test('a range resolves to the newest release npm view lists, whatever order it prints them in; nothing listed is no version', () => {
-  assert.equal(newestFromNpmView('"5.132.0"\n'), '5.132.0');
-  assert.equal(newestFromNpmView(JSON.stringify(['5.9.0', '5.10.0', '5.132.0', '5.99.1'])), '5.132.0');
-  assert.equal(newestFromNpmView(JSON.stringify(['5.10.0', '5.9.0'])), '5.10.0', 'numeric, not text, order');
-  assert.equal(newestFromNpmView(JSON.stringify(['6.0.0-pre', '5.1.0'])), '5.1.0', 'pre-releases are never picked');
-  assert.equal(newestFromNpmView(''), undefined);
+  const newestOfNpm = (out: string) => newestRelease(npmViewVersions(out));
+  assert.equal(newestOfNpm('"5.132.0"\n'), '5.132.0');
+  assert.equal(newestOfNpm(JSON.stringify(['5.9.0', '5.10.0', '5.132.0', '5.99.1'])), '5.132.0');
+  assert.equal(newestOfNpm(JSON.stringify(['5.10.0', '5.9.0'])), '5.10.0', 'numeric, not text, order');
+  assert.equal(newestOfNpm(JSON.stringify(['6.0.0-pre', '5.1.0'])), '5.1.0', 'pre-releases are never picked');
+  assert.equal(newestOfNpm(''), undefined);
   assert.ok(compareReleases('5.10.0', '5.9.9') > 0);
+  // pip's listing, filtered by the simple ranges (PyPI has no npm ranges).
+  const pip = pipIndexVersions('ddtrace (4.16.0)\nAvailable versions: 4.16.0, 4.15.7, 3.9.0, 4.2rc1\n');
+  assert.deepEqual(pip, ['4.16.0', '4.15.7', '3.9.0', '4.2rc1']);
+  assert.equal(newestRelease(pip.filter((v) => matchesRange(v, '4.15.x'))), '4.15.7');
+  assert.equal(newestRelease(pip.filter((v) => matchesRange(v, '3'))), '3.9.0');
+  assert.equal(newestRelease(pip.filter((v) => matchesRange(v, '4.16.0'))), '4.16.0');
+  assert.equal(newestRelease(pip.filter((v) => matchesRange(v, '5.x'))), undefined);
+  assert.equal(matchesRange('4.16.0', '^4'), false, 'an npm range is not taken for a prefix');
 });
 
 test('version arguments: a version, a v-prefixed version or a range pass; anything that could be a flag or a command does not', () => {
