@@ -76,7 +76,7 @@ export type InjectionMode = (typeof INJECTION_MODES)[number];
 export const LIB_LANGUAGES = ['java', 'js', 'python', 'dotnet', 'ruby'] as const;
 export type LibLanguage = (typeof LIB_LANGUAGES)[number];
 /** The languages whose init images `tether image lib` builds from the library's own package (diagnose's fixes name it). */
-export const BUILDABLE_LIB_LANGUAGES = ['js', 'python'] as const satisfies readonly LibLanguage[];
+export const BUILDABLE_LIB_LANGUAGES = ['js', 'python', 'java'] as const satisfies readonly LibLanguage[];
 export type BuildableLibLanguage = (typeof BUILDABLE_LIB_LANGUAGES)[number];
 export function isBuildableLibLanguage(s: string): s is BuildableLibLanguage {
   return (BUILDABLE_LIB_LANGUAGES as readonly string[]).includes(s);

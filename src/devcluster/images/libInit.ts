@@ -28,6 +28,8 @@ const COPIED: Record<BuildableLibLanguage, readonly { readonly name: string; rea
     { name: 'sitecustomize.py', kind: 'file' },
     { name: 'ddtrace_pkgs', kind: 'tree' },
   ],
+  // JAVA_TOOL_OPTIONS=-javaagent:/datadog-lib/dd-java-agent.jar
+  java: [{ name: 'dd-java-agent.jar', kind: 'file' }],
 };
 
 /** Pure: the script the webhook's command runs in the init container; `$1` is the shared volume. */

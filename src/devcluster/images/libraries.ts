@@ -8,12 +8,15 @@
  * - python: `ddtrace_pkgs/` with `ddtrace` and its dependencies, installed by pip from the manylinux
  *   wheels for PYTHON_TARGET (the app images' Python), and `sitecustomize.py`, which Python runs at start
  *   when PYTHONPATH names its directory: it puts `ddtrace_pkgs` on the path and imports
- *   `ddtrace.bootstrap.sitecustomize` (what `ddtrace-run` does).
+ *   `ddtrace.bootstrap.sitecustomize` (what `ddtrace-run` does);
+ * - java: `dd-java-agent.jar` from Maven Central, by the repository layout every Maven client reads
+ *   (maven-metadata.xml for the versions, the jar checked against its published SHA-1).
  *
  * Cache: $TETHER_TOOLS_DIR/libraries (default ~/.cache/tether/libraries)/<lang>/<version>/, complete
  * once its `.complete` marker exists (a fetch cut off half-way is redone, never used).
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -100,8 +103,47 @@ const pypi: LibrarySource = {
   marker: (version) => `ddtrace_pkgs/ddtrace-${version}.dist-info/METADATA`,
 };
 
-export const LIBRARY_SOURCES: Record<BuildableLibLanguage, LibrarySource> = { js: npm, python: pypi };
-export const LIB_PACKAGES: Record<BuildableLibLanguage, string> = { js: npm.package, python: pypi.package };
+/** Maven Central's repository, and dd-java-agent's directory in it. */
+export const MAVEN_CENTRAL = 'https://repo1.maven.org/maven2';
+const JAVA_AGENT_DIR = `${MAVEN_CENTRAL}/com/datadoghq/dd-java-agent`;
+/** The largest dd-java-agent.jar accepted (releases are ~30 MB). */
+const JAVA_AGENT_MAX_BYTES = 256 << 20;
+
+async function get(url: string, maxBytes: number): Promise<Buffer> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(300_000) });
+  if (res.status === 404) throw new LibraryError(`${url}: not found (404)`);
+  if (!res.ok) throw new LibraryError(`${url}: HTTP ${res.status}`);
+  const length = Number(res.headers.get('content-length') ?? 0);
+  if (length > maxBytes) throw new LibraryError(`${url}: ${length} bytes, more than the ${maxBytes} accepted`);
+  const body = Buffer.from(await res.arrayBuffer());
+  if (body.length > maxBytes) throw new LibraryError(`${url}: more than the ${maxBytes} bytes accepted`);
+  return body;
+}
+
+/** Pure: the `<version>`s of a maven-metadata.xml. */
+export function mavenMetadataVersions(xml: string): string[] {
+  return [...xml.matchAll(/<version>\s*([^<\s]+)\s*<\/version>/g)].map((m) => m[1]!);
+}
+
+const maven: LibrarySource = {
+  package: 'dd-java-agent',
+  registry: 'Maven Central',
+  async releases(wanted) {
+    const xml = (await get(`${JAVA_AGENT_DIR}/maven-metadata.xml`, 4 << 20)).toString('utf8');
+    return mavenMetadataVersions(xml).filter((v) => matchesRange(v, wanted));
+  },
+  async install(version, dir) {
+    const jar = await get(`${JAVA_AGENT_DIR}/${version}/dd-java-agent-${version}.jar`, JAVA_AGENT_MAX_BYTES);
+    const sha1 = (await get(`${JAVA_AGENT_DIR}/${version}/dd-java-agent-${version}.jar.sha1`, 1024)).toString('utf8').trim().split(/\s+/)[0];
+    const actual = createHash('sha1').update(jar).digest('hex');
+    if (actual !== sha1) throw new LibraryError(`dd-java-agent-${version}.jar has SHA-1 ${actual}, Maven Central publishes ${sha1}`);
+    await writeFile(join(dir, 'dd-java-agent.jar'), jar);
+  },
+  marker: () => 'dd-java-agent.jar',
+};
+
+export const LIBRARY_SOURCES: Record<BuildableLibLanguage, LibrarySource> = { js: npm, python: pypi, java: maven };
+export const LIB_PACKAGES: Record<BuildableLibLanguage, string> = { js: npm.package, python: pypi.package, java: maven.package };
 
 /** A released version: `5.132.0` (no pre-release, no build metadata). */
 const RELEASE = /^\d+\.\d+\.\d+$/;
