@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { ENABLED_LABEL, LIB_MOUNT_PATH, POD_SECURITY_ENFORCE_LABEL, type BuildableLibLanguage } from '../../src/config/index.js';
 import { buildImage, type BuiltImage } from '../../src/devcluster/images/build.js';
-import { LIB_APP_PORT, NODE_APP_IMAGE_REF, PYTHON_APP_IMAGE_REF, type ImageName } from '../../src/devcluster/images/catalogue.js';
+import { JAVA_APP_IMAGE_REF, LIB_APP_PORT, NODE_APP_IMAGE_REF, PYTHON_APP_IMAGE_REF, type ImageName } from '../../src/devcluster/images/catalogue.js';
 import { buildLibInitImage, libInitImageRef, libInitTag } from '../../src/devcluster/images/libInit.js';
 import { NODE_IP } from '../../src/devcluster/node/layout.js';
 import { startRealCluster, type RealCluster } from '../../src/devcluster/realCluster.js';
@@ -28,7 +28,7 @@ import { diagnoseAs, isReady, podsOf } from '../helpers/realClusterChecks.js';
 const NS = 'datadog';
 const APPS = 'lib-apps';
 const RESTRICTED = 'lib-restricted';
-/** Each language: the library release injected (pinned: a warm run fetches nothing; `tether image lib js 5.x` resolves ranges), its app image with no tracer, the env the injection must set, the user's settings. */
+/** Each language: the library release injected (pinned: a warm run fetches nothing; `tether image lib js 5.x` resolves ranges), its app image with no tracer, the env the injection must set, the user's settings, its runtime metrics' prefix. */
 interface Language {
   readonly lang: BuildableLibLanguage;
   readonly version: string;
@@ -60,6 +60,16 @@ const LANGUAGES: readonly Language[] = [
     // ddtrace leaves http.client (the app's own requests) untraced unless asked; its http.server has no integration.
     env: [RUNTIME_METRICS, { name: 'DD_TRACE_HTTPLIB_ENABLED', value: 'true' }],
     runtimeMetricPrefix: 'runtime.python.',
+  },
+  {
+    lang: 'java',
+    version: '1.68.1',
+    appImage: 'java-app',
+    appRef: JAVA_APP_IMAGE_REF,
+    loads: { name: 'JAVA_TOOL_OPTIONS', value: new RegExp(`-javaagent:${LIB_MOUNT_PATH}/dd-java-agent\\.jar`) },
+    // JMXFetch's JVM metrics are on by default; DD_RUNTIME_METRICS_ENABLED is the same switch as for the others.
+    env: [RUNTIME_METRICS],
+    runtimeMetricPrefix: 'jvm.',
   },
 ];
 const JS = LANGUAGES[0]!;
@@ -238,6 +248,10 @@ for (const l of LANGUAGES) {
         const r = await receivedFrom(name, 'metrics');
         assert.ok(r.some((x) => x.names.some((n) => n.startsWith(l.runtimeMetricPrefix))), JSON.stringify(r.map((x) => x.names).slice(0, 3)));
       }, 90_000, 1000);
+      // What the library said about the node agent it talks to (a refused endpoint shows here).
+      const appLog = await core.readNamespacedPodLog({ name, namespace: APPS, container: 'app' });
+      const complaints = appLog.split('\n').filter((line) => /error|warn|fail|404/i.test(line) && !line.includes('"listening"'));
+      t.diagnostic(`${l.lang}: library log lines about errors: ${complaints.length}${complaints.length ? `, e.g. ${complaints.slice(0, 3).join(' | ').slice(0, 600)}` : ''}`);
       // Nothing ever came from the opted-out pod (it was up as long as the injected one).
       assert.deepEqual(await receivedFrom(plain.metadata!.name!, 'traces'), []);
     });

@@ -2,17 +2,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { injectLibraries } from '../../../src/admission/libInjection.js';
 import type { Pod } from '../../../src/admission/pod.js';
 import { applyPatch } from '../../../src/admission/jsonpatch.js';
 import { expandPlan } from '../../../src/devcluster/images/layerPlan.js';
 import { copyLibScript, LIB_INIT_WORKDIR, libInitImageRef, libInitImageSpec } from '../../../src/devcluster/images/libInit.js';
-import { checkVersionArgument, compareReleases, LibraryError, matchesRange, newestRelease, npmViewVersions, pipIndexVersions } from '../../../src/devcluster/images/libraries.js';
+import { checkVersionArgument, compareReleases, LibraryError, matchesRange, mavenMetadataVersions, newestRelease, npmViewVersions, pipIndexVersions } from '../../../src/devcluster/images/libraries.js';
 import { testConfig } from '../../helpers/config.js';
+import { BUILDABLE_LIB_LANGUAGES, type BuildableLibLanguage } from '../../../src/config/index.js';
 
 test('a range resolves to the newest release npm view lists, whatever order it prints them in; nothing listed is no version', () => {
   const newestOfNpm = (out: string) => newestRelease(npmViewVersions(out));
@@ -48,27 +49,54 @@ test("the image is named as the webhook names it for <lang>-lib.version: v<versi
   assert.equal(libInitImageRef('js', '5.132.0'), 'gcr.io/datadoghq/dd-lib-js-init:v5.132.0', 'the webhook\'s default registry');
 });
 
-test('copy-lib.sh, run as the webhook runs it, puts the library where NODE_OPTIONS requires it; the image holds it in its working directory', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'libinit-'));
-  try {
-    const lib = join(dir, 'lib');
-    await mkdir(join(lib, 'node_modules', 'dd-trace'), { recursive: true });
-    await writeFile(join(lib, 'node_modules', 'dd-trace', 'init.js'), 'module.exports = 1;\n');
-    await writeFile(join(lib, 'copy-lib.sh'), copyLibScript('js'));
-    await mkdir(join(dir, 'volume'));
-    // The webhook's command: sh copy-lib.sh /datadog-lib, in the image's working directory.
-    await promisify(execFile)('sh', ['copy-lib.sh', join(dir, 'volume')], { cwd: lib });
-    assert.equal(await readFile(join(dir, 'volume', 'node_modules', 'dd-trace', 'init.js'), 'utf8'), 'module.exports = 1;\n');
-    // Twice (an init container restarted) is fine too.
-    await promisify(execFile)('sh', ['copy-lib.sh', join(dir, 'volume')], { cwd: lib });
+/** A fake of each library as fetched (libraries.ts lays them out so), and the file its injected env loads. */
+const FAKE_LIBRARIES: Record<BuildableLibLanguage, { files: Record<string, string>; loaded: (env: Map<string, string>) => string }> = {
+  js: { files: { 'node_modules/dd-trace/init.js': 'module.exports = 1;\n' }, loaded: (env) => `${/--require=(\S+)/.exec(env.get('NODE_OPTIONS') ?? '')![1]}.js` },
+  python: { files: { 'sitecustomize.py': 'import ddtrace\n', 'ddtrace_pkgs/ddtrace/__init__.py': '' }, loaded: (env) => `${env.get('PYTHONPATH')!.split(':')[0]!.replace(/\/$/, '')}/sitecustomize.py` },
+  java: { files: { 'dd-java-agent.jar': 'PK' }, loaded: (env) => /-javaagent:(\S+)/.exec(env.get('JAVA_TOOL_OPTIONS') ?? '')![1]! },
+};
 
-    const spec = libInitImageSpec({ lang: 'js', version: '5.132.0', dir: lib, cached: true }, 'localhost/tether');
-    assert.equal(spec.config.workdir, LIB_INIT_WORKDIR);
-    assert.match(spec.config.user, /^[1-9]\d*:\d+$/, 'a numeric non-root user: runAsNonRoot can check it');
-    const layers = await spec.layers(dir);
-    const paths = new Set((await Promise.all(layers.map(expandPlan))).flat().map((e) => `/${e.path}`));
-    for (const p of ['/bin/sh', '/bin/cp', `${LIB_INIT_WORKDIR}/copy-lib.sh`, `${LIB_INIT_WORKDIR}/node_modules/dd-trace/init.js`]) assert.ok(paths.has(p), p);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+for (const lang of BUILDABLE_LIB_LANGUAGES) {
+  test(`${lang}: copy-lib.sh, run as the webhook runs it, puts the library where the injected env loads it from; the image holds it in its working directory`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'libinit-'));
+    try {
+      const lib = join(dir, 'lib');
+      for (const [f, content] of Object.entries(FAKE_LIBRARIES[lang].files)) {
+        await mkdir(dirname(join(lib, f)), { recursive: true });
+        await writeFile(join(lib, f), content);
+      }
+      await writeFile(join(lib, 'copy-lib.sh'), copyLibScript(lang));
+      await mkdir(join(dir, 'volume'));
+      // The webhook's init container and env, for a pod asking for this language.
+      const pod = { metadata: { name: 'p', annotations: { [`admission.datadoghq.com/${lang}-lib.version`]: 'v1.0.0' } }, spec: { containers: [{ name: 'app', image: 'app' }] } } as unknown as Pod;
+      const mutated = applyPatch(pod, injectLibraries(pod, { config: testConfig(), namespace: 'default', tetherNamespace: 'datadog', namespaceLabels: {} }).patch) as Pod;
+      const command = mutated.spec.initContainers![0]!.command as string[];
+      assert.deepEqual(command.slice(0, 2), ['sh', 'copy-lib.sh']);
+      const volume = command[2]!;
+      const run = () => promisify(execFile)('sh', ['copy-lib.sh', join(dir, 'volume')], { cwd: lib });
+      await run();
+      const env = new Map((mutated.spec.containers[0]!.env ?? []).map((e) => [e.name, e.value ?? '']));
+      const loaded = FAKE_LIBRARIES[lang].loaded(env);
+      assert.ok(loaded.startsWith(`${volume}/`), loaded);
+      await stat(join(dir, 'volume', loaded.slice(volume.length)));
+      // Twice (an init container restarted) is fine too.
+      await run();
+
+      const spec = libInitImageSpec({ lang, version: '1.0.0', dir: lib, cached: true }, 'localhost/tether');
+      assert.equal(spec.config.workdir, LIB_INIT_WORKDIR);
+      assert.match(spec.config.user, /^[1-9]\d*:\d+$/, 'a numeric non-root user: runAsNonRoot can check it');
+      const layers = await spec.layers(dir);
+      const paths = new Set((await Promise.all(layers.map(expandPlan))).flat().map((e) => `/${e.path}`));
+      for (const p of ['/bin/sh', '/bin/cp', `${LIB_INIT_WORKDIR}/copy-lib.sh`, ...Object.keys(FAKE_LIBRARIES[lang].files).map((f) => `${LIB_INIT_WORKDIR}/${f}`)]) assert.ok(paths.has(p), p);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test("maven-metadata.xml's versions, filtered by a simple range", () => {
+  const xml = '<metadata><versioning><latest>1.68.1</latest><versions>\n<version>1.9.0</version>\n<version>1.68.1</version>\n<version>0.99.0</version></versions></versioning></metadata>';
+  const all = mavenMetadataVersions(xml);
+  assert.deepEqual(all, ['1.9.0', '1.68.1', '0.99.0']);
+  assert.equal(newestRelease(all.filter((v) => matchesRange(v, '1.x'))), '1.68.1');
 });

@@ -26,11 +26,12 @@ test('a library init container waiting for an image it cannot get is found; one 
 
 test('the fix names each image once, the annotation to correct, and the command that builds a buildable language\'s image under its registry', () => {
   const js = { namespace: 'shop', pod: 'a', lang: 'js' as const, image: 'localhost/tether/dd-lib-js-init:v9.9.9', reason: 'ImagePullBackOff' };
-  const fix = libInitFix([js, { ...js, pod: 'b' }, { ...js, lang: 'java' as const, image: 'gcr.io/datadoghq/dd-lib-java-init:v1.40.0' }]);
+  const fix = libInitFix([js, { ...js, pod: 'b' }, { ...js, lang: 'dotnet' as const, image: 'gcr.io/datadoghq/dd-lib-dotnet-init:v3.0.0' }]);
   assert.equal(fix.split('localhost/tether/dd-lib-js-init:v9.9.9:').length, 2, fix);
   assert.match(fix, /admission\.datadoghq\.com\/js-lib\.version/);
   assert.match(fix, /tether image lib js 9\.9\.9 --registry localhost\/tether/);
-  assert.doesNotMatch(fix, /tether image lib java/, 'java images are not built by tether');
+  assert.doesNotMatch(fix, /tether image lib dotnet/, 'dotnet images are not built by tether');
+  assert.match(fix, /push gcr\.io\/datadoghq\/dd-lib-dotnet-init:v3\.0\.0/);
   assert.equal(imageTag('r.example:5000/x/dd-lib-js-init:v5'), 'v5');
   assert.equal(imageTag('r.example:5000/x/dd-lib-js-init'), '');
 });
