@@ -23,7 +23,7 @@ import { startRealCluster, type RealCluster } from '../../src/devcluster/realClu
 import { RESTRICTED_SECURITY_CONTEXT } from '../../src/admission/libInjection.js';
 import { eventually } from '../helpers/eventually.js';
 import { startOtlpFileCollector, type OtlpFileCollector, type ReceivedResource } from '../helpers/otlpFileCollector.js';
-import { diagnoseAs, isReady, podsOf } from '../helpers/realClusterChecks.js';
+import { appDeploymentOf, diagnoseAs, isReady, podsOf } from '../helpers/realClusterChecks.js';
 
 const NS = 'datadog';
 const APPS = 'lib-apps';
@@ -95,41 +95,31 @@ let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
 const libImages = new Map<BuildableLibLanguage, BuiltImage>();
 
-/** The node-app Deployment: labelled for injection (or opted out), the JS library asked for, restricted-ready. */
+/** The language's app Deployment: labelled for injection (or opted out), its library asked for, restricted-ready. */
 function appDeployment(l: Language, name: string, namespace: string, o: { enabled: boolean; version: string }): k8s.V1Deployment {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: {
-          labels: {
-            app: name,
-            [ENABLED_LABEL]: String(o.enabled),
-            'tags.datadoghq.com/service': SERVICE_TAGS.service,
-            'tags.datadoghq.com/env': SERVICE_TAGS.env,
-            'tags.datadoghq.com/version': SERVICE_TAGS.version,
-          },
-          annotations: { [`admission.datadoghq.com/${l.lang}-lib.version`]: libInitTag(o.version) },
-        },
-        spec: {
-          // What the restricted Pod Security level asks of the app's own containers.
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'app',
-              image: l.appRef,
-              imagePullPolicy: 'Never',
-              env: [...l.env],
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-              readinessProbe: { httpGet: { path: '/ready', port: LIB_APP_PORT }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
+  return appDeploymentOf(name, namespace, {
+    labels: {
+      [ENABLED_LABEL]: String(o.enabled),
+      'tags.datadoghq.com/service': SERVICE_TAGS.service,
+      'tags.datadoghq.com/env': SERVICE_TAGS.env,
+      'tags.datadoghq.com/version': SERVICE_TAGS.version,
     },
-  };
+    annotations: { [`admission.datadoghq.com/${l.lang}-lib.version`]: libInitTag(o.version) },
+    spec: {
+      // What the restricted Pod Security level asks of the app's own containers.
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'app',
+          image: l.appRef,
+          imagePullPolicy: 'Never',
+          env: [...l.env],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          readinessProbe: { httpGet: { path: '/ready', port: LIB_APP_PORT }, periodSeconds: 1 },
+        },
+      ],
+    },
+  });
 }
 
 const readyPod = (namespace: string, app: string, timeoutMs = 120_000): Promise<k8s.V1Pod> =>
@@ -223,6 +213,8 @@ for (const l of LANGUAGES) {
       assert.equal(injected.spec!.initContainers?.find((c) => c.name === initName)?.image, libImages.get(l.lang)!.ref);
       const initStatus = injected.status!.initContainerStatuses?.find((s) => s.name === initName);
       assert.equal(initStatus?.state?.terminated?.exitCode, 0, JSON.stringify(initStatus));
+      const copied = initStatus!.state!.terminated!;
+      t.diagnostic(`${l.lang}: init container (copy-lib.sh under its 50m CPU / 20Mi limits) ran ${((new Date(copied.finishedAt!).getTime() - new Date(copied.startedAt!).getTime()) / 1000).toFixed(0)} s (1 s resolution)`);
       const app = injected.spec!.containers[0]!;
       assert.equal(app.image, l.appRef, 'the app image is unchanged');
       assert.equal(app.command, undefined, 'and so is its command');

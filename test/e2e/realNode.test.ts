@@ -23,7 +23,7 @@ import { startRealCluster, type RealCluster } from '../../src/devcluster/realClu
 import { eventually } from '../helpers/eventually.js';
 import { startOtlpFileCollector, type OtlpFileCollector, type ReceivedResource } from '../helpers/otlpFileCollector.js';
 import { execInPod } from '../helpers/podExec.js';
-import { diagnoseAs, isReady, podsOf as podsIn, problemsOf, type CheckResult } from '../helpers/realClusterChecks.js';
+import { appDeploymentOf, diagnoseAs, isReady, podsOf as podsIn, problemsOf, type CheckResult } from '../helpers/realClusterChecks.js';
 import { cleanEnv, TETHER_MAIN } from '../helpers/tether.js';
 
 const run = promisify(execFile);
@@ -102,40 +102,29 @@ const diagnose = (): Promise<CheckResult[]> => diagnoseAs(cluster, NS);
 
 /** The app Deployment of one injection mode: the test app image, restricted security context, labelled. */
 function appDeployment(mode: InjectionMode): k8s.V1Deployment {
-  const name = `checkout-${mode}`;
-  return {
-    metadata: { name, namespace: APPS },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: {
-          labels: {
-            app: name,
-            [ENABLED_LABEL]: 'true',
-            [CONFIG_MODE_LABEL]: mode,
-            'tags.datadoghq.com/service': 'checkout',
-            'tags.datadoghq.com/env': 'real-node',
-            'tags.datadoghq.com/version': '1.0.0',
-          },
-        },
-        spec: {
-          // The restricted profile's settings: the injected env and volumes must work under them.
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'app',
-              image: cluster.images.intakeApp.ref,
-              imagePullPolicy: 'Never',
-              env: [{ name: 'TETHER_TEST_RUN', value: mode }],
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
+  return appDeploymentOf(`checkout-${mode}`, APPS, {
+    labels: {
+      [ENABLED_LABEL]: 'true',
+      [CONFIG_MODE_LABEL]: mode,
+      'tags.datadoghq.com/service': 'checkout',
+      'tags.datadoghq.com/env': 'real-node',
+      'tags.datadoghq.com/version': '1.0.0',
     },
-  };
+    spec: {
+      // The restricted profile's settings: the injected env and volumes must work under them.
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'app',
+          image: cluster.images.intakeApp.ref,
+          imagePullPolicy: 'Never',
+          env: [{ name: 'TETHER_TEST_RUN', value: mode }],
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 },
+        },
+      ],
+    },
+  });
 }
 
 /** What the collector holds from pod `pod`: its spans' and its metrics' names, under its resource. */

@@ -43,3 +43,15 @@ export async function diagnoseAs(cluster: RealCluster, namespace: string): Promi
 }
 
 export const problemsOf = (results: readonly CheckResult[]): CheckResult[] => results.filter((x) => x.status === 'error' || x.status === 'warning');
+
+/** A one-replica Deployment whose pods are `app=<name>` with these labels, annotations and spec. */
+export function appDeploymentOf(name: string, namespace: string, pod: { labels: Record<string, string>; annotations?: Record<string, string>; spec: k8s.V1PodSpec }): k8s.V1Deployment {
+  return {
+    metadata: { name, namespace },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name, ...pod.labels }, ...(pod.annotations ? { annotations: pod.annotations } : {}) }, spec: pod.spec },
+    },
+  };
+}

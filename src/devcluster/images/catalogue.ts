@@ -67,6 +67,23 @@ export const JAVA_APP_IMAGE_REF = 'tether.local/java-app:1';
 /** The port the uninstrumented apps of the library injection tests (node-app, python-app) serve HTTP on. */
 export const LIB_APP_PORT = 8080;
 
+/** An app of the library injection tests: an HTTP server on LIB_APP_PORT, run as nonroot, with no tracer. */
+function untracedApp(name: ImageName, ref: string, entrypoint: readonly string[], layers: ImageSpec['layers']): ImageSpec {
+  return {
+    name,
+    ref,
+    config: {
+      entrypoint,
+      user: NONROOT_USER,
+      workdir: APP_DIR,
+      env: { PATH: PATH_ENV, APP_HTTP_PORT: String(LIB_APP_PORT) },
+      labels: { 'org.opencontainers.image.title': name },
+      exposedPorts: [`${LIB_APP_PORT}/tcp`],
+    },
+    layers,
+  };
+}
+
 /** The catalogue, for the package at `root` (its build, lockfile and node_modules). */
 export function imageSpec(name: ImageName, root: string): ImageSpec {
   switch (name) {
@@ -129,49 +146,13 @@ export function imageSpec(name: ImageName, root: string): ImageSpec {
           intakeAppLayer(root),
         ],
       };
+    // The runtime and the app: no node_modules, no packages, no tracer.
     case 'node-app':
-      return {
-        name,
-        ref: NODE_APP_IMAGE_REF,
-        config: {
-          entrypoint: [NODE_PATH, `${APP_DIR}/server.cjs`],
-          user: NONROOT_USER,
-          workdir: APP_DIR,
-          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(LIB_APP_PORT) },
-          labels: { 'org.opencontainers.image.title': 'node-app' },
-          exposedPorts: [`${LIB_APP_PORT}/tcp`],
-        },
-        // The runtime and the app: no node_modules, no tracer.
-        layers: async () => [baseLayer(), await nodeRuntimeLayer(), nodeAppLayer(root)],
-      };
+      return untracedApp(name, NODE_APP_IMAGE_REF, [NODE_PATH, `${APP_DIR}/server.cjs`], async () => [baseLayer(), await nodeRuntimeLayer(), nodeAppLayer(root)]);
     case 'python-app':
-      return {
-        name,
-        ref: PYTHON_APP_IMAGE_REF,
-        config: {
-          // -u: its startup line reaches the log at once.
-          entrypoint: [PYTHON_PATH, '-u', `${APP_DIR}/server.py`],
-          user: NONROOT_USER,
-          workdir: APP_DIR,
-          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(LIB_APP_PORT) },
-          labels: { 'org.opencontainers.image.title': 'python-app' },
-          exposedPorts: [`${LIB_APP_PORT}/tcp`],
-        },
-        layers: async () => [baseLayer(), await pythonRuntimeLayer(), pythonAppLayer(root)],
-      };
+      // -u: its startup line reaches the log at once.
+      return untracedApp(name, PYTHON_APP_IMAGE_REF, [PYTHON_PATH, '-u', `${APP_DIR}/server.py`], async () => [baseLayer(), await pythonRuntimeLayer(), pythonAppLayer(root)]);
     case 'java-app':
-      return {
-        name,
-        ref: JAVA_APP_IMAGE_REF,
-        config: {
-          entrypoint: [JAVA_PATH, '-cp', APP_DIR, 'Server'],
-          user: NONROOT_USER,
-          workdir: APP_DIR,
-          env: { PATH: PATH_ENV, APP_HTTP_PORT: String(LIB_APP_PORT) },
-          labels: { 'org.opencontainers.image.title': 'java-app' },
-          exposedPorts: [`${LIB_APP_PORT}/tcp`],
-        },
-        layers: async (workDir) => [baseLayer(), await javaRuntimeLayer(), await javaAppLayer(root, workDir)],
-      };
+      return untracedApp(name, JAVA_APP_IMAGE_REF, [JAVA_PATH, '-cp', APP_DIR, 'Server'], async (workDir) => [baseLayer(), await javaRuntimeLayer(), await javaAppLayer(root, workDir)]);
   }
 }
