@@ -69,6 +69,10 @@ export function registerImage(program: Command): void {
     .option('--json', 'print the result as JSON (version, digest, archive, layer sizes)')
     .action(async (lang: string, version: string, flags: LibFlags) => {
       if (!isBuildableLibLanguage(lang)) throw new CliError(`no init image for ${lang}: tether builds ${LIB_LANGS.join(', ')}`, 2);
+      // An image reference's registry and path: lower case, no spaces, no tag (the tag is the version).
+      if (flags.registry !== undefined && !/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(flags.registry)) {
+        throw new CliError(`--registry ${JSON.stringify(flags.registry)} is not a registry and path (e.g. registry.internal:5000/datadog)`, 2);
+      }
       const { buildLibInitImage } = await import('../devcluster/images/libInit.js');
       const { LibraryError } = await import('../devcluster/images/libraries.js');
       const started = Date.now();

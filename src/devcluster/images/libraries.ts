@@ -25,8 +25,8 @@ import type { BuildableLibLanguage } from '../../config/index.js';
 
 const run = promisify(execFile);
 
-/** The Python the python library is fetched for: the app images' (Debian's python3.11, glibc). */
-export const PYTHON_TARGET = { version: '3.11', abi: 'cp311', platform: 'manylinux2014_x86_64' } as const;
+/** The Python the python library is fetched for: the app images' (Debian's python3.11, glibc, the host's architecture, as every image here). */
+export const PYTHON_TARGET = { version: '3.11', abi: 'cp311', platform: `manylinux2014_${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}` } as const;
 
 /** The sitecustomize.py of the python init image (the stack's does the same, and more: several Pythons). */
 export const PYTHON_SITECUSTOMIZE = `"""
