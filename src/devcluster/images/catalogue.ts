@@ -2,15 +2,16 @@
  * The images Tether builds without a Docker daemon: their references, layers (layers.ts) and config.
  * `tether` is the image the chart installs (the Dockerfile's, made here from the host's Node);
  * `pause` is a node's pod sandbox; `intake-app` is the instrumented app of the intake tests, for
- * injected pods on a real node; `node-app`, `python-app` and `java-app` are HTTP servers on their runtime alone, with
- * no tracer, which only library injection traces. The library init images are made by libInit.ts, one per library version.
+ * injected pods on a real node; `node-app`, `python-app` and `java-app` are HTTP servers on their
+ * runtime alone, with no tracer, which only library injection traces. The library init images are made
+ * by libInit.ts, one per library version.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TETHER_IMAGE_REPOSITORY } from '../../config/index.js';
 import { JAVA_PATH, javaAppLayer, javaRuntimeLayer } from './javaApp.js';
 import type { LayerPlan } from './layerPlan.js';
-import { APP_DIR, baseLayer, intakeAppLayer, nodeAppLayer, PYTHON_PATH, pythonAppLayer, pythonRuntimeLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, tetherAppLayer } from './layers.js';
+import { APP_DIR, baseLayer, intakeAppLayer, nodeAppLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, PYTHON_PATH, pythonAppLayer, pythonRuntimeLayer, tetherAppLayer } from './layers.js';
 
 export const IMAGE_NAMES = ['tether', 'pause', 'intake-app', 'node-app', 'python-app', 'java-app'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
@@ -64,7 +65,7 @@ export const INTAKE_APP_IMAGE_REF = 'tether.local/intake-app:1';
 export const NODE_APP_IMAGE_REF = 'tether.local/node-app:1';
 export const PYTHON_APP_IMAGE_REF = 'tether.local/python-app:1';
 export const JAVA_APP_IMAGE_REF = 'tether.local/java-app:1';
-/** The port the uninstrumented apps of the library injection tests (node-app, python-app) serve HTTP on. */
+/** The port the uninstrumented apps of the library injection tests (node-app, python-app, java-app) serve HTTP on. */
 export const LIB_APP_PORT = 8080;
 
 /** An app of the library injection tests: an HTTP server on LIB_APP_PORT, run as nonroot, with no tracer. */

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { UNIXCRED_ADDON_FILE } from '../../config/nativeAddons.js';
 import { sharedLibraries } from './ldd.js';
 import { EXEC_MODE, type LayerEntry, type LayerPlan } from './layerPlan.js';
+import { PYTHON_TARGET } from './libraries.js';
 import { packageClosure, parseLockfile } from './packages.js';
 
 const run = promisify(execFile);
@@ -149,8 +150,8 @@ export function nodeAppLayer(root: string): LayerPlan {
 }
 
 /** The Python of the python-app image: Debian's, with its standard library (the python library's wheels are for it). */
-export const PYTHON_BIN = '/usr/bin/python3.11';
-export const PYTHON_STDLIB = '/usr/lib/python3.11';
+export const PYTHON_BIN = `/usr/bin/python${PYTHON_TARGET.version}`;
+export const PYTHON_STDLIB = `/usr/lib/python${PYTHON_TARGET.version}`;
 /** Where the image has it: `python3` on PATH. */
 export const PYTHON_PATH = '/usr/bin/python3';
 /**
@@ -162,13 +163,13 @@ const MANYLINUX_ASSUMED_LIBS = ['libc.so.6', 'libm.so.6', 'libdl.so.2', 'librt.s
 const STDLIB_LEFT_OUT = new Set(['test', 'idlelib', 'tkinter', 'turtledemo', 'ensurepip', 'lib2to3', 'sitecustomize.py', 'EXTERNALLY-MANAGED']);
 
 /**
- * The host's Python 3.11 at /usr/bin/python3 with its standard library, the shared libraries it and its
- * extension modules load (a module whose libraries the host lacks, such as _tkinter, is left out), and
- * the C++ runtime manylinux wheels assume.
+ * The host's Python (PYTHON_TARGET's) at /usr/bin/python3 with its standard library, the shared
+ * libraries it and its extension modules load (a module whose libraries the host lacks, such as
+ * _tkinter, is left out), and the libraries manylinux wheels assume.
  */
 export async function pythonRuntimeLayer(): Promise<LayerPlan> {
   const version = (await run(PYTHON_BIN, ['--version'])).stdout.trim();
-  if (!version.startsWith('Python 3.11.')) throw new Error(`${PYTHON_BIN} is ${version}: the python-app image needs Python 3.11 (Debian's python3.11)`);
+  if (!version.startsWith(`Python ${PYTHON_TARGET.version}.`)) throw new Error(`${PYTHON_BIN} is ${version}: the python-app image needs Python ${PYTHON_TARGET.version} (Debian's python${PYTHON_TARGET.version}), the one the python library's wheels are fetched for`);
   const libs = new Set(await sharedLibraries(PYTHON_BIN));
   const dynload = join(PYTHON_STDLIB, 'lib-dynload');
   const unloadable = new Set<string>();
