@@ -5,6 +5,7 @@ import {
   LIB_LANGUAGES,
   LIB_MOUNT_PATH,
   LIB_VOLUME,
+  libInitImageRepository,
   POD_SECURITY_ENFORCE_LABEL,
   type LibLanguage,
   type TetherConfig,
@@ -76,7 +77,7 @@ interface Requested {
 /** Reads the library annotations into one request per language, with decisions for anything ignored. */
 export function libRequests(pod: Pod, config: TetherConfig, decisions: Decision[]): LibRequest[] {
   const annotations = pod.metadata?.annotations ?? {};
-  const registry = config['admission_controller.auto_instrumentation.container_registry'].replace(/\/+$/, '');
+  const registry = config['admission_controller.auto_instrumentation.container_registry'];
   const containerNames = new Set(pod.spec.containers.map((c) => c.name));
   // lang → scope ('' = pod-level, else container name) → requested image
   const byLang = new Map<LibLanguage, Map<string, Requested>>();
@@ -97,7 +98,7 @@ export function libRequests(pod: Pod, config: TetherConfig, decisions: Decision[
       note(`annotation ${key}`, `${JSON.stringify(value)} is not a valid ${custom ? 'image reference' : 'image tag'}`);
       continue;
     }
-    const image = custom ? value : `${registry}/dd-lib-${lang}-init:${value}`;
+    const image = custom ? value : `${libInitImageRepository(registry, lang)}:${value}`;
     const scopes = byLang.get(lang) ?? new Map<string, Requested>();
     byLang.set(lang, scopes);
     const prev = scopes.get(container);

@@ -42,6 +42,8 @@ export const DOGSTATSD_SOCKET_VOLUME = 'datadog-dogstatsd';
 export const LIB_VOLUME = 'datadog-auto-instrumentation';
 export const LIB_MOUNT_PATH = '/datadog-lib';
 export const LIB_INIT_COMMAND = ['sh', 'copy-lib.sh', LIB_MOUNT_PATH] as const;
+/** A language's init image under a registry: `<registry>/dd-lib-<lang>-init` (its tag is the library version). */
+export const libInitImageRepository = (registry: string, lang: string): string => `${registry.replace(/\/+$/, '')}/dd-lib-${lang}-init`;
 
 /** Pod Security admission label whose `restricted` value changes the init containers' default context. */
 export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
@@ -73,6 +75,12 @@ export type InjectionMode = (typeof INJECTION_MODES)[number];
 
 export const LIB_LANGUAGES = ['java', 'js', 'python', 'dotnet', 'ruby'] as const;
 export type LibLanguage = (typeof LIB_LANGUAGES)[number];
+/** The languages whose init images `tether image lib` builds from the library's own package (diagnose's fixes name it). */
+export const BUILDABLE_LIB_LANGUAGES = ['js', 'python', 'java'] as const satisfies readonly LibLanguage[];
+export type BuildableLibLanguage = (typeof BUILDABLE_LIB_LANGUAGES)[number];
+export function isBuildableLibLanguage(s: string): s is BuildableLibLanguage {
+  return (BUILDABLE_LIB_LANGUAGES as readonly string[]).includes(s);
+}
 
 /**
  * Keys of the webhook certificate Secret's data (SPEC §7): the serving certificate and its key (what

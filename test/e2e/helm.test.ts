@@ -297,6 +297,13 @@ describe('helm template: provider presets', () => {
     assert.equal(clusterAgentConfig(docs)['admission_controller.webhook_entries'], 'single');
   });
 
+  test('containerRegistry: the library init images\' registry (DD_ADMISSION_CONTROLLER_AUTO_INSTRUMENTATION_CONTAINER_REGISTRY), the default when empty', async () => {
+    const key = 'admission_controller.auto_instrumentation.container_registry';
+    assert.equal(clusterAgentConfig(await render('default'))[key], 'gcr.io/datadoghq');
+    const docs = await helmTemplate({ clusterAgent: { admissionController: { containerRegistry: 'registry.internal/datadog' } } });
+    assert.equal(clusterAgentConfig(docs)[key], 'registry.internal/datadog');
+  });
+
   test('AKS: DD_ADMISSION_CONTROLLER_ADD_AKS_SELECTORS=true', async () => {
     const docs = await render('aks');
     const env = podOf(clusterAgent(docs)).containers[0]!.env;

@@ -13,8 +13,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import https from 'node:https';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -22,10 +20,10 @@ import { CLUSTER_AGENT_CA_CONFIGMAP, CLUSTER_AGENT_CA_CONFIGMAP_KEY, CLUSTER_AGE
 import type { NodesPage } from '../../src/console/types.js';
 import { NODE_IP } from '../../src/devcluster/node/layout.js';
 import { startRealCluster, type RealCluster } from '../../src/devcluster/realCluster.js';
-import { impersonatingKubeConfig } from '../harness/controlPlane.js';
 import { eventually } from '../helpers/eventually.js';
 import { startOtlpFileCollector, type OtlpFileCollector, type ReceivedResource } from '../helpers/otlpFileCollector.js';
 import { execInPod } from '../helpers/podExec.js';
+import { appDeploymentOf, diagnoseAs, isReady, podsOf as podsIn, problemsOf, type CheckResult } from '../helpers/realClusterChecks.js';
 import { cleanEnv, TETHER_MAIN } from '../helpers/tether.js';
 
 const run = promisify(execFile);
@@ -54,8 +52,7 @@ let apps: k8s.AppsV1Api;
 /** The pod of each mode's Deployment (test b), for the tests after it. */
 const appPods = new Map<InjectionMode, string>();
 
-const podsOf = async (namespace: string, labelSelector: string): Promise<k8s.V1Pod[]> => (await core.listNamespacedPod({ namespace, labelSelector })).items;
-const isReady = (p: k8s.V1Pod): boolean => p.metadata?.deletionTimestamp === undefined && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+const podsOf = (namespace: string, labelSelector: string): Promise<k8s.V1Pod[]> => podsIn(core, namespace, labelSelector);
 
 /** A path of the node agent pod's status port (on the pod's address), as JSON. */
 async function fromNodeAgent<T>(path: '/status' | '/pods' | '/intake'): Promise<T> {
@@ -71,12 +68,6 @@ async function fromNodeAgent<T>(path: '/status' | '/pods' | '/intake'): Promise<
 
 /** The node agent pod's own status. */
 const nodeAgentStatus = () => fromNodeAgent<{ upstreams: { kubelet: { state: string; problem: { code?: string; status?: number; summary?: string } | null } } }>('/status');
-
-async function kubeconfigFor(name: string, user: string): Promise<string> {
-  const file = join(cluster.cp.dir, `${name}.kubeconfig`);
-  await writeFile(file, impersonatingKubeConfig(cluster.cp, user).exportConfig(), { mode: 0o600 });
-  return file;
-}
 
 /**
  * The web console's node list, as a browser on this machine gets it: the cluster agent API Service's
@@ -107,62 +98,33 @@ async function consoleNodes(): Promise<NodesPage> {
   return JSON.parse(nodes.body) as NodesPage;
 }
 
-interface CheckResult {
-  name: string;
-  status: string;
-  summary: string;
-  fix?: string;
-}
-
-/** `tether diagnose -o json` as the chart's tether-diagnose identity (exit code aside: findings exit non-zero). */
-async function diagnose(): Promise<CheckResult[]> {
-  const kubeconfig = await kubeconfigFor('diagnose', `system:serviceaccount:${NS}:tether-diagnose`);
-  const r = await run(process.execPath, [TETHER_MAIN, 'diagnose', '--kubeconfig', kubeconfig, '-n', NS, '-o', 'json'], { env: cleanEnv(), timeout: 120_000 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
-  try {
-    return JSON.parse(r.stdout) as CheckResult[];
-  } catch {
-    throw new Error(`tether diagnose printed no JSON: ${r.stdout.slice(0, 2000)} ${r.stderr.slice(-2000)}`);
-  }
-}
-
-const problemsOf = (results: readonly CheckResult[]): CheckResult[] => results.filter((x) => x.status === 'error' || x.status === 'warning');
+const diagnose = (): Promise<CheckResult[]> => diagnoseAs(cluster, NS);
 
 /** The app Deployment of one injection mode: the test app image, restricted security context, labelled. */
 function appDeployment(mode: InjectionMode): k8s.V1Deployment {
-  const name = `checkout-${mode}`;
-  return {
-    metadata: { name, namespace: APPS },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: {
-          labels: {
-            app: name,
-            [ENABLED_LABEL]: 'true',
-            [CONFIG_MODE_LABEL]: mode,
-            'tags.datadoghq.com/service': 'checkout',
-            'tags.datadoghq.com/env': 'real-node',
-            'tags.datadoghq.com/version': '1.0.0',
-          },
-        },
-        spec: {
-          // The restricted profile's settings: the injected env and volumes must work under them.
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'app',
-              image: cluster.images.intakeApp.ref,
-              imagePullPolicy: 'Never',
-              env: [{ name: 'TETHER_TEST_RUN', value: mode }],
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
+  return appDeploymentOf(`checkout-${mode}`, APPS, {
+    labels: {
+      [ENABLED_LABEL]: 'true',
+      [CONFIG_MODE_LABEL]: mode,
+      'tags.datadoghq.com/service': 'checkout',
+      'tags.datadoghq.com/env': 'real-node',
+      'tags.datadoghq.com/version': '1.0.0',
     },
-  };
+    spec: {
+      // The restricted profile's settings: the injected env and volumes must work under them.
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'app',
+          image: cluster.images.intakeApp.ref,
+          imagePullPolicy: 'Never',
+          env: [{ name: 'TETHER_TEST_RUN', value: mode }],
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 },
+        },
+      ],
+    },
+  });
 }
 
 /** What the collector holds from pod `pod`: its spans' and its metrics' names, under its resource. */

@@ -14,7 +14,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFil
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../binaries.js';
-import { imageSpec, type ImageConfig, type ImageName } from './catalogue.js';
+import { imageSpec, type ImageConfig, type ImageName, type ImageSpec } from './catalogue.js';
 import { crane, craneVersion, ensureCrane, serveRegistry } from './crane.js';
 import { expandPlan, hashExpanded, type LayerPlan } from './layerPlan.js';
 import { buildLayer, type LayerBlob } from './layerTar.js';
@@ -32,7 +32,7 @@ export interface BuiltLayer {
 }
 
 export interface BuiltImage {
-  readonly name: ImageName;
+  readonly name: string;
   /** The reference the archive names the image by, e.g. ghcr.io/tether/tether:0.1.0. */
   readonly ref: string;
   /** The OCI archive (in the cache, or `out` when given). */
@@ -131,12 +131,12 @@ async function layerBlob(plan: LayerPlan, cacheDir: string, workDir: string, log
   return { ...blob, file, name: plan.name };
 }
 
-/** Builds (or finds in the cache) one image of the catalogue. */
-export async function buildImage(name: ImageName, o: BuildImageOptions = {}): Promise<BuiltImage> {
+/** Builds (or finds in the cache) one image: of the catalogue by name, or any spec (a library init image). */
+export async function buildImage(image: ImageName | ImageSpec, o: BuildImageOptions = {}): Promise<BuiltImage> {
   const log = o.log ?? (() => {});
-  const root = o.root ?? repoRoot();
   const cacheDir = o.cacheDir ?? defaultImageCacheDir();
-  const spec = imageSpec(name, root);
+  const spec = typeof image === 'string' ? imageSpec(image, o.root ?? repoRoot()) : image;
+  const name = spec.name;
   const platform = hostPlatform();
   await mkdir(cacheDir, { recursive: true });
   const workDir = await mkdtemp(join(cacheDir, `.work-${name}-`));

@@ -2,15 +2,18 @@
  * The images Tether builds without a Docker daemon: their references, layers (layers.ts) and config.
  * `tether` is the image the chart installs (the Dockerfile's, made here from the host's Node);
  * `pause` is a node's pod sandbox; `intake-app` is the instrumented app of the intake tests, for
- * injected pods on a real node.
+ * injected pods on a real node; `node-app`, `python-app` and `java-app` are HTTP servers on their
+ * runtime alone, with no tracer, which only library injection traces. The library init images are made
+ * by libInit.ts, one per library version.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TETHER_IMAGE_REPOSITORY } from '../../config/index.js';
+import { JAVA_PATH, javaAppLayer, javaRuntimeLayer } from './javaApp.js';
 import type { LayerPlan } from './layerPlan.js';
-import { APP_DIR, baseLayer, intakeAppLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, tetherAppLayer } from './layers.js';
+import { APP_DIR, baseLayer, intakeAppLayer, nodeAppLayer, NODE_PATH, NONROOT_UID, nodeRuntimeLayer, packagesLayer, pauseLayer, PYTHON_PATH, pythonAppLayer, pythonRuntimeLayer, tetherAppLayer } from './layers.js';
 
-export const IMAGE_NAMES = ['tether', 'pause', 'intake-app'] as const;
+export const IMAGE_NAMES = ['tether', 'pause', 'intake-app', 'node-app', 'python-app', 'java-app'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
 export function isImageName(s: string): s is ImageName {
@@ -30,7 +33,8 @@ export interface ImageConfig {
 }
 
 export interface ImageSpec {
-  readonly name: ImageName;
+  /** The catalogue's name, or another image's (`dd-lib-js-init-5.132.0`): its directory in the cache. */
+  readonly name: string;
   /** The reference the archive names the image by (what the chart, the kubelet and `ctr` use). */
   readonly ref: string;
   readonly config: ImageConfig;
@@ -39,7 +43,7 @@ export interface ImageSpec {
 }
 
 /** distroless's PATH: where `agent` and `tether` are found by `kubectl exec`. */
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const NONROOT_USER = `${NONROOT_UID}:${NONROOT_UID}`;
 /** The kubelet runs its pause image as 65535 (registry.k8s.io/pause's user). */
 const PAUSE_USER = '65535:65535';
@@ -58,6 +62,28 @@ export function tetherImageRef(root: string): string {
 
 export const PAUSE_IMAGE_REF = 'tether.local/pause:1';
 export const INTAKE_APP_IMAGE_REF = 'tether.local/intake-app:1';
+export const NODE_APP_IMAGE_REF = 'tether.local/node-app:1';
+export const PYTHON_APP_IMAGE_REF = 'tether.local/python-app:1';
+export const JAVA_APP_IMAGE_REF = 'tether.local/java-app:1';
+/** The port the uninstrumented apps of the library injection tests (node-app, python-app, java-app) serve HTTP on. */
+export const LIB_APP_PORT = 8080;
+
+/** An app of the library injection tests: an HTTP server on LIB_APP_PORT, run as nonroot, with no tracer. */
+function untracedApp(name: ImageName, ref: string, entrypoint: readonly string[], layers: ImageSpec['layers']): ImageSpec {
+  return {
+    name,
+    ref,
+    config: {
+      entrypoint,
+      user: NONROOT_USER,
+      workdir: APP_DIR,
+      env: { PATH: PATH_ENV, APP_HTTP_PORT: String(LIB_APP_PORT) },
+      labels: { 'org.opencontainers.image.title': name },
+      exposedPorts: [`${LIB_APP_PORT}/tcp`],
+    },
+    layers,
+  };
+}
 
 /** The catalogue, for the package at `root` (its build, lockfile and node_modules). */
 export function imageSpec(name: ImageName, root: string): ImageSpec {
@@ -121,5 +147,13 @@ export function imageSpec(name: ImageName, root: string): ImageSpec {
           intakeAppLayer(root),
         ],
       };
+    // The runtime and the app: no node_modules, no packages, no tracer.
+    case 'node-app':
+      return untracedApp(name, NODE_APP_IMAGE_REF, [NODE_PATH, `${APP_DIR}/server.cjs`], async () => [baseLayer(), await nodeRuntimeLayer(), nodeAppLayer(root)]);
+    case 'python-app':
+      // -u: its startup line reaches the log at once.
+      return untracedApp(name, PYTHON_APP_IMAGE_REF, [PYTHON_PATH, '-u', `${APP_DIR}/server.py`], async () => [baseLayer(), await pythonRuntimeLayer(), pythonAppLayer(root)]);
+    case 'java-app':
+      return untracedApp(name, JAVA_APP_IMAGE_REF, [JAVA_PATH, '-cp', APP_DIR, 'Server'], async (workDir) => [baseLayer(), await javaRuntimeLayer(), await javaAppLayer(root, workDir)]);
   }
 }

@@ -6,11 +6,13 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UNIXCRED_ADDON_FILE } from '../../config/nativeAddons.js';
 import { sharedLibraries } from './ldd.js';
 import { EXEC_MODE, type LayerEntry, type LayerPlan } from './layerPlan.js';
+import { PYTHON_TARGET } from './libraries.js';
 import { packageClosure, parseLockfile } from './packages.js';
 
 const run = promisify(execFile);
@@ -138,4 +140,62 @@ export const INTAKE_APP_SOURCE = 'test/fixtures/intake/app.cjs';
 
 export function intakeAppLayer(root: string): LayerPlan {
   return { name: 'intake-app', entries: [{ kind: 'file', path: `${APP_DIR}/app.cjs`, source: join(root, INTAKE_APP_SOURCE) }] };
+}
+
+/** The uninstrumented Node app of the library injection tests: an HTTP server on the runtime alone. */
+export const NODE_APP_SOURCE = 'test/fixtures/lib-injection/server.cjs';
+
+export function nodeAppLayer(root: string): LayerPlan {
+  return { name: 'node-app', entries: [{ kind: 'file', path: `${APP_DIR}/server.cjs`, source: join(root, NODE_APP_SOURCE) }] };
+}
+
+/** The Python of the python-app image: Debian's, with its standard library (the python library's wheels are for it). */
+export const PYTHON_BIN = `/usr/bin/python${PYTHON_TARGET.version}`;
+export const PYTHON_STDLIB = `/usr/lib/python${PYTHON_TARGET.version}`;
+/** Where the image has it: `python3` on PATH. */
+export const PYTHON_PATH = '/usr/bin/python3';
+/**
+ * What manylinux wheels may assume the system has without bundling it (PEP 599's list, but for X11 and
+ * OpenGL): an app image must carry them for a tracer's native parts. Those the host lacks are left out.
+ */
+const MANYLINUX_ASSUMED_LIBS = ['libc.so.6', 'libm.so.6', 'libdl.so.2', 'librt.so.1', 'libpthread.so.0', 'libutil.so.1', 'libresolv.so.2', 'libnsl.so.1', 'libstdc++.so.6', 'libgcc_s.so.1'];
+/** Parts of the standard library an app does not need (tests, GUI, build config, bundled pip, Debian's site hooks). */
+const STDLIB_LEFT_OUT = new Set(['test', 'idlelib', 'tkinter', 'turtledemo', 'ensurepip', 'lib2to3', 'sitecustomize.py', 'EXTERNALLY-MANAGED']);
+
+/**
+ * The host's Python (PYTHON_TARGET's) at /usr/bin/python3 with its standard library, the shared
+ * libraries it and its extension modules load (a module whose libraries the host lacks, such as
+ * _tkinter, is left out), and the libraries manylinux wheels assume.
+ */
+export async function pythonRuntimeLayer(): Promise<LayerPlan> {
+  const version = (await run(PYTHON_BIN, ['--version'])).stdout.trim();
+  if (!version.startsWith(`Python ${PYTHON_TARGET.version}.`)) throw new Error(`${PYTHON_BIN} is ${version}: the python-app image needs Python ${PYTHON_TARGET.version} (Debian's python${PYTHON_TARGET.version}), the one the python library's wheels are fetched for`);
+  const libs = new Set(await sharedLibraries(PYTHON_BIN));
+  const dynload = join(PYTHON_STDLIB, 'lib-dynload');
+  const unloadable = new Set<string>();
+  for (const f of await readdir(dynload)) {
+    if (!f.endsWith('.so')) continue;
+    try {
+      for (const lib of await sharedLibraries(join(dynload, f))) libs.add(lib);
+    } catch {
+      unloadable.add(`lib-dynload/${f}`);
+    }
+  }
+  const libDir = [...libs].find((l) => l.endsWith('/libc.so.6'))?.replace(/\/libc\.so\.6$/, '') ?? '/lib/x86_64-linux-gnu';
+  for (const name of MANYLINUX_ASSUMED_LIBS) if (existsSync(join(libDir, name))) libs.add(join(libDir, name));
+  return {
+    name: 'python-runtime',
+    entries: [
+      { kind: 'file', path: PYTHON_PATH, source: PYTHON_BIN, mode: EXEC_MODE },
+      { kind: 'tree', path: PYTHON_STDLIB, source: PYTHON_STDLIB, skip: (rel) => STDLIB_LEFT_OUT.has(rel) || rel.startsWith('config-') || rel.endsWith('/__pycache__') || rel === '__pycache__' || rel.startsWith('site-packages') || rel.startsWith('dist-packages') || unloadable.has(rel) },
+      ...[...libs].sort().map((lib): LayerEntry => ({ kind: 'file', path: lib, source: lib })),
+    ],
+  };
+}
+
+/** The uninstrumented Python app of the library injection tests: an http.server on the runtime alone. */
+export const PYTHON_APP_SOURCE = 'test/fixtures/lib-injection/server.py';
+
+export function pythonAppLayer(root: string): LayerPlan {
+  return { name: 'python-app', entries: [{ kind: 'file', path: `${APP_DIR}/server.py`, source: join(root, PYTHON_APP_SOURCE) }] };
 }

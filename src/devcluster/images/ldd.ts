@@ -35,8 +35,12 @@ export function parseLdd(output: string, program: string): string[] {
   return paths;
 }
 
-/** `ldd program`, parsed. */
-export async function sharedLibraries(program: string): Promise<string[]> {
-  const { stdout } = await promisify(execFile)('ldd', [program], { encoding: 'utf8' });
+/**
+ * `ldd program`, parsed. `libraryPath`: directories searched first (LD_LIBRARY_PATH), for a program whose
+ * own libraries are found through its RPATH at run time (a JDK's lib/*.so and lib/server/libjvm.so).
+ */
+export async function sharedLibraries(program: string, libraryPath: readonly string[] = []): Promise<string[]> {
+  const env = libraryPath.length ? { ...process.env, LD_LIBRARY_PATH: libraryPath.join(':') } : process.env;
+  const { stdout } = await promisify(execFile)('ldd', [program], { encoding: 'utf8', env });
   return parseLdd(stdout, program);
 }

@@ -6,6 +6,7 @@ import type { Check } from '../check.js';
 import { aksSelectors } from './aksSelectors.js';
 import { clusterAgentRbac } from './clusterAgentRbac.js';
 import { clusterAgentToken } from './clusterAgentToken.js';
+import { libInitImages } from './libInitImages.js';
 import { labelOnWorkload } from './labelOnWorkload.js';
 import { networkPolicyCheck } from './networkPolicy.js';
 import { nodeAgentKubeletRbac } from './nodeAgentKubeletRbac.js';
@@ -25,6 +26,7 @@ export const CHECKS: readonly Check[] = [
   webhookReachable,
   networkPolicyCheck,
   uninjectedPods,
+  libInitImages,
   labelOnWorkload,
   socketModePlatform,
   aksSelectors,
