@@ -270,10 +270,9 @@ describe('node agent with the real client: the cluster agent goes away', () => {
     const fake = await startFakeClusterAgent({ token: TOKEN, serving });
     fake.answers.set(API_PATHS.nodePods(NODE), [200, { node: NODE, pods: [{ namespace: 'shop', name: 'api-1', uid: 'uid-api-1', tags: ['kube_service:api'] }] }]);
     fakeUrl = fake.url;
-    // Once, from the test or from after(): a fake left listening when an assertion fails first would keep
-    // this file's process alive, and the whole suite waiting on it.
-    let closing: Promise<void> | undefined;
-    stopFake = () => (closing ??= fake.close());
+    // Closed by the test and again by after() (a second close resolves too): a fake left listening when an
+    // assertion fails first would keep this file's process alive, and the whole suite waiting on it.
+    stopFake = () => fake.close();
     cleanup = () => dir.remove();
   });
   after(async () => {
