@@ -67,31 +67,32 @@ interface LibRequest {
   readonly containers?: ReadonlySet<string>;
 }
 
-interface Requested {
-  image?: string;
-  source?: string;
-  /** A custom image outranks a version at the same scope. */
-  custom?: boolean;
-}
-
 /** Reads the library annotations into one request per language, with decisions for anything ignored. */
 export function libRequests(pod: Pod, config: TetherConfig, decisions: Decision[]): LibRequest[] {
-  const annotations = pod.metadata?.annotations ?? {};
+  const annotations = pod.metadata?.annotations;
+  if (!annotations) return [];
+  // Most pods carry no library annotation, and a pod that does carries one or two among many others:
+  // only those are sorted and read (this runs on every pod, twice: for its facts, then to mutate it).
+  const keys: string[] = [];
+  for (const key in annotations) if (key.startsWith(ANNOTATION_PREFIX) && ANNOTATION.test(key)) keys.push(key);
+  if (keys.length === 0) return [];
+  keys.sort();
+
   const registry = config['admission_controller.auto_instrumentation.container_registry'];
-  const containerNames = new Set(pod.spec.containers.map((c) => c.name));
-  // lang → scope ('' = pod-level, else container name) → requested image
-  const byLang = new Map<LibLanguage, Map<string, Requested>>();
+  let containerNames: ReadonlySet<string> | undefined;
+  // One entry per language and scope ('' = pod-level, else a container name), in annotation order: a
+  // pod has a handful at most, so arrays and scans, not maps.
+  const requested: { lang: LibLanguage; scope: string; image: string; custom: boolean }[] = [];
   const note = (what: string, detail: string) => decisions.push({ webhook: 'lib', outcome: 'skipped', what, detail, warning: true });
 
-  for (const key of Object.keys(annotations).sort()) {
-    const m = ANNOTATION.exec(key);
-    if (!m) continue;
-    const container = m[1] ?? '';
+  for (const key of keys) {
+    const m = ANNOTATION.exec(key) as RegExpExecArray;
+    const scope = m[1] ?? '';
     const lang = m[3] as LibLanguage;
     const custom = m[4] === 'custom-image';
     const value = (annotations[key] as string).trim();
-    if (container && !containerNames.has(container)) {
-      note(`annotation ${key}`, `the pod has no container named ${container}`);
+    if (scope && !(containerNames ??= new Set(pod.spec.containers.map((c) => c.name))).has(scope)) {
+      note(`annotation ${key}`, `the pod has no container named ${scope}`);
       continue;
     }
     if (custom ? value === '' || /\s/.test(value) : !IMAGE_TAG.test(value)) {
@@ -99,25 +100,24 @@ export function libRequests(pod: Pod, config: TetherConfig, decisions: Decision[
       continue;
     }
     const image = custom ? value : `${libInitImageRepository(registry, lang)}:${value}`;
-    const scopes = byLang.get(lang) ?? new Map<string, Requested>();
-    byLang.set(lang, scopes);
-    const prev = scopes.get(container);
-    if (!prev || (custom && !prev.custom)) scopes.set(container, { image, source: key, custom });
+    const prev = requested.find((r) => r.lang === lang && r.scope === scope);
+    if (!prev) requested.push({ lang, scope, image, custom });
+    else if (custom && !prev.custom) Object.assign(prev, { image, custom });
   }
 
   const requests: LibRequest[] = [];
   for (const lang of LIB_LANGUAGES) {
-    const scopes = byLang.get(lang);
-    if (!scopes) continue;
-    const images = new Set([...scopes.values()].map((r) => r.image));
-    if (images.size > 1) {
+    const scopes = requested.filter((r) => r.lang === lang);
+    const first = scopes[0];
+    if (!first) continue;
+    if (scopes.some((r) => r.image !== first.image)) {
       // One emptyDir holds one copy of a language's library: two versions would overwrite each other.
-      note(`library ${lang}`, `the annotations ask for different images (${[...images].join(', ')}); one pod can hold one ${lang} library`);
+      const images = [...new Set(scopes.map((r) => r.image))];
+      note(`library ${lang}`, `the annotations ask for different images (${images.join(', ')}); one pod can hold one ${lang} library`);
       continue;
     }
-    const image = [...images][0] as string;
-    const containers = scopes.has('') ? undefined : new Set(scopes.keys());
-    requests.push({ lang, image, ...(containers ? { containers } : {}) });
+    const podLevel = scopes.some((r) => r.scope === '');
+    requests.push({ lang, image: first.image, ...(podLevel ? {} : { containers: new Set(scopes.map((r) => r.scope)) }) });
   }
   return requests;
 }

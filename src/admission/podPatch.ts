@@ -82,8 +82,8 @@ export class PodPatchBuilder {
         for (const [j, value] of [...e.values.entries()].sort(([a], [b]) => a - b)) {
           ops.push({ op: 'add', path: pointer('spec', list, i, 'env', j, 'value'), value });
         }
-        pushInto(ops, pointer('spec', list, i, 'env'), c.env, e.prepend, 'front');
-        pushInto(ops, pointer('spec', list, i, 'volumeMounts'), c.volumeMounts, e.mounts, 'end');
+        if (e.prepend.length > 0) pushInto(ops, pointer('spec', list, i, 'env'), c.env, e.prepend, 'front');
+        if (e.mounts.length > 0) pushInto(ops, pointer('spec', list, i, 'volumeMounts'), c.volumeMounts, e.mounts, 'end');
       }
     }
     pushInto(ops, pointer('spec', 'volumes'), this.pod.spec.volumes, this.volumes, 'end');

@@ -108,15 +108,21 @@ export interface AdmissionAnswer {
 const MAX_WARNINGS = 10;
 const MAX_WARNING_LENGTH = 256;
 
-/** The AdmissionReview response, same version as the request, always `allowed: true` (fail open). */
+/**
+ * The AdmissionReview response, same version as the request, always `allowed: true` (fail open).
+ * Written as text around the base64 patch rather than `JSON.stringify` of an envelope object: the patch
+ * is most of the answer, base64 needs no escaping, and stringifying it a second time was a third of the
+ * cost of encoding an answer.
+ */
 export function encodeAdmissionResponse(version: AdmissionVersion, uid: string, answer: AdmissionAnswer): string {
-  const response: Record<string, unknown> = { uid, allowed: true };
+  let response = `{"uid":${JSON.stringify(uid)},"allowed":true`;
   if (answer.patch && answer.patch.length > 0) {
-    response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(answer.patch)).toString('base64');
+    response += `,"patchType":"JSONPatch","patch":"${Buffer.from(JSON.stringify(answer.patch)).toString('base64')}"`;
   }
-  const warnings = (answer.warnings ?? []).slice(0, MAX_WARNINGS).map((w) => (w.length > MAX_WARNING_LENGTH ? w.slice(0, MAX_WARNING_LENGTH - 3) + '...' : w));
-  if (warnings.length > 0) response.warnings = warnings;
-  if (answer.message) response.status = { message: answer.message };
-  return JSON.stringify({ apiVersion: version, kind: 'AdmissionReview', response });
+  if (answer.warnings && answer.warnings.length > 0) {
+    const warnings = answer.warnings.slice(0, MAX_WARNINGS).map((w) => (w.length > MAX_WARNING_LENGTH ? w.slice(0, MAX_WARNING_LENGTH - 3) + '...' : w));
+    response += `,"warnings":${JSON.stringify(warnings)}`;
+  }
+  if (answer.message) response += `,"status":${JSON.stringify({ message: answer.message })}`;
+  return `{"apiVersion":${JSON.stringify(version)},"kind":"AdmissionReview","response":${response}}}`;
 }
