@@ -13,7 +13,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { asPod, runWebhookChain } from '../src/admission/index.js';
 import { generateSelfSignedCertificate } from '../src/certs/index.js';
+import { loadConfig } from '../src/config/index.js';
 import { startControlPlane } from '../src/devcluster/controlPlane.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./podCreateServer.js', import.meta.url));
@@ -51,12 +53,22 @@ function parseFlags(argv: readonly string[]): Options {
 
 interface Scenario {
   readonly name: string;
-  readonly shape?: 'separate' | 'single';
+  /** Tether's entries (`separate`, `single`), or `noop`: one entry whose server answers `allowed` and nothing else. */
+  readonly shape?: 'separate' | 'single' | 'noop';
   readonly http2?: boolean;
+  /** No webhook, and the pod is sent already in the form Tether's webhooks give it (`tether inject`'s chain). */
+  readonly preInjected?: boolean;
 }
 
+/**
+ * The first is what every other is compared with. The two references after it split what a webhook adds
+ * to a create into the part no webhook can avoid (the API server's call to a webhook that changes nothing)
+ * and the part no injection can avoid (storing and validating the bigger pod), against Tether's own.
+ */
 const SCENARIOS: readonly Scenario[] = [
   { name: 'no webhook' },
+  { name: 'reference: injected pod, no webhook', preInjected: true },
+  { name: 'reference: no-op webhook, HTTP/2', shape: 'noop', http2: true },
   { name: 'separate, HTTP/1.1', shape: 'separate', http2: false },
   { name: 'separate, HTTP/2', shape: 'separate', http2: true },
   { name: 'single, HTTP/1.1', shape: 'single', http2: false },
@@ -70,6 +82,7 @@ const ENTRIES = {
     ['datadog.webhook.auto.instrumentation', '/injectlib'],
   ],
   single: [['datadog.webhook.inject', '/inject']],
+  noop: [['datadog.webhook.inject', '/inject']],
 } as const;
 
 interface WebhookProcess {
@@ -78,11 +91,11 @@ interface WebhookProcess {
   stop(): Promise<void>;
 }
 
-async function startWebhook(cert: { certPem: string; keyPem: string }, shape: 'separate' | 'single', http2: boolean): Promise<WebhookProcess> {
+async function startWebhook(cert: { certPem: string; keyPem: string }, shape: 'separate' | 'single' | 'noop', http2: boolean): Promise<WebhookProcess> {
   const child: ChildProcess = fork(SERVER_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T>(): Promise<T> => new Promise((resolve) => child.once('message', (m) => resolve(m as T)));
   const ready = next<{ url: string }>();
-  child.send({ ...cert, http2, env: { DD_ADMISSION_CONTROLLER_WEBHOOK_ENTRIES: shape, DD_LOG_LEVEL: 'error' } });
+  child.send({ ...cert, http2, noop: shape === 'noop', env: { DD_ADMISSION_CONTROLLER_WEBHOOK_ENTRIES: shape === 'noop' ? 'single' : shape, DD_LOG_LEVEL: 'error' } });
   const { url } = await ready;
   return {
     url,
@@ -99,6 +112,11 @@ async function startWebhook(cert: { certPem: string; keyPem: string }, shape: 's
   };
 }
 
+/** Calls a webhook process has answered so far, over all its entries. */
+async function callsOf(w: WebhookProcess | undefined): Promise<number> {
+  return w ? Object.values((await w.stats()).perEntry).reduce((a, b) => a + b, 0) : 0;
+}
+
 /** The pod every scenario creates: opted in, with a service tag and a library to inject (all three webhooks act). */
 function benchPod(name: string): k8s.V1Pod {
   return {
@@ -109,6 +127,12 @@ function benchPod(name: string): k8s.V1Pod {
     },
     spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'PORT', value: '8080' }] }] },
   };
+}
+
+/** The bench pod as Tether's webhooks give it, computed by the same chain (`tether inject`'s), for the no-webhook reference. */
+function preInjectedPod(name: string): k8s.V1Pod {
+  const config = loadConfig({ env: {} });
+  return runWebhookChain(asPod(benchPod(name)), { config, namespace: NAMESPACE, tetherNamespace: 'tether' }).pod as unknown as k8s.V1Pod;
 }
 
 function injected(p: k8s.V1Pod): boolean {
@@ -138,13 +162,14 @@ function latencies(s: Samples): Latencies {
 }
 
 /** Creates `count` pods, `parallel` at a time, adding to `into`. */
-async function createPods(core: k8s.CoreV1Api, prefix: string, count: number, parallel: number, expectInjected: boolean, into: Samples = samples()): Promise<Samples> {
+async function createPods(core: k8s.CoreV1Api, prefix: string, count: number, parallel: number, expectInjected: boolean, into: Samples = samples(), podOf = benchPod): Promise<Samples> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
+      const body = podOf(`${prefix}-${i}`);
       const started = process.hrtime.bigint();
-      const p = await core.createNamespacedPod({ namespace: NAMESPACE, body: benchPod(`${prefix}-${i}`) });
+      const p = await core.createNamespacedPod({ namespace: NAMESPACE, body });
       into.times.push(Number(process.hrtime.bigint() - started) / 1e6);
       if (expectInjected !== injected(p)) into.notInjected++;
     }
@@ -206,10 +231,12 @@ async function main(): Promise<void> {
           },
         });
       }
-      // The API server's informer must see the change (this configuration, its URLs) before the timed pods.
+      // The API server's informer must see the change (this configuration, its URLs) before the timed pods:
+      // Tether's entries inject the probe; the no-op entry is seen calling, and no webhook is seen not injecting.
       for (let i = 0; ; i++) {
+        const calledBefore = sc.shape === 'noop' ? await callsOf(webhook) : 0;
         const p = await core.createNamespacedPod({ namespace: NAMESPACE, body: benchPod(`${tag}-probe-${i}`), dryRun: 'All' });
-        if (injected(p) === (webhook !== undefined)) break;
+        if (sc.shape === 'noop' ? (await callsOf(webhook)) > calledBefore : injected(p) === (webhook !== undefined)) break;
         if (i > 200) throw new Error(`${sc.name}: the API server did not pick the webhook configuration up`);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -224,10 +251,12 @@ async function main(): Promise<void> {
         const tag = `r${round}-s${index}`;
         const webhook = webhooks.get(sc);
         await use(sc, tag);
-        await createPods(core, `${tag}-warm`, Math.ceil(o.warmup / ROUNDS), o.parallel, webhook !== undefined);
+        const expectInjected = sc.preInjected === true || (webhook !== undefined && sc.shape !== 'noop');
+        const podOf = sc.preInjected ? preInjectedPod : benchPod;
+        await createPods(core, `${tag}-warm`, Math.ceil(o.warmup / ROUNDS), o.parallel, expectInjected, samples(), podOf);
         const before = await webhook?.stats();
-        await createPods(core, `${tag}-seq`, perRound, 1, webhook !== undefined, seq.get(sc));
-        await createPods(core, `${tag}-par`, perRound, o.parallel, webhook !== undefined, par.get(sc));
+        await createPods(core, `${tag}-seq`, perRound, 1, expectInjected, seq.get(sc), podOf);
+        await createPods(core, `${tag}-par`, perRound, o.parallel, expectInjected, par.get(sc), podOf);
         const after = await webhook?.stats();
         if (before && after) calls.set(sc, (calls.get(sc) ?? 0) + Object.entries(after.perEntry).reduce((n, [k, v]) => n + v - (before.perEntry[k] ?? 0), 0));
       }

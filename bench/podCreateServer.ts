@@ -4,7 +4,11 @@
  * IPC, answers `{ url }`, then on each `stats` message the requests it served per entry and the
  * connections it accepted per protocol (ALPN), so the bench can count calls per pod and see HTTP/2 used.
  */
+import type { TLSSocket } from 'node:tls';
 import { loadConfig } from '../src/config/index.js';
+import { MAX_REVIEW_BODY_BYTES } from '../src/config/limits.js';
+import { readBody } from '../src/http/body.js';
+import { createWebhookTlsServer } from '../src/http/httpsServer.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { startWebhookServer } from '../src/server/index.js';
 
@@ -13,11 +17,47 @@ interface Start {
   readonly keyPem: string;
   readonly env: Record<string, string>;
   readonly http2: boolean;
+  /** The reference webhook: on the same HTTPS server, answers `allowed` and nothing else, reading only the uid. */
+  readonly noop?: boolean;
 }
 
 const send = (m: unknown): void => void process.send?.(m);
 
+/** A webhook that changes nothing: what the API server's call to any webhook costs a create. */
+function startNoopWebhook(m: Start): void {
+  let calls = 0;
+  const protocols: Record<string, number> = {};
+  const server = createWebhookTlsServer(
+    (req, res) => {
+      readBody(req, MAX_REVIEW_BODY_BYTES).then(
+        (body) => {
+          const review = JSON.parse(body.toString('utf8')) as { apiVersion: string; request: { uid: string } };
+          const answer = JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } });
+          calls++;
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(answer) });
+          res.end(answer);
+        },
+        () => res.destroy(),
+      );
+    },
+    { certPem: m.certPem, keyPem: m.keyPem },
+  );
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const p = socket.alpnProtocol || 'http/1.1';
+    protocols[p] = (protocols[p] ?? 0) + 1;
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    send({ url: `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
+  });
+  process.on('message', (q: string) => {
+    if (q === 'stats') send({ perEntry: { noop: calls }, protocols });
+  });
+  process.on('SIGTERM', () => process.exit(0));
+}
+
 process.once('message', async (m: Start) => {
+  if (m.noop) return startNoopWebhook(m);
   const config = loadConfig({ env: m.env });
   const server = await startWebhookServer({ config, tls: { certPem: m.certPem, keyPem: m.keyPem }, host: '127.0.0.1', port: 0, logger: silentLogger(), tetherNamespace: 'tether', http2: m.http2 });
   process.on('message', async (q: string) => {

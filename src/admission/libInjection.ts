@@ -7,10 +7,12 @@ import {
   LIB_VOLUME,
   libInitImageRepository,
   POD_SECURITY_ENFORCE_LABEL,
+  SERVICE_ACCOUNT_DIR,
+  SERVICE_ACCOUNT_VOLUME_PREFIX,
   type LibLanguage,
   type TetherConfig,
 } from '../config/index.js';
-import type { Container, Pod } from './pod.js';
+import type { Container, Pod, VolumeMount } from './pod.js';
 import { PodPatchBuilder } from './podPatch.js';
 import type { Decision, MutationContext, MutationResult } from './types.js';
 
@@ -135,6 +137,22 @@ export function libNeedsNamespaceLabels(pod: Pod, config: TetherConfig): boolean
   return libRequests(pod, config, []).length > 0;
 }
 
+/**
+ * The token mount the ServiceAccount admission plugin gave the pod's containers, for the init containers
+ * Tether adds. That plugin runs again after the webhooks and would add it to them itself; that change
+ * makes the API server call every webhook entry with `reinvocationPolicy: IfNeeded` a second time, for a
+ * second pass that changes nothing (twice the calls per pod). Given only when the pod carries it as the
+ * plugin writes it (its first `kube-api-access-` volume, mounted read-only at the default path), so the
+ * pod comes out as it would have anyway; never to a pod that opts out of the token.
+ */
+export function serviceAccountTokenMount(pod: Pod): VolumeMount | undefined {
+  if (pod.spec.automountServiceAccountToken === false) return undefined;
+  const volume = pod.spec.volumes?.find((v) => v.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX));
+  if (!volume) return undefined;
+  const mounted = pod.spec.containers.some((c) => c.volumeMounts?.some((m) => m.name === volume.name && m.mountPath === SERVICE_ACCOUNT_DIR && m.readOnly === true));
+  return mounted ? { name: volume.name, readOnly: true, mountPath: SERVICE_ACCOUNT_DIR } : undefined;
+}
+
 type PlannedEdit = { index: number; container: Container } & ({ set: { envIndex: number; value: string } } | { add: { name: string; value: string } });
 
 /**
@@ -184,6 +202,7 @@ export function injectLibraries(pod: Pod, ctx: MutationContext): MutationResult 
   const cpu = cfg['admission_controller.auto_instrumentation.init_resources.cpu'];
   const memory = cfg['admission_controller.auto_instrumentation.init_resources.memory'];
   const securityContext = initSecurityContext(ctx);
+  const tokenMount = serviceAccountTokenMount(pod);
 
   for (const req of requests) {
     const name = libInitContainerName(req.lang);
@@ -202,7 +221,7 @@ export function injectLibraries(pod: Pod, ctx: MutationContext): MutationResult 
       image: req.image,
       command: [...LIB_INIT_COMMAND],
       resources: { requests: { cpu, memory }, limits: { cpu, memory } },
-      volumeMounts: [{ name: LIB_VOLUME, mountPath: LIB_MOUNT_PATH }],
+      volumeMounts: [{ name: LIB_VOLUME, mountPath: LIB_MOUNT_PATH }, ...(tokenMount ? [tokenMount] : [])],
       ...(securityContext ? { securityContext } : {}),
     });
     decisions.push({ webhook: 'lib', outcome: 'injected', what: `init container ${name}`, detail: `image ${req.image}` });

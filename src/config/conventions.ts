@@ -141,3 +141,10 @@ export const TETHER_IMAGE_REPOSITORY = 'ghcr.io/tether/tether';
  * `tether status` and `diagnose` read it (agentapi/nodeAgentReport.ts).
  */
 export const NODE_AGENTS_CONFIGMAP = 'datadog-node-agents';
+
+/**
+ * Kubernetes' own convention, which the library init containers follow: where the ServiceAccount admission
+ * plugin mounts a pod's token, and the prefix of the projected volume it adds (`kube-api-access-<random>`).
+ */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const SERVICE_ACCOUNT_VOLUME_PREFIX = 'kube-api-access-';

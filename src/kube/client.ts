@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { SERVICE_ACCOUNT_DIR } from './namespace.js';
+import { SERVICE_ACCOUNT_DIR } from '../config/index.js';
 
 export interface KubeConfigOptions {
   /** `--kubeconfig FILE`. */

@@ -1,10 +1,7 @@
 /** Tether's own namespace: where its Secret, Service and Lease live, and whose pods it never mutates. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_NAMESPACE, type TetherConfig } from '../config/index.js';
-
-/** Where a pod's service account credentials are mounted. */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+import { DEFAULT_NAMESPACE, SERVICE_ACCOUNT_DIR, type TetherConfig } from '../config/index.js';
 
 /** `--namespace`, else `kube_resources_namespace` (DD_KUBE_RESOURCES_NAMESPACE), else the pod's, else `default`. */
 export function resolveTetherNamespace(flag: string | undefined, config: TetherConfig, serviceAccountDir = SERVICE_ACCOUNT_DIR): string {

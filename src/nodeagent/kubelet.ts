@@ -21,7 +21,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { KUBELET_MAX_PODLIST_BYTES, KUBELET_REQUEST_TIMEOUT_MS, KUBELET_TOKEN_REREAD_MS, TLS_MIN_VERSION } from '../config/limits.js';
 import { SCHEMA, type TetherConfig } from '../config/schema.js';
-import { SERVICE_ACCOUNT_DIR } from '../kube/namespace.js';
+import { SERVICE_ACCOUNT_DIR } from '../config/conventions.js';
 import type { Logger } from '../logging/logger.js';
 import { foreignPodsMessage, kubeletProblem, type KubeletFailure, type KubeletTarget } from './kubeletProblems.js';
 import { UpstreamError } from './problems.js';

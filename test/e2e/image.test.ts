@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { buildImage, type BuiltImage } from '../../src/devcluster/images/index.js';
-import { SERVICE_ACCOUNT_DIR } from '../../src/kube/namespace.js';
+import { SERVICE_ACCOUNT_DIR } from '../../src/config/index.js';
 import { startControlPlane, tokenKubeConfigFor, type ControlPlane } from '../harness/controlPlane.js';
 import { applyTetherRbac, SERVICE_ACCOUNT } from '../helpers/rbac.js';
 import { CONTAINERD_IMAGE_NAME } from '../../src/devcluster/images/ociArchive.js';

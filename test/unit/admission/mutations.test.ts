@@ -246,6 +246,24 @@ describe('library webhook', () => {
     const configured = applied(p, 'lib', ctx({ 'admission_controller.auto_instrumentation.init_security_context': { runAsUser: 1001 } }, { namespaceLabels: { 'pod-security.kubernetes.io/enforce': 'restricted' } }));
     assert.deepEqual(configured.spec.initContainers?.[0]?.securityContext, { runAsUser: 1001 });
   });
+
+  test('the init container gets the service account token mount the pod already has, as the API server would add it', () => {
+    const token = { name: 'kube-api-access-x7k2q', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' };
+    // A pod as the webhook receives it: the ServiceAccount admission plugin ran before the webhooks.
+    const asAdmitted = (extra: Partial<Pod['spec']> = {}, mount: Record<string, unknown> = token) =>
+      lib(
+        { 'admission.datadoghq.com/python-lib.version': 'v2' },
+        { containers: [{ name: 'app', volumeMounts: [{ name: 'data', mountPath: '/data' }, mount as typeof token] }], volumes: [{ name: 'data', emptyDir: {} }, { name: token.name, projected: {} }], ...extra },
+      );
+    const mountsOfInit = (p: Pod) => p.spec.initContainers?.[0]?.volumeMounts;
+    assert.deepEqual(mountsOfInit(applied(asAdmitted(), 'lib')), [{ name: 'datadog-auto-instrumentation', mountPath: '/datadog-lib' }, token]);
+    // A pod that opts out of the token, or mounts something else at the token's path, or has no token volume: nothing added.
+    const libOnly = [{ name: 'datadog-auto-instrumentation', mountPath: '/datadog-lib' }];
+    assert.deepEqual(mountsOfInit(applied(asAdmitted({ automountServiceAccountToken: false }), 'lib')), libOnly);
+    assert.deepEqual(mountsOfInit(applied(asAdmitted({}, { ...token, name: 'my-token' }), 'lib')), libOnly);
+    assert.deepEqual(mountsOfInit(applied(asAdmitted({}, { ...token, readOnly: false }), 'lib')), libOnly);
+    assert.deepEqual(mountsOfInit(applied(asAdmitted({ volumes: [{ name: 'data', emptyDir: {} }] }), 'lib')), libOnly);
+  });
 });
 
 describe('the chain', () => {

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../../src/config/index.js';
+import { loadConfig, SERVICE_ACCOUNT_DIR } from '../../../src/config/index.js';
 import { loadKubeConfig } from '../../../src/kube/client.js';
-import { resolveTetherNamespace, SERVICE_ACCOUNT_DIR } from '../../../src/kube/namespace.js';
+import { resolveTetherNamespace } from '../../../src/kube/namespace.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tether-sa-'));
 after(() => rmSync(root, { recursive: true, force: true }));
