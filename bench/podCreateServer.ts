@@ -17,7 +17,7 @@ interface Start {
   readonly keyPem: string;
   readonly env: Record<string, string>;
   readonly http2: boolean;
-  /** The reference webhook: on the same HTTPS server, answers `allowed` and nothing else, reading only the uid. */
+  /** The reference webhook: on the same HTTPS server, parses the review and answers `allowed`, with no patch. */
   readonly noop?: boolean;
 }
 
