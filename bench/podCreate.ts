@@ -129,11 +129,12 @@ function benchPod(name: string): k8s.V1Pod {
   };
 }
 
+const DEFAULT_CONFIG = loadConfig({ env: {} });
+
 /** The bench pod as Tether's webhooks give it, computed by the same chain (`tether inject`'s), for the no-webhook reference. */
 function preInjectedPod(name: string): k8s.V1Pod {
   return runWebhookChain(asPod(benchPod(name)), { config: DEFAULT_CONFIG, namespace: NAMESPACE, tetherNamespace: 'tether' }).pod as unknown as k8s.V1Pod;
 }
-const DEFAULT_CONFIG = loadConfig({ env: {} });
 
 function injected(p: k8s.V1Pod): boolean {
   const env = (p.spec?.containers[0]?.env ?? []).map((e) => e.name);
