@@ -53,22 +53,28 @@ function parseFlags(argv: readonly string[]): Options {
 
 interface Scenario {
   readonly name: string;
-  /** Tether's entries (`separate`, `single`), or `noop`: one entry whose server answers `allowed` and nothing else. */
-  readonly shape?: 'separate' | 'single' | 'noop';
+  /**
+   * Tether's entries (`separate`, `single`); `noop`: one entry whose server answers `allowed` and nothing
+   * else; `touch`: the same, with a patch adding one annotation (what the API server does for any mutation).
+   */
+  readonly shape?: 'separate' | 'single' | 'noop' | 'touch';
   readonly http2?: boolean;
   /** No webhook, and the pod is sent already in the form Tether's webhooks give it (`tether inject`'s chain). */
   readonly preInjected?: boolean;
 }
 
 /**
- * The first is what every other is compared with. The two references after it split what a webhook adds
- * to a create into the part no webhook can avoid (the API server's call to a webhook that changes nothing)
- * and the part no injection can avoid (storing and validating the bigger pod), against Tether's own.
+ * The first is what every other is compared with. The references after it split what a webhook adds to a
+ * create into what no webhook can avoid (the API server's call to a webhook that changes nothing), what no
+ * mutating webhook can avoid (the API server applying a patch, here of one annotation, and rerunning its
+ * own admission plugins on the changed pod) and what no injection can avoid (storing and validating the
+ * bigger pod), against Tether's own.
  */
 const SCENARIOS: readonly Scenario[] = [
   { name: 'no webhook' },
   { name: 'reference: injected pod, no webhook', preInjected: true },
   { name: 'reference: no-op webhook, HTTP/2', shape: 'noop', http2: true },
+  { name: 'reference: one-annotation webhook, HTTP/2', shape: 'touch', http2: true },
   { name: 'separate, HTTP/1.1', shape: 'separate', http2: false },
   { name: 'separate, HTTP/2', shape: 'separate', http2: true },
   { name: 'single, HTTP/1.1', shape: 'single', http2: false },
@@ -83,6 +89,7 @@ const ENTRIES = {
   ],
   single: [['datadog.webhook.inject', '/inject']],
   noop: [['datadog.webhook.inject', '/inject']],
+  touch: [['datadog.webhook.inject', '/inject']],
 } as const;
 
 interface WebhookProcess {
@@ -91,11 +98,12 @@ interface WebhookProcess {
   stop(): Promise<void>;
 }
 
-async function startWebhook(cert: { certPem: string; keyPem: string }, shape: 'separate' | 'single' | 'noop', http2: boolean): Promise<WebhookProcess> {
+async function startWebhook(cert: { certPem: string; keyPem: string }, shape: NonNullable<Scenario['shape']>, http2: boolean): Promise<WebhookProcess> {
   const child: ChildProcess = fork(SERVER_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T>(): Promise<T> => new Promise((resolve) => child.once('message', (m) => resolve(m as T)));
   const ready = next<{ url: string }>();
-  child.send({ ...cert, http2, noop: shape === 'noop', env: { DD_ADMISSION_CONTROLLER_WEBHOOK_ENTRIES: shape === 'noop' ? 'single' : shape, DD_LOG_LEVEL: 'error' } });
+  const reference = shape === 'noop' || shape === 'touch';
+  child.send({ ...cert, http2, ...(reference ? { reference: shape } : {}), env: { DD_ADMISSION_CONTROLLER_WEBHOOK_ENTRIES: reference ? 'single' : shape, DD_LOG_LEVEL: 'error' } });
   const { url } = await ready;
   return {
     url,
@@ -233,11 +241,12 @@ async function main(): Promise<void> {
         });
       }
       // The API server's informer must see the change (this configuration, its URLs) before the timed pods:
-      // Tether's entries inject the probe; the no-op entry is seen calling, and no webhook is seen not injecting.
+      // Tether's entries inject the probe; a reference webhook is seen called, and no webhook is seen not injecting.
       for (let i = 0; ; i++) {
-        const calledBefore = sc.shape === 'noop' ? await callsOf(webhook) : 0;
+        const reference = sc.shape === 'noop' || sc.shape === 'touch';
+        const calledBefore = reference ? await callsOf(webhook) : 0;
         const p = await core.createNamespacedPod({ namespace: NAMESPACE, body: benchPod(`${tag}-probe-${i}`), dryRun: 'All' });
-        if (sc.shape === 'noop' ? (await callsOf(webhook)) > calledBefore : injected(p) === (webhook !== undefined)) break;
+        if (reference ? (await callsOf(webhook)) > calledBefore : injected(p) === (webhook !== undefined)) break;
         if (i > 200) throw new Error(`${sc.name}: the API server did not pick the webhook configuration up`);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -252,7 +261,7 @@ async function main(): Promise<void> {
         const tag = `r${round}-s${index}`;
         const webhook = webhooks.get(sc);
         await use(sc, tag);
-        const expectInjected = sc.preInjected === true || (webhook !== undefined && sc.shape !== 'noop');
+        const expectInjected = sc.preInjected === true || sc.shape === 'separate' || sc.shape === 'single';
         const podOf = sc.preInjected ? preInjectedPod : benchPod;
         await createPods(core, `${tag}-warm`, Math.ceil(o.warmup / ROUNDS), o.parallel, expectInjected, samples(), podOf);
         const before = await webhook?.stats();

@@ -17,14 +17,20 @@ interface Start {
   readonly keyPem: string;
   readonly env: Record<string, string>;
   readonly http2: boolean;
-  /** The reference webhook: on the same HTTPS server, parses the review and answers `allowed`, with no patch. */
-  readonly noop?: boolean;
+  /**
+   * A reference webhook instead of Tether's, on the same HTTPS server: parses the review and answers
+   * `allowed`, with no patch (`noop`) or a patch adding one annotation (`touch`).
+   */
+  readonly reference?: 'noop' | 'touch';
 }
 
 const send = (m: unknown): void => void process.send?.(m);
 
-/** A webhook that changes nothing: what the API server's call to any webhook costs a create. */
-function startNoopWebhook(m: Start): void {
+/** The bench pods carry annotations, so one more is a single `add` (`~1` is `/` in a JSON Pointer). */
+const TOUCH_PATCH = Buffer.from(JSON.stringify([{ op: 'add', path: '/metadata/annotations/bench.tether.dev~1touched', value: 'true' }])).toString('base64');
+
+/** A webhook that changes nothing, or one annotation: what the API server's call to any (mutating) webhook costs a create. */
+function startReferenceWebhook(m: Start): void {
   let calls = 0;
   const protocols: Record<string, number> = {};
   const server = createWebhookTlsServer(
@@ -32,7 +38,8 @@ function startNoopWebhook(m: Start): void {
       readBody(req, MAX_REVIEW_BODY_BYTES).then(
         (body) => {
           const review = JSON.parse(body.toString('utf8')) as { apiVersion: string; request: { uid: string } };
-          const answer = JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } });
+          const patch = m.reference === 'touch' ? { patchType: 'JSONPatch', patch: TOUCH_PATCH } : {};
+          const answer = JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, ...patch } });
           calls++;
           res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(answer) });
           res.end(answer);
@@ -51,13 +58,13 @@ function startNoopWebhook(m: Start): void {
     send({ url: `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
   });
   process.on('message', (q: string) => {
-    if (q === 'stats') send({ perEntry: { noop: calls }, protocols });
+    if (q === 'stats') send({ perEntry: { [m.reference as string]: calls }, protocols });
   });
   process.on('SIGTERM', () => process.exit(0));
 }
 
 process.once('message', async (m: Start) => {
-  if (m.noop) return startNoopWebhook(m);
+  if (m.reference) return startReferenceWebhook(m);
   const config = loadConfig({ env: m.env });
   const server = await startWebhookServer({ config, tls: { certPem: m.certPem, keyPem: m.keyPem }, host: '127.0.0.1', port: 0, logger: silentLogger(), tetherNamespace: 'tether', http2: m.http2 });
   process.on('message', async (q: string) => {

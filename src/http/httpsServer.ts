@@ -81,6 +81,9 @@ export function createWebhookTlsServer(listener: AnyRequestListener, pem?: { cer
   const l = { ...DEFAULT_SERVER_LIMITS, ...limits };
   const server = http2.createSecureServer({
     allowHTTP1: true,
+    // Nagle off, as Node's HTTP/1.1 servers have it by default and its HTTP/2 server does not: an answer
+    // goes out as HEADERS then DATA, and the second write would wait for the client's ACK of the first.
+    noDelay: true,
     minVersion: TLS_MIN_VERSION,
     handshakeTimeout: l.handshakeTimeoutMs,
     maxHeaderListPairs: MAX_HEADERS_COUNT,

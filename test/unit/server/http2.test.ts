@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { CertificatePair } from '../../../src/certs/index.js';
 import { startWebhookServer, type WebhookServer } from '../../../src/server/index.js';
+import { createHttpsServer, createWebhookTlsServer } from '../../../src/http/httpsServer.js';
 import { silentLogger } from '../../../src/logging/logger.js';
 import { testConfig } from '../../helpers/config.js';
 import { makeCertificate } from '../../helpers/certs.js';
@@ -82,6 +83,15 @@ describe('the webhook port speaks HTTP/2 and HTTP/1.1', () => {
     } finally {
       client.close();
     }
+  });
+
+  test("Nagle's algorithm is off on the webhook port, as on Node's HTTP/1.1 servers", () => {
+    // Node's HTTP/2 server leaves it on (its noDelay defaults to false): an answer's DATA frame then waits
+    // for the client's ACK of its HEADERS frame. The pod-create bench saw HTTP/2 answers 0.3-0.6 ms slower.
+    const listener = () => undefined;
+    const noDelay = (server: object) => (server as { noDelay?: boolean }).noDelay;
+    assert.equal(noDelay(createHttpsServer(listener)), true);
+    assert.equal(noDelay(createWebhookTlsServer(listener)), true);
   });
 
   test('HTTP/1.1 clients are still answered', async () => {
